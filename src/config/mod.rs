@@ -1,0 +1,156 @@
+//! gateway.toml: parsed once (`raw`), checked and compiled once (`compile`)
+//! into the types below, which the hot path reads without parsing anything.
+//! Every problem is reported as `file:line: key: message` (`diag`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use http::header::HeaderName;
+use ipnet::IpNet;
+
+pub mod compile;
+pub mod diag;
+pub mod duration;
+pub mod raw;
+pub mod users;
+
+pub use compile::load;
+pub use diag::{ConfigError, Diagnostic};
+
+use crate::policy::Policy;
+
+/// The whole compiled configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The gateway.toml this came from (for reload and messages).
+    pub path: PathBuf,
+    pub server: ServerConfig,
+    pub admin: Option<AdminConfig>,
+    pub store: StoreConfig,
+    pub users_file: PathBuf,
+    pub tokens: TokenConfig,
+    pub session: SessionConfig,
+    pub login: LoginConfig,
+    pub headers: HeaderConfig,
+    /// Routes, roles, upstreams, rate limits: what SIGHUP swaps.
+    pub policy: Policy,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: Option<SocketAddr>,
+    pub tls_listen: Option<SocketAddr>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub threads: usize,
+    pub trusted_proxies: Vec<IpNet>,
+    /// `scheme://host[:port]` with no trailing slash, when configured.
+    pub public_origin: Option<String>,
+    pub shutdown_timeout: Duration,
+    /// Prefix of the gateway's own endpoints, default `/auth`.
+    pub auth_prefix: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct AdminConfig {
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreBackend {
+    Memory,
+    Redis,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub backend: StoreBackend,
+    /// `redis://` or `rediss://` URL (redis backend only).
+    pub url: String,
+    pub key_prefix: String,
+    /// Bound on any one store call, so no request hangs on a dead store.
+    pub timeout: Duration,
+}
+
+/// JWT signing algorithm; the only one ever accepted (SPEC §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenAlgorithm {
+    EdDSA,
+    ES256,
+    RS256,
+    HS256,
+}
+
+/// Where the signing secret comes from.
+#[derive(Clone)]
+pub enum SigningSecret {
+    /// PEM private key file (asymmetric algorithms).
+    KeyFile(PathBuf),
+    /// HS256 secret bytes read from the named environment variable at load.
+    Hmac { env: String, secret: Secret },
+}
+
+impl std::fmt::Debug for SigningSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SigningSecret::KeyFile(p) => f.debug_tuple("KeyFile").field(p).finish(),
+            SigningSecret::Hmac { env, .. } => write!(f, "Hmac {{ env: {env:?}, secret: [redacted] }}"),
+        }
+    }
+}
+
+/// Secret bytes whose `Debug` never prints them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub Vec<u8>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenConfig {
+    pub issuer: String,
+    pub audience: String,
+    pub algorithm: TokenAlgorithm,
+    pub signing: SigningSecret,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    pub refresh_reuse_grace: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameSite {
+    Strict,
+    Lax,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub cookie_name: String,
+    /// Name of the refresh-token cookie (derived: `<cookie_name>-refresh`).
+    pub refresh_cookie_name: String,
+    pub idle_timeout: Duration,
+    pub absolute_timeout: Duration,
+    pub same_site: SameSite,
+    /// Whether cookies carry `Secure`. Only false when the only listener is
+    /// plain HTTP on loopback and the cookie name is not `__Host-`/`__Secure-`.
+    pub secure: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoginConfig {
+    pub max_failures: u32,
+    pub lockout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct HeaderConfig {
+    pub user: HeaderName,
+    pub email: HeaderName,
+    pub roles: HeaderName,
+    /// Lower-case, `_` folded to `-`: compared against folded header names.
+    pub strip_prefixes: Vec<String>,
+}

@@ -1,0 +1,1 @@
+//! gateway.toml as written: serde structs with `deny_unknown_fields`.

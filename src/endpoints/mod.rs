@@ -1,0 +1,1 @@
+//! Gateway-served endpoints

@@ -1,0 +1,157 @@
+//! One error enum for everything a request can end in, and the single place
+//! where those errors become SPEC §6 answers (status, headers, JSON body).
+
+use std::time::Duration;
+
+/// What the rate limiter decided, for `RateLimit-*` and `Retry-After` headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitInfo {
+    pub limit: u64,
+    pub remaining: u64,
+    /// Seconds until the budget is full again.
+    pub reset: u64,
+    /// Seconds until the next request would pass (0 when allowed).
+    pub retry_after: u64,
+}
+
+/// Every way a request handled by the gateway itself can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// No or bad credentials. `browser` answers 302 to the login page.
+    #[error("unauthenticated")]
+    Unauthenticated { browser: Option<String> },
+    /// Login failed (unknown user, bad password, disabled: one answer).
+    #[error("bad login")]
+    BadLogin,
+    #[error("mfa required")]
+    MfaRequired,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("csrf check failed")]
+    Csrf,
+    #[error("rate limited")]
+    RateLimited(LimitInfo),
+    #[error("store unavailable")]
+    StoreUnavailable,
+    #[error("upstream unavailable")]
+    UpstreamDown,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// A fully formed answer: what `proxy::respond` writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+fn json_error(code: &str, message: &str) -> String {
+    serde_json::json!({ "error": code, "message": message }).to_string()
+}
+
+impl GateError {
+    /// SPEC §6: the one mapping from error to status, headers and body.
+    pub fn answer(&self) -> Answer {
+        let (status, code, message): (u16, &str, &str) = match self {
+            GateError::BadRequest(why) => (400, "bad_request", why),
+            GateError::NotFound => (404, "not_found", "no route matches this request"),
+            GateError::MethodNotAllowed => (405, "method_not_allowed", "method not allowed"),
+            GateError::PayloadTooLarge => (413, "payload_too_large", "request body too large"),
+            GateError::Unauthenticated { browser: Some(login) } => {
+                return Answer {
+                    status: 302,
+                    headers: vec![("Location", login.clone())],
+                    body: String::new(),
+                };
+            }
+            GateError::Unauthenticated { browser: None } => {
+                return Answer {
+                    status: 401,
+                    headers: vec![("WWW-Authenticate", "Bearer".to_string())],
+                    body: json_error("unauthorized", "authentication required"),
+                };
+            }
+            GateError::BadLogin => {
+                return Answer {
+                    status: 401,
+                    headers: vec![("WWW-Authenticate", "Bearer".to_string())],
+                    body: json_error("unauthorized", "invalid username or password"),
+                };
+            }
+            GateError::MfaRequired => (401, "mfa_required", "a TOTP code is required"),
+            GateError::Forbidden => (403, "forbidden", "you are not allowed to access this resource"),
+            GateError::Csrf => (403, "forbidden", "cross-site request refused"),
+            GateError::RateLimited(info) => {
+                return Answer {
+                    status: 429,
+                    headers: limit_headers(info, true),
+                    body: json_error("rate_limited", "too many requests"),
+                };
+            }
+            GateError::StoreUnavailable => {
+                (503, "unavailable", "the session store is unavailable")
+            }
+            GateError::UpstreamDown => (502, "bad_gateway", "the upstream is unavailable"),
+            GateError::Internal(_) => (500, "internal", "unexpected error"),
+        };
+        Answer { status, headers: Vec::new(), body: json_error(code, message) }
+    }
+}
+
+/// `RateLimit-*` headers (and `Retry-After` when refused), SPEC §6 and §8.
+pub fn limit_headers(info: &LimitInfo, refused: bool) -> Vec<(&'static str, String)> {
+    let mut h = vec![
+        ("RateLimit-Limit", info.limit.to_string()),
+        ("RateLimit-Remaining", info.remaining.to_string()),
+        ("RateLimit-Reset", info.reset.to_string()),
+    ];
+    if refused {
+        h.push(("Retry-After", info.retry_after.max(1).to_string()));
+    }
+    h
+}
+
+/// Round a duration up to whole seconds, for headers.
+pub fn ceil_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unauthenticated_api_client_gets_401_with_bearer_challenge() {
+        let a = GateError::Unauthenticated { browser: None }.answer();
+        assert_eq!(a.status, 401);
+        assert_eq!(a.headers, vec![("WWW-Authenticate", "Bearer".to_string())]);
+        let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+        assert_eq!(v["error"], "unauthorized");
+    }
+
+    #[test]
+    fn internal_errors_never_leak_details() {
+        let a = GateError::Internal("redis at 10.0.0.1 said NOAUTH".into()).answer();
+        assert_eq!(a.status, 500);
+        assert!(!a.body.contains("redis"));
+    }
+
+    #[test]
+    fn rate_limited_carries_retry_after_and_ratelimit_headers() {
+        let info = LimitInfo { limit: 5, remaining: 0, reset: 12, retry_after: 3 };
+        let a = GateError::RateLimited(info).answer();
+        assert_eq!(a.status, 429);
+        let names: Vec<_> = a.headers.iter().map(|h| h.0).collect();
+        assert_eq!(names, ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]);
+    }
+}

@@ -1,0 +1,52 @@
+//! The request policy: path normalisation, client IP, route matching, RBAC
+//! and rate limits. Takes plain values; knows nothing about Pingora sessions.
+
+use std::collections::HashMap;
+
+use crate::store::GcraRule;
+
+pub mod client_ip;
+pub mod normalize;
+pub mod rbac;
+pub mod routes;
+
+pub use normalize::{normalize, NormalizedPath};
+pub use rbac::{authorize, Permit, Roles};
+pub use routes::{PathPattern, Route, RouteTable};
+
+/// A named upstream, resolved at load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    pub name: String,
+    /// `host:port`.
+    pub addr: String,
+    pub tls: bool,
+    /// SNI / Host for TLS upstreams.
+    pub sni: String,
+}
+
+/// What a rate limit is keyed by (SPEC §2 `key`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitKey {
+    Ip,
+    User,
+    Route,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimit {
+    pub name: String,
+    pub key: LimitKey,
+    pub rule: GcraRule,
+}
+
+/// The compiled policy; swapped whole on SIGHUP.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub upstreams: Vec<Upstream>,
+    pub roles: Roles,
+    pub rate_limits: Vec<RateLimit>,
+    pub routes: RouteTable,
+    /// upstream name -> index, for diagnostics and tools.
+    pub upstream_index: HashMap<String, usize>,
+}

@@ -1,0 +1,1 @@
+//! The embedded in-memory store: the same semantics as Redis, in one process.

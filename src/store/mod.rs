@@ -1,0 +1,150 @@
+//! The session store: one trait, two real backends (`memory`, the embedded
+//! default, and `redis`). Knows nothing about HTTP. Every key written has a TTL.
+//!
+//! Sessions are stored under their public id (`sid`, a hash of the cookie
+//! secret), so a dump of the store never holds a usable cookie; refresh tokens
+//! are stored under their SHA-256 hash only.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::error::LimitInfo;
+
+pub mod gcra;
+pub mod memory;
+pub mod redis;
+
+pub use gcra::{GcraRule, LimitDecision};
+
+/// Failure talking to the store. Never shown to clients (SPEC §6: 503).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("store timed out")]
+    Timeout,
+    #[error("corrupt store record: {0}")]
+    Corrupt(String),
+}
+
+/// A live login session, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// Public session id: never the cookie value itself.
+    pub sid: String,
+    pub user_id: String,
+    pub username: String,
+    pub email: String,
+    pub roles: Vec<String>,
+    /// Unix seconds.
+    pub created: i64,
+    /// Unix seconds; slides on use.
+    pub last_seen: i64,
+    /// Unix seconds of the absolute timeout; never slides.
+    pub expires_at: i64,
+    pub ip: String,
+    pub user_agent: String,
+}
+
+/// A refresh token, stored under the SHA-256 of the token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshRecord {
+    /// The session (= token family) this token belongs to.
+    pub sid: String,
+    pub user_id: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// Result of presenting a refresh token for rotation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotateOutcome {
+    /// The token was live; it is now rotated and the successor is live.
+    Rotated(RefreshRecord),
+    /// The token was rotated less than `grace` ago: the successor recorded
+    /// then (sealed with the old token, see `auth::refresh`) is returned.
+    Grace { record: RefreshRecord, sealed_successor: String },
+    /// A rotated token came back after the grace window: the whole family
+    /// (its session) has been revoked.
+    Reused { sid: String, user_id: String },
+    /// Unknown or expired token.
+    Invalid,
+}
+
+/// Everything gatehouse keeps in its store.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Reachability check for `/readyz`.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Store a new session; its TTL is `min(idle, expires_at - now)`.
+    async fn create_session(&self, s: &SessionRecord, idle: Duration) -> Result<(), StoreError>;
+    /// Look a session up and, when live, slide its idle timeout to
+    /// `now + idle` (never past `expires_at`) and set `last_seen = now`, in one
+    /// atomic step (one round trip on Redis).
+    async fn touch_session(
+        &self,
+        sid: &str,
+        now: i64,
+        idle: Duration,
+    ) -> Result<Option<SessionRecord>, StoreError>;
+    /// Look a session up without sliding it.
+    async fn get_session(&self, sid: &str) -> Result<Option<SessionRecord>, StoreError>;
+    /// End one session. Returns whether it existed.
+    async fn delete_session(&self, sid: &str) -> Result<bool, StoreError>;
+    /// A user's live sessions, oldest first.
+    async fn list_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError>;
+    /// End all of a user's sessions. Returns how many were ended.
+    async fn delete_user_sessions(&self, user_id: &str) -> Result<usize, StoreError>;
+
+    /// Store a fresh refresh token (at login).
+    async fn put_refresh(
+        &self,
+        token_hash: &str,
+        rec: &RefreshRecord,
+        ttl: Duration,
+    ) -> Result<(), StoreError>;
+    /// Atomically rotate `old_hash` to `new_hash` (SPEC §5): a live token is
+    /// marked rotated (kept until its own expiry, so later reuse is seen) and
+    /// `new_rec` stored under `new_hash` with `new_ttl`; a token rotated less
+    /// than `grace` ago answers `Grace`; one rotated earlier revokes its
+    /// session and answers `Reused`. N concurrent calls with one token rotate
+    /// it once.
+    #[allow(clippy::too_many_arguments)]
+    async fn rotate_refresh(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        new_rec: &RefreshRecord,
+        new_ttl: Duration,
+        sealed_successor: &str,
+        now: i64,
+        grace: Duration,
+    ) -> Result<RotateOutcome, StoreError>;
+
+    /// One GCRA step for `key` (SPEC §8), atomic; Redis uses its own clock.
+    async fn rate_limit(&self, key: &str, rule: &GcraRule) -> Result<LimitDecision, StoreError>;
+
+    /// Failed logins counted for `key` within the lockout window.
+    async fn login_failures(&self, key: &str) -> Result<u32, StoreError>;
+    /// Count one more failure; the window restarts at every failure.
+    async fn record_login_failure(&self, key: &str, window: Duration) -> Result<u32, StoreError>;
+    /// Forget failures for `key` (after a successful login).
+    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;
+}
+
+/// Current Unix time in seconds.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl LimitDecision {
+    pub fn info(&self) -> LimitInfo {
+        self.info
+    }
+}
