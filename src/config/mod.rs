@@ -134,10 +134,9 @@ pub struct SessionConfig {
     pub refresh_cookie_name: String,
     pub idle_timeout: Duration,
     pub absolute_timeout: Duration,
+    /// Cookies always carry `Secure`: browsers (and cookie jars) treat
+    /// loopback as a secure context, so even the plain-HTTP demo works.
     pub same_site: SameSite,
-    /// Whether cookies carry `Secure`. Only false when the only listener is
-    /// plain HTTP on loopback and the cookie name is not `__Host-`/`__Secure-`.
-    pub secure: bool,
 }
 
 #[derive(Debug, Clone)]
