@@ -1,1 +1,100 @@
-//! TODO
+//! Shared gateway state: the static config, the reloadable part (policy and
+//! users, swapped whole on SIGHUP), the signing keys and the store handle.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use pingora::upstreams::peer::HttpPeer;
+use tokio::sync::OnceCell;
+
+use crate::auth::keys::KeySet;
+use crate::auth::tokens::TokenService;
+use crate::config::users::{load_users, UserDirectory};
+use crate::config::{self, Config, ConfigError, Diagnostic};
+use crate::policy::Policy;
+use crate::store::{Store, StoreError};
+
+/// What SIGHUP replaces: routes, roles, rate limits, upstreams and users.
+pub struct Live {
+    pub policy: Policy,
+    pub users: UserDirectory,
+    /// One pre-built peer per upstream, indexed like `policy.upstreams`.
+    pub peers: Vec<HttpPeer>,
+}
+
+impl Live {
+    fn new(policy: Policy, users: UserDirectory) -> Live {
+        let peers = policy
+            .upstreams
+            .iter()
+            .map(|u| HttpPeer::new(u.addr.as_str(), u.tls, u.sni.clone()))
+            .collect();
+        Live { policy, users, peers }
+    }
+}
+
+/// Everything the proxy and the endpoints share, behind one `Arc`.
+pub struct AppState {
+    pub config: Config,
+    pub live: ArcSwap<Live>,
+    pub tokens: TokenService,
+    /// Connected lazily inside the serving runtime: a Redis connection's
+    /// driver task must live on the runtime that uses it, and a Redis that is
+    /// down at start-up must not stop the gateway from starting (it answers
+    /// 503 until Redis comes back).
+    store: OnceCell<Arc<dyn Store>>,
+}
+
+/// Load everything `run` and `check` need: config, users, signing key.
+pub fn load_all(path: &std::path::Path) -> Result<(Config, UserDirectory, KeySet), ConfigError> {
+    let config = config::load(path)?;
+    let users = load_users(&config.users_file, &|r| config.policy.roles.contains(r));
+    let keys = KeySet::load(&config.tokens).map_err(|message| {
+        ConfigError(vec![Diagnostic {
+            file: config.path.clone(),
+            line: key_line(&config.path, "signing_key_file").or_else(|| key_line(&config.path, "secret_env")).unwrap_or(0),
+            key: "tokens".into(),
+            message,
+        }])
+    });
+    match (users, keys) {
+        (Ok(users), Ok(keys)) => Ok((config, users, keys)),
+        (Err(a), Err(b)) => Err(ConfigError(a.0.into_iter().chain(b.0).collect())),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
+}
+
+/// Line of the first `key =` in a file, to place key-loading errors.
+fn key_line(path: &std::path::Path, key: &str) -> Option<usize> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines().position(|l| l.trim_start().starts_with(key)).map(|i| i + 1)
+}
+
+impl AppState {
+    pub fn new(config: Config, users: UserDirectory, keys: KeySet) -> AppState {
+        let tokens = TokenService::new(
+            keys,
+            config.tokens.issuer.clone(),
+            config.tokens.audience.clone(),
+            config.tokens.access_ttl.as_secs() as i64,
+        );
+        let store = OnceCell::new();
+        let live = ArcSwap::from_pointee(Live::new(config.policy.clone(), users));
+        AppState { config, live, tokens, store }
+    }
+
+    /// The store, connecting to Redis on first use (and again after a
+    /// failed attempt). Bounded by the store timeout.
+    pub async fn store(&self) -> Result<&Arc<dyn Store>, StoreError> {
+        self.store.get_or_try_init(|| crate::store::connect(&self.config.store)).await
+    }
+
+    /// SIGHUP: compile the new policy and users beside the old ones and swap
+    /// them in only if everything is valid. Listeners, store and keys stay.
+    pub fn reload(&self) -> Result<(), ConfigError> {
+        let fresh = config::load(&self.config.path)?;
+        let users = load_users(&fresh.users_file, &|r| fresh.policy.roles.contains(r))?;
+        self.live.store(Arc::new(Live::new(fresh.policy, users)));
+        Ok(())
+    }
+}

@@ -1,6 +1,7 @@
 //! Authentication: passwords, tokens, keys, sessions, refresh tokens, and the
 //! per-request check of a cookie or bearer token against the store.
 
+pub mod check;
 pub mod identity;
 pub mod keys;
 pub mod password;

@@ -1,1 +1,230 @@
-//! Gateway-served endpoints
+//! The endpoints the gateway serves itself (SPEC §4): login, refresh,
+//! logout, me, sessions, JWKS, health. `dispatch` runs before routing; a
+//! request it does not claim goes on to the proxy pipeline.
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use http::Method;
+use pingora::http::RequestHeader;
+use pingora::proxy::Session;
+
+use crate::auth::check::{authenticate, credentials, AuthOutcome};
+use crate::auth::Identity;
+use crate::error::{Answer, GateError};
+use crate::state::{AppState, Live};
+use crate::store::{unix_now, Store};
+
+mod health;
+mod jwks;
+mod login;
+mod logout;
+mod me;
+mod refresh;
+mod sessions;
+
+/// Largest request body the gateway reads for its own endpoints.
+const MAX_BODY: usize = 16 * 1024;
+
+/// Which gateway endpoint a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Login,
+    Refresh,
+    Logout,
+    Me,
+    Sessions,
+    Session,
+    Jwks,
+    Health,
+    Ready,
+}
+
+/// One call to a gateway endpoint, with its body already read.
+pub struct Call<'a> {
+    pub state: &'a AppState,
+    pub live: &'a Live,
+    pub req: &'a RequestHeader,
+    /// Normalised path.
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub body: Bytes,
+    pub client_ip: String,
+    pub tls: bool,
+}
+
+/// Serve the request if it is for a gateway endpoint. `None`: not ours.
+pub async fn dispatch(
+    session: &mut Session,
+    state: &AppState,
+    live: &Arc<Live>,
+    path: &str,
+    query: Option<&str>,
+    client_ip: String,
+    tls: bool,
+) -> Option<Answer> {
+    let endpoint = route(&state.config.server.auth_prefix, path)?;
+    let method = session.req_header().method.clone();
+    if !allowed(endpoint, &method) {
+        let mut answer = GateError::MethodNotAllowed.answer();
+        answer.headers.push(("Allow", allow_list(endpoint).to_string()));
+        return Some(answer);
+    }
+    let body = match read_body(session).await {
+        Ok(b) => b,
+        Err(e) => return Some(e.answer()),
+    };
+    let call = Call { state, live, req: session.req_header(), path, query, body, client_ip, tls };
+    let result = match endpoint {
+        Endpoint::Login if method == Method::POST => login::post(&call).await,
+        Endpoint::Login => Ok(login::page(&call)),
+        Endpoint::Refresh => refresh::post(&call).await,
+        Endpoint::Logout => logout::post(&call).await,
+        Endpoint::Me => me::get(&call).await,
+        Endpoint::Sessions => sessions::list(&call).await,
+        Endpoint::Session => sessions::delete(&call).await,
+        Endpoint::Jwks => Ok(jwks::get(&call)),
+        Endpoint::Health => Ok(health::live()),
+        Endpoint::Ready => Ok(health::ready(&call).await),
+    };
+    Some(result.unwrap_or_else(|e| e.answer()))
+}
+
+/// Exact paths only: no header or prefix trick opens an endpoint (SPEC §7).
+fn route(prefix: &str, path: &str) -> Option<Endpoint> {
+    match path {
+        "/healthz" => return Some(Endpoint::Health),
+        "/readyz" => return Some(Endpoint::Ready),
+        "/.well-known/jwks.json" => return Some(Endpoint::Jwks),
+        _ => {}
+    }
+    let rest = path.strip_prefix(prefix)?;
+    Some(match rest {
+        "/login" => Endpoint::Login,
+        "/refresh" => Endpoint::Refresh,
+        "/logout" => Endpoint::Logout,
+        "/me" => Endpoint::Me,
+        "/sessions" => Endpoint::Sessions,
+        _ => {
+            let id = rest.strip_prefix("/sessions/")?;
+            if id.is_empty() || id.contains('/') {
+                return None;
+            }
+            Endpoint::Session
+        }
+    })
+}
+
+fn allowed(e: Endpoint, m: &Method) -> bool {
+    let read = m == Method::GET || m == Method::HEAD;
+    match e {
+        Endpoint::Login => read || m == Method::POST,
+        Endpoint::Refresh | Endpoint::Logout => m == Method::POST,
+        Endpoint::Session => m == Method::DELETE,
+        Endpoint::Me | Endpoint::Sessions | Endpoint::Jwks | Endpoint::Health | Endpoint::Ready => read,
+    }
+}
+
+fn allow_list(e: Endpoint) -> &'static str {
+    match e {
+        Endpoint::Login => "GET, HEAD, POST",
+        Endpoint::Refresh | Endpoint::Logout => "POST",
+        Endpoint::Session => "DELETE",
+        _ => "GET, HEAD",
+    }
+}
+
+/// Read the whole (small) body; larger than `MAX_BODY` is 413.
+async fn read_body(session: &mut Session) -> Result<Bytes, GateError> {
+    let mut buf = BytesMut::new();
+    loop {
+        match session.read_request_body().await {
+            Ok(Some(chunk)) => {
+                if buf.len() + chunk.len() > MAX_BODY {
+                    return Err(GateError::PayloadTooLarge);
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(buf.freeze()),
+            Err(_) => return Err(GateError::BadRequest("unreadable request body")),
+        }
+    }
+}
+
+impl Call<'_> {
+    /// The store, or 503.
+    pub async fn store(&self) -> Result<&Arc<dyn Store>, GateError> {
+        self.state.store().await.map_err(|_| GateError::StoreUnavailable)
+    }
+
+    /// The caller's identity from the session cookie or bearer token.
+    pub async fn identity(&self) -> Result<Option<Identity>, GateError> {
+        let creds = credentials(self.req, &self.state.config.session.cookie_name);
+        let store = self.store().await?;
+        let outcome = authenticate(
+            creds,
+            &self.state.tokens,
+            store.as_ref(),
+            &self.live.users,
+            self.state.config.session.idle_timeout,
+            unix_now(),
+        )
+        .await
+        .map_err(|_| GateError::StoreUnavailable)?;
+        Ok(match outcome {
+            AuthOutcome::Authenticated(id) => Some(id),
+            AuthOutcome::Anonymous | AuthOutcome::Refused(_) => None,
+        })
+    }
+
+    /// The caller's identity, or 401.
+    pub async fn require_identity(&self) -> Result<Identity, GateError> {
+        self.identity().await?.ok_or(GateError::Unauthenticated { browser: None })
+    }
+
+    /// A request header as text, if present and valid.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.req.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Whether the body is form-encoded (else JSON is expected).
+    pub fn is_form(&self) -> bool {
+        self.header("content-type")
+            .map(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"))
+            .unwrap_or(false)
+    }
+}
+
+/// A 200 JSON answer.
+pub fn json(value: serde_json::Value) -> Answer {
+    Answer { status: 200, headers: Vec::new(), body: value.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_match_exact_paths_only() {
+        let cases = [
+            ("/healthz", Some(Endpoint::Health)),
+            ("/healthz/", None),
+            ("/healthzx", None),
+            ("/readyz", Some(Endpoint::Ready)),
+            ("/auth/login", Some(Endpoint::Login)),
+            ("/auth/login/", None),
+            ("/auth/loginx", None),
+            ("/auth/sessions", Some(Endpoint::Sessions)),
+            ("/auth/sessions/abc", Some(Endpoint::Session)),
+            ("/auth/sessions/", None),
+            ("/auth/sessions/a/b", None),
+            ("/auth", None),
+            ("/authx/login", None),
+            ("/.well-known/jwks.json", Some(Endpoint::Jwks)),
+            ("/app/healthz", None),
+        ];
+        for (path, want) in cases {
+            assert_eq!(route("/auth", path), want, "{path}");
+        }
+    }
+}

@@ -1,1 +1,243 @@
-//! Pingora ProxyHttp
+//! The Pingora `ProxyHttp` implementation. Each hook is thin: it reads the
+//! request, calls `policy`, `auth` and `endpoints`, and writes the result.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use pingora::prelude::*;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::upstreams::peer::HttpPeer;
+use pingora::http::{RequestHeader, ResponseHeader};
+
+use crate::auth::check::{authenticate, credentials, AuthOutcome};
+use crate::endpoints;
+use crate::error::{limit_headers, GateError};
+use crate::policy::client_ip::client_ip;
+use crate::policy::framing::check_framing;
+use crate::policy::routes::Access;
+use crate::policy::{authorize, normalize};
+use crate::state::AppState;
+use crate::store::unix_now;
+
+pub mod ctx;
+pub mod headers;
+pub mod respond;
+
+pub use ctx::RequestCtx;
+
+/// The gateway as a Pingora proxy service.
+pub struct Gatehouse {
+    pub state: Arc<AppState>,
+}
+
+/// How `request_filter` ended.
+enum Flow {
+    /// A permit was granted: proxy upstream.
+    Forward,
+    /// The gateway answered the request itself.
+    Answered,
+}
+
+impl Gatehouse {
+    pub fn new(state: Arc<AppState>) -> Self {
+        Gatehouse { state }
+    }
+
+    /// SPEC §7 then §6: normalise, serve our own endpoints, route,
+    /// authenticate, authorize. Only a successful `authorize` sets a permit.
+    async fn gate(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<Flow, GateError> {
+        let state = &self.state;
+        let server = &state.config.server;
+        ctx.tls = session.digest().and_then(|d| d.ssl_digest.as_ref()).is_some();
+        let peer = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip());
+        if let Some(peer) = peer {
+            ctx.peer_trusted = server.trusted_proxies.iter().any(|n| n.contains(&peer));
+            let xff = session.req_header().headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+            ctx.client_ip = Some(client_ip(peer, xff, &server.trusted_proxies));
+        }
+        let req = session.req_header();
+        check_framing(&req.headers)?;
+        let path = normalize(req.raw_path())?;
+        let live = state.live.load_full();
+        let ip = ctx.client_ip.map(|ip| ip.to_string()).unwrap_or_default();
+        if let Some(answer) =
+            endpoints::dispatch(session, state, &live, &path.path, path.query.as_deref(), ip, ctx.tls).await
+        {
+            respond::send(session, answer, ctx.tls).await.map_err(|e| GateError::Internal(e.to_string()))?;
+            return Ok(Flow::Answered);
+        }
+        let req = session.req_header();
+        let route = live.policy.routes.find(&req.method, host_of(req).as_deref(), &path.path).ok_or(GateError::NotFound)?;
+        ctx.route = Some(route.index);
+        let identity = match route.access {
+            // Public routes never touch the store: they keep working when it
+            // is down, and carry no identity upstream.
+            Access::Public => None,
+            Access::Authenticated { .. } => {
+                let creds = credentials(req, &state.config.session.cookie_name);
+                let store = state.store().await.map_err(|_| GateError::StoreUnavailable)?;
+                let outcome = authenticate(
+                    creds,
+                    &state.tokens,
+                    store.as_ref(),
+                    &live.users,
+                    state.config.session.idle_timeout,
+                    unix_now(),
+                )
+                .await
+                .map_err(|_| GateError::StoreUnavailable)?;
+                match outcome {
+                    AuthOutcome::Authenticated(id) => Some(Arc::new(id)),
+                    AuthOutcome::Anonymous | AuthOutcome::Refused(_) => None,
+                }
+            }
+        };
+        let permit = authorize(route, &live.policy.roles, identity).map_err(|e| match e {
+            GateError::Unauthenticated { .. } => GateError::Unauthenticated { browser: login_redirect(req, server.auth_prefix.as_str(), &path.path_and_query()) },
+            other => other,
+        })?;
+        ctx.permit = Some(permit);
+        ctx.path = Some(path);
+        ctx.live = Some(live);
+        Ok(Flow::Forward)
+    }
+}
+
+/// SPEC §6: a browser GET without credentials is sent to the login page.
+fn login_redirect(req: &RequestHeader, prefix: &str, original: &str) -> Option<String> {
+    let read = req.method == http::Method::GET || req.method == http::Method::HEAD;
+    let html = req
+        .headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.to_ascii_lowercase().contains("text/html"));
+    (read && html).then(|| {
+        let rd = percent_encoding::utf8_percent_encode(original, percent_encoding::NON_ALPHANUMERIC);
+        format!("{prefix}/login?rd={rd}")
+    })
+}
+
+/// The Host header (or HTTP/2 authority), lower-cased, without the port.
+fn host_of(req: &RequestHeader) -> Option<String> {
+    let raw = req
+        .headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| req.uri.authority().map(|a| a.as_str()))?;
+    let host = if raw.starts_with('[') {
+        raw.split_inclusive(']').next().unwrap_or(raw)
+    } else {
+        raw.split(':').next().unwrap_or(raw)
+    };
+    Some(host.to_ascii_lowercase())
+}
+
+#[async_trait]
+impl ProxyHttp for Gatehouse {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx::new()
+    }
+
+    /// The whole decision: answer here, or grant a permit to forward.
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        match self.gate(session, ctx).await {
+            Ok(Flow::Forward) => Ok(false),
+            Ok(Flow::Answered) => Ok(true),
+            Err(e) => {
+                if let GateError::Internal(detail) = &e {
+                    tracing::error!(error = %detail, "request failed");
+                }
+                if matches!(e, GateError::BadRequest(_)) {
+                    // Framing or target we refuse: do not trust the rest of
+                    // this connection's bytes.
+                    session.set_keepalive(None);
+                }
+                respond::send(session, e.answer(), ctx.tls).await?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// The permit's upstream, pre-built at load.
+    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
+        let (Some(permit), Some(live)) = (&ctx.permit, &ctx.live) else {
+            return Error::e_explain(ErrorType::InternalError, "no permit");
+        };
+        let route = &live.policy.routes.routes[permit.route];
+        let peer = live.peers.get(route.upstream).ok_or_else(|| Error::explain(ErrorType::InternalError, "no upstream"))?;
+        Ok(Box::new(peer.clone()))
+    }
+
+    /// Strip what the client may not say, add what the gateway vouches for.
+    async fn upstream_request_filter(
+        &self,
+        _session: &mut Session,
+        up: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let cfg = &self.state.config;
+        let (Some(permit), Some(live), Some(path)) = (&ctx.permit, &ctx.live, &ctx.path) else {
+            return Error::e_explain(ErrorType::InternalError, "no permit");
+        };
+        let route = &live.policy.routes.routes[permit.route];
+        let host = up.headers.get(http::header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        headers::sanitize_request(up, &cfg.headers, ctx.peer_trusted);
+        headers::strip_cookies(up, &[&cfg.session.cookie_name, &cfg.session.refresh_cookie_name]);
+        if !route.forward_authorization {
+            up.remove_header(&http::header::AUTHORIZATION);
+        }
+        let ip = ctx.client_ip.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        headers::set_forwarded(up, ip, if ctx.tls { "https" } else { "http" }, &host, ctx.peer_trusted);
+        if let Some(id) = &permit.identity {
+            headers::inject_identity(up, &cfg.headers, id);
+        }
+        // The upstream sees the path that was matched, not the raw one.
+        if up.raw_path() != path.path_and_query().as_bytes() {
+            let uri = path.path_and_query().parse::<http::Uri>().or_err(ErrorType::InternalError, "normalised path")?;
+            up.set_uri(uri);
+        }
+        Ok(())
+    }
+
+    /// Rate-limit numbers and HSTS on proxied answers.
+    async fn response_filter(&self, _session: &mut Session, resp: &mut ResponseHeader, ctx: &mut RequestCtx) -> Result<()> {
+        if let Some(info) = &ctx.limit {
+            for (name, value) in limit_headers(info, false) {
+                resp.insert_header(name, value)?;
+            }
+        }
+        if ctx.tls {
+            resp.insert_header("Strict-Transport-Security", "max-age=31536000; includeSubDomains")?;
+        }
+        Ok(())
+    }
+
+    /// Upstream failures get our JSON body (SPEC §6: 502), never details.
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
+        let code = match e.etype() {
+            ErrorType::HTTPStatus(code) => *code,
+            _ => match e.esource() {
+                ErrorSource::Upstream => 502,
+                ErrorSource::Downstream => match e.etype() {
+                    ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed => 0,
+                    _ => 400,
+                },
+                ErrorSource::Internal | ErrorSource::Unset => 500,
+            },
+        };
+        if code > 0 {
+            let answer = match code {
+                502 => GateError::UpstreamDown.answer(),
+                400 => GateError::BadRequest("malformed request").answer(),
+                _ => GateError::Internal(String::new()).answer(),
+            };
+            if let Err(err) = respond::send(session, answer, ctx.tls).await {
+                tracing::debug!(error = %err, "could not send error answer");
+            }
+        }
+        FailToProxy { error_code: code, can_reuse_downstream: false }
+    }
+}

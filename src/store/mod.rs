@@ -108,16 +108,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Atomically rotate `old_hash` to `new_hash` (SPEC §5): a live token is
     /// marked rotated (kept until its own expiry, so later reuse is seen) and
-    /// `new_rec` stored under `new_hash` with `new_ttl`; a token rotated less
+    /// a successor record (same `sid` and `user_id`, `expires_at = now +
+    /// new_ttl`) stored under `new_hash` with `new_ttl`; a token rotated less
     /// than `grace` ago answers `Grace`; one rotated earlier revokes its
     /// session and answers `Reused`. N concurrent calls with one token rotate
     /// it once.
-    #[allow(clippy::too_many_arguments)]
     async fn rotate_refresh(
         &self,
         old_hash: &str,
         new_hash: &str,
-        new_rec: &RefreshRecord,
         new_ttl: Duration,
         sealed_successor: &str,
         now: i64,
@@ -147,4 +146,9 @@ impl LimitDecision {
     pub fn info(&self) -> LimitInfo {
         self.info
     }
+}
+
+/// Connect the configured backend.
+pub async fn connect(_cfg: &crate::config::StoreConfig) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    todo!("store: connect")
 }

@@ -1,0 +1,170 @@
+//! `GET /auth/login` (the HTML form) and `POST /auth/login` (JSON or form).
+//! Unknown user, wrong password and disabled user get one answer in about
+//! the same time (SPEC §6); every login gets a new session id (fixation).
+
+use serde::Deserialize;
+
+use crate::auth::password::{dummy_verify, verify_password};
+use crate::auth::refresh::{new_token, token_hash};
+use crate::auth::session::{new_secret, set_cookie, sid_of};
+use crate::config::users::User;
+use crate::endpoints::{json, Call};
+use crate::error::{Answer, GateError};
+use crate::policy::redirect::safe_redirect;
+use crate::store::{unix_now, RefreshRecord, SessionRecord};
+
+/// Longest username or password considered; longer ones fail like bad ones
+/// (argon2 on megabytes of input is a denial of service).
+const MAX_FIELD: usize = 1024;
+
+#[derive(Deserialize, Default)]
+struct LoginInput {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    rd: Option<String>,
+}
+
+/// The login form. Works without JavaScript.
+pub fn page(call: &Call<'_>) -> Answer {
+    let rd = call
+        .query
+        .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "rd").map(|(_, v)| v.into_owned()))
+        .unwrap_or_else(|| "/".to_string());
+    let rd = safe_redirect(&rd);
+    let action = format!("{}/login", call.state.config.server.auth_prefix);
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign in</title>\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head><body>\
+<main><h1>Sign in</h1><form method=\"post\" action=\"{action}\">\
+<input type=\"hidden\" name=\"rd\" value=\"{rd}\">\
+<p><label>Username <input name=\"username\" autocomplete=\"username\" required></label></p>\
+<p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label></p>\
+<p><button type=\"submit\">Sign in</button></p></form></main></body></html>",
+        action = html_escape::encode_double_quoted_attribute(&action),
+        rd = html_escape::encode_double_quoted_attribute(rd),
+    );
+    Answer {
+        status: 200,
+        headers: vec![
+            ("Content-Type", "text/html; charset=utf-8".to_string()),
+            ("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'".to_string()),
+        ],
+        body,
+    }
+}
+
+fn parse(call: &Call<'_>) -> Result<LoginInput, GateError> {
+    if call.is_form() {
+        let mut input = LoginInput::default();
+        for (k, v) in form_urlencoded::parse(&call.body) {
+            match k.as_ref() {
+                "username" => input.username = v.into_owned(),
+                "password" => input.password = v.into_owned(),
+                "rd" => input.rd = Some(v.into_owned()),
+                _ => {}
+            }
+        }
+        Ok(input)
+    } else {
+        serde_json::from_slice(&call.body).map_err(|_| GateError::BadRequest("expected a JSON object with username and password"))
+    }
+}
+
+/// Check the password off the async threads; unknown and disabled users run
+/// a dummy verification so timing does not tell them apart.
+async fn verify(user: Option<User>, password: String) -> Result<Option<User>, GateError> {
+    tokio::task::spawn_blocking(move || {
+        let too_long = password.len() > MAX_FIELD;
+        match user {
+            Some(u) if !too_long => {
+                let ok = verify_password(&u.password_hash, &password);
+                (ok && !u.disabled).then_some(u)
+            }
+            _ => {
+                dummy_verify(if too_long { "" } else { &password });
+                None
+            }
+        }
+    })
+    .await
+    .map_err(|_| GateError::Internal("password check failed".into()))
+}
+
+pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
+    let input = parse(call)?;
+    let candidate = if input.username.len() <= MAX_FIELD { call.live.users.get(&input.username).cloned() } else { None };
+    let Some(user) = verify(candidate, input.password).await? else {
+        tracing::info!(event = "login_failed", username = %printable(&input.username), ip = %call.client_ip, "login failed");
+        return Err(GateError::BadLogin);
+    };
+    let issued = issue_session(call, &user).await?;
+    tracing::info!(event = "login_ok", username = %user.username, ip = %call.client_ip, "login ok");
+    let cfg = &call.state.config;
+    let cookies = [
+        ("Set-Cookie", set_cookie(&cfg.session, &cfg.session.cookie_name, &issued.secret, cfg.session.absolute_timeout.as_secs() as i64)),
+        ("Set-Cookie", set_cookie(&cfg.session, &cfg.session.refresh_cookie_name, &issued.refresh, cfg.tokens.refresh_ttl.as_secs() as i64)),
+    ];
+    if call.is_form() {
+        let rd = input.rd.as_deref().map(safe_redirect).unwrap_or("/");
+        let mut headers = vec![("Location", rd.to_string())];
+        headers.extend(cookies.into_iter().map(|(n, v)| (n, v)));
+        return Ok(Answer { status: 303, headers, body: String::new() });
+    }
+    let mut answer = json(serde_json::json!({
+        "access_token": issued.access,
+        "token_type": "Bearer",
+        "expires_in": issued.expires_in,
+        "refresh_token": issued.refresh,
+        "user": { "id": user.id, "username": user.username, "email": user.email, "roles": user.roles },
+    }));
+    answer.headers.extend(cookies);
+    Ok(answer)
+}
+
+/// What a login hands out.
+struct Issued {
+    secret: String,
+    refresh: String,
+    access: String,
+    expires_in: i64,
+}
+
+async fn issue_session(call: &Call<'_>, user: &User) -> Result<Issued, GateError> {
+    let cfg = &call.state.config;
+    let now = unix_now();
+    let secret = new_secret();
+    let record = SessionRecord {
+        sid: sid_of(&secret),
+        user_id: user.id.clone(),
+        username: user.username.clone(),
+        email: user.email.clone(),
+        roles: user.roles.clone(),
+        created: now,
+        last_seen: now,
+        expires_at: now + cfg.session.absolute_timeout.as_secs() as i64,
+        ip: call.client_ip.clone(),
+        user_agent: call.header("user-agent").map(|ua| printable(ua).chars().take(256).collect()).unwrap_or_default(),
+    };
+    let store = call.store().await?;
+    store.create_session(&record, cfg.session.idle_timeout).await.map_err(|_| GateError::StoreUnavailable)?;
+    let refresh = new_token();
+    let refresh_rec = RefreshRecord {
+        sid: record.sid.clone(),
+        user_id: record.user_id.clone(),
+        expires_at: (now + cfg.tokens.refresh_ttl.as_secs() as i64).min(record.expires_at),
+    };
+    store
+        .put_refresh(&token_hash(&refresh), &refresh_rec, cfg.tokens.refresh_ttl)
+        .await
+        .map_err(|_| GateError::StoreUnavailable)?;
+    let (access, exp) = call.state.tokens.mint(&record, now).map_err(|e| GateError::Internal(e.to_string()))?;
+    Ok(Issued { secret, refresh, access, expires_in: exp - now })
+}
+
+/// Text safe to log or store: control characters replaced, bounded length.
+pub fn printable(s: &str) -> String {
+    s.chars().take(128).map(|c| if c.is_control() { '?' } else { c }).collect()
+}

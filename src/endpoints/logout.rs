@@ -1,0 +1,40 @@
+//! `POST /auth/logout`: end the current session, or with `{"all":true}` all
+//! of the user's sessions, and clear the cookies. The old cookie and the old
+//! JWT are refused from the next request on, since every request is checked
+//! against the store.
+
+use serde::Deserialize;
+
+use crate::auth::session::clear_cookie;
+use crate::endpoints::{json, Call};
+use crate::error::{Answer, GateError};
+
+#[derive(Deserialize, Default)]
+struct LogoutInput {
+    #[serde(default)]
+    all: bool,
+}
+
+pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
+    let input: LogoutInput = if call.body.is_empty() || call.is_form() {
+        LogoutInput::default()
+    } else {
+        serde_json::from_slice(&call.body).map_err(|_| GateError::BadRequest("expected a JSON object"))?
+    };
+    let identity = call.require_identity().await?;
+    let store = call.store().await?;
+    let ended = if input.all {
+        store.delete_user_sessions(&identity.user_id).await.map_err(|_| GateError::StoreUnavailable)?
+    } else {
+        match &identity.sid {
+            Some(sid) => usize::from(store.delete_session(sid).await.map_err(|_| GateError::StoreUnavailable)?),
+            None => 0,
+        }
+    };
+    tracing::info!(event = "logout", username = %identity.username, ip = %call.client_ip, all = input.all, "logout");
+    let s = &call.state.config.session;
+    let mut answer = json(serde_json::json!({ "ended": ended }));
+    answer.headers.push(("Set-Cookie", clear_cookie(s, &s.cookie_name)));
+    answer.headers.push(("Set-Cookie", clear_cookie(s, &s.refresh_cookie_name)));
+    Ok(answer)
+}

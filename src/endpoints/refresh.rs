@@ -1,0 +1,88 @@
+//! `POST /auth/refresh`: rotate a refresh token (SPEC §5). Reuse of a
+//! rotated token after the grace window revokes the whole family.
+
+use serde::Deserialize;
+
+use crate::auth::refresh::{new_token, seal, token_hash, unseal};
+use crate::auth::session::{find_cookie, set_cookie};
+use crate::endpoints::{json, Call};
+use crate::error::{Answer, GateError};
+use crate::store::{unix_now, RotateOutcome};
+
+#[derive(Deserialize, Default)]
+struct RefreshInput {
+    #[serde(default)]
+    refresh_token: Option<String>,
+}
+
+/// The presented token: JSON body first, else the refresh cookie.
+fn presented(call: &Call<'_>) -> Result<String, GateError> {
+    if !call.body.is_empty() {
+        let input: RefreshInput =
+            serde_json::from_slice(&call.body).map_err(|_| GateError::BadRequest("expected a JSON object"))?;
+        if let Some(t) = input.refresh_token {
+            return Ok(t);
+        }
+    }
+    let cookies: Vec<&str> =
+        call.req.headers.get_all(http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).collect();
+    find_cookie(&cookies, &call.state.config.session.refresh_cookie_name)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .ok_or(GateError::Unauthenticated { browser: None })
+}
+
+pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
+    let old = presented(call)?;
+    if old.len() > 256 {
+        return Err(GateError::Unauthenticated { browser: None });
+    }
+    let cfg = &call.state.config;
+    let store = call.store().await?;
+    let now = unix_now();
+    let fresh = new_token();
+    let outcome = store
+        .rotate_refresh(
+            &token_hash(&old),
+            &token_hash(&fresh),
+            cfg.tokens.refresh_ttl,
+            &seal(&fresh, &old),
+            now,
+            cfg.tokens.refresh_reuse_grace,
+        )
+        .await
+        .map_err(|_| GateError::StoreUnavailable)?;
+    let (record, successor) = match outcome {
+        RotateOutcome::Rotated(record) => (record, fresh),
+        // Two tabs refreshing at once: the second gets the first's successor.
+        RotateOutcome::Grace { record, sealed_successor } => match unseal(&sealed_successor, &old) {
+            Some(successor) => (record, successor),
+            None => return Err(GateError::Unauthenticated { browser: None }),
+        },
+        RotateOutcome::Reused { user_id, .. } => {
+            tracing::warn!(event = "refresh_reuse", user_id = %user_id, ip = %call.client_ip, reason = "rotated token reused; session revoked");
+            return Err(GateError::Unauthenticated { browser: None });
+        }
+        RotateOutcome::Invalid => return Err(GateError::Unauthenticated { browser: None }),
+    };
+    let Some(session) = store
+        .touch_session(&record.sid, now, cfg.session.idle_timeout)
+        .await
+        .map_err(|_| GateError::StoreUnavailable)?
+    else {
+        return Err(GateError::Unauthenticated { browser: None });
+    };
+    let (access, exp) = call.state.tokens.mint(&session, now).map_err(|e| GateError::Internal(e.to_string()))?;
+    tracing::info!(event = "refresh", username = %session.username, ip = %call.client_ip, "refresh");
+    let mut answer = json(serde_json::json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": exp - now,
+        "refresh_token": successor,
+    }));
+    answer.headers.push((
+        "Set-Cookie",
+        set_cookie(&cfg.session, &cfg.session.refresh_cookie_name, &successor, cfg.tokens.refresh_ttl.as_secs() as i64),
+    ));
+    Ok(answer)
+}

@@ -1,0 +1,43 @@
+//! `GET /auth/sessions` (the user's live sessions) and
+//! `DELETE /auth/sessions/{id}` (end one of the user's own sessions).
+
+use crate::endpoints::{json, Call};
+use crate::error::{Answer, GateError};
+
+pub async fn list(call: &Call<'_>) -> Result<Answer, GateError> {
+    let id = call.require_identity().await?;
+    let store = call.store().await?;
+    let sessions = store.list_sessions(&id.user_id).await.map_err(|_| GateError::StoreUnavailable)?;
+    let items: Vec<_> = sessions
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "id": s.sid,
+                "created": s.created,
+                "last_seen": s.last_seen,
+                "ip": s.ip,
+                "user_agent": s.user_agent,
+                "current": id.sid.as_deref() == Some(s.sid.as_str()),
+            })
+        })
+        .collect();
+    Ok(json(serde_json::json!({ "sessions": items })))
+}
+
+pub async fn delete(call: &Call<'_>) -> Result<Answer, GateError> {
+    let id = call.require_identity().await?;
+    let target = call.path.rsplit('/').next().unwrap_or_default();
+    let store = call.store().await?;
+    // Another user's session answers exactly like a missing one.
+    let owned = store
+        .get_session(target)
+        .await
+        .map_err(|_| GateError::StoreUnavailable)?
+        .is_some_and(|s| s.user_id == id.user_id);
+    if !owned {
+        return Err(GateError::NotFound);
+    }
+    store.delete_session(target).await.map_err(|_| GateError::StoreUnavailable)?;
+    tracing::info!(event = "session_revoked", username = %id.username, ip = %call.client_ip, reason = "user ended session", "session revoked");
+    Ok(json(serde_json::json!({ "ended": 1 })))
+}

@@ -1,0 +1,51 @@
+//! The per-request context: what later hooks need from earlier ones.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::error::LimitInfo;
+use crate::policy::{NormalizedPath, Permit};
+use crate::state::Live;
+
+/// State carried through one request's hooks. `new_ctx` allocates nothing.
+pub struct RequestCtx {
+    pub started: Instant,
+    /// Whether the request came in over TLS.
+    pub tls: bool,
+    /// The client's IP (socket peer, or XFF from a trusted proxy).
+    pub client_ip: Option<IpAddr>,
+    /// Whether the socket peer is a trusted proxy.
+    pub peer_trusted: bool,
+    /// The policy snapshot this request is judged by (stable across a reload).
+    pub live: Option<Arc<Live>>,
+    pub path: Option<NormalizedPath>,
+    /// Set only by a successful authorization; no permit, no forwarding.
+    pub permit: Option<Permit>,
+    /// Rate-limit numbers for the `RateLimit-*` response headers.
+    pub limit: Option<LimitInfo>,
+    /// Route index for metrics and logs.
+    pub route: Option<usize>,
+}
+
+impl RequestCtx {
+    pub fn new() -> Self {
+        RequestCtx {
+            started: Instant::now(),
+            tls: false,
+            client_ip: None,
+            peer_trusted: false,
+            live: None,
+            path: None,
+            permit: None,
+            limit: None,
+            route: None,
+        }
+    }
+}
+
+impl Default for RequestCtx {
+    fn default() -> Self {
+        Self::new()
+    }
+}
