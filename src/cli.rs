@@ -1,6 +1,152 @@
-//! Command line (SPEC §1).
+//! Command line (SPEC §1). Exit codes: 0 ok, 1 runtime failure, 2 bad
+//! config or usage.
+
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::auth::keys::generate_ed25519;
+use crate::auth::password::hash_password;
+use crate::state::{load_all, AppState};
+
+#[derive(Parser)]
+#[command(name = "gatehouse", version, about = "Reverse-proxy authentication gateway")]
+struct Cli {
+    /// Path to gateway.toml.
+    #[arg(long, global = true, default_value = "./gateway.toml")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the gateway (the default).
+    Run,
+    /// Validate config, policy, users and keys; print problems with file and line.
+    Check,
+    /// Read a password from stdin and print its argon2id PHC hash.
+    HashPassword,
+    /// Signing key management.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create an Ed25519 signing key pair.
+    Generate {
+        /// Directory to write signing.pem and signing.pub.pem into.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
 
 /// Run the CLI; returns the process exit code.
 pub fn main() -> i32 {
-    0
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Run => run(&cli.config),
+        Command::Check => check(&cli.config),
+        Command::HashPassword => hash_from_stdin(),
+        Command::Keys { command: KeysCommand::Generate { out } } => match generate_ed25519(&out) {
+            Ok(path) => {
+                println!("wrote {}", path.display());
+                0
+            }
+            Err(e) => {
+                eprintln!("gatehouse: {e}");
+                1
+            }
+        },
+    }
+}
+
+/// JSON log lines on stderr; readable text when stderr is a terminal.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::io::stderr().is_terminal() {
+        builder.init();
+    } else {
+        builder.json().flatten_event(true).with_current_span(false).init();
+    }
+}
+
+fn run(config: &Path) -> i32 {
+    init_logging();
+    match load_all(config) {
+        Ok((config, users, keys)) => {
+            crate::server::run(Arc::new(AppState::new(config, users, keys)));
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            2
+        }
+    }
+}
+
+fn check(config: &Path) -> i32 {
+    match load_all(config) {
+        Ok((config, users, _keys)) => {
+            println!(
+                "{}: ok ({} routes, {} upstreams, {} users)",
+                config.path.display(),
+                config.policy.routes.routes.len(),
+                config.policy.upstreams.len(),
+                users.len()
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            2
+        }
+    }
+}
+
+/// One line from stdin (no echo on a terminal), hashed with argon2id.
+fn hash_from_stdin() -> i32 {
+    let password = if std::io::stdin().is_terminal() {
+        match rpassword::prompt_password("Password: ") {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("gatehouse: cannot read password: {e}");
+                return 1;
+            }
+        }
+    } else {
+        let mut s = String::new();
+        if let Err(e) = std::io::stdin().read_to_string(&mut s) {
+            eprintln!("gatehouse: cannot read password: {e}");
+            return 1;
+        }
+        s.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&s).to_string()
+    };
+    if password.is_empty() {
+        eprintln!("gatehouse: empty password");
+        return 2;
+    }
+    match hash_password(&password) {
+        Ok(phc) => {
+            println!("{phc}");
+            0
+        }
+        Err(e) => {
+            eprintln!("gatehouse: {e}");
+            1
+        }
+    }
 }

@@ -1,1 +1,72 @@
-//! TODO
+//! Build the Pingora server from the config: the proxy service with its plain
+//! and TLS listeners, and the background service that reloads on SIGHUP.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use pingora::server::configuration::ServerConf;
+use pingora::server::{Server, ShutdownWatch};
+use pingora::services::background::{background_service, BackgroundService};
+
+use crate::proxy::Gatehouse;
+use crate::state::AppState;
+
+/// Start serving; never returns (Pingora exits the process on shutdown).
+pub fn run(state: Arc<AppState>) -> ! {
+    let cfg = &state.config.server;
+    let conf = ServerConf {
+        threads: cfg.threads,
+        daemon: false,
+        // Pingora waits the whole grace period after SIGTERM before stopping
+        // the runtimes, so in-flight requests get `shutdown_timeout` to finish.
+        grace_period_seconds: Some(cfg.shutdown_timeout.as_secs()),
+        graceful_shutdown_timeout_seconds: Some(1),
+        ..ServerConf::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+
+    let mut proxy =
+        pingora::proxy::http_proxy_service_with_name(&server.configuration, Gatehouse::new(state.clone()), "gatehouse");
+    if let Some(addr) = cfg.listen {
+        proxy.add_tcp(&addr.to_string());
+    }
+    if let (Some(addr), Some(cert), Some(key)) = (cfg.tls_listen, &cfg.tls_cert, &cfg.tls_key) {
+        if let Err(e) = proxy.add_tls(&addr.to_string(), &cert.to_string_lossy(), &key.to_string_lossy()) {
+            tracing::error!(error = %e, "cannot set up the TLS listener");
+            std::process::exit(2);
+        }
+    }
+    server.add_service(proxy);
+    server.add_service(background_service("reload", Reloader { state }));
+    tracing::info!("gatehouse started");
+    server.run_forever()
+}
+
+/// Reloads policy and users on SIGHUP; a bad new config keeps the old one.
+struct Reloader {
+    state: Arc<AppState>,
+}
+
+#[async_trait]
+impl BackgroundService for Reloader {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hup = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGHUP; reload disabled");
+                return;
+            }
+        };
+        loop {
+            tokio::select! {
+                _ = hup.recv() => match self.state.reload() {
+                    Ok(()) => tracing::info!(event = "reload", "policy and users reloaded"),
+                    Err(e) => tracing::error!(event = "reload_failed", errors = %e, "reload refused; the old policy stays in force"),
+                },
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}

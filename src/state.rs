@@ -57,10 +57,22 @@ pub fn load_all(path: &std::path::Path) -> Result<(Config, UserDirectory, KeySet
             message,
         }])
     });
+    let mut problems = Vec::new();
+    if let (Some(cert), Some(key)) = (&config.server.tls_cert, &config.server.tls_key) {
+        if let Err(message) = crate::tls::check_cert_and_key(cert, key) {
+            problems.push(Diagnostic {
+                file: config.path.clone(),
+                line: key_line(&config.path, "tls_cert").unwrap_or(0),
+                key: "server.tls_cert".into(),
+                message,
+            });
+        }
+    }
+    let users = users.map_err(|e| problems.extend(e.0)).ok();
+    let keys = keys.map_err(|e| problems.extend(e.0)).ok();
     match (users, keys) {
-        (Ok(users), Ok(keys)) => Ok((config, users, keys)),
-        (Err(a), Err(b)) => Err(ConfigError(a.0.into_iter().chain(b.0).collect())),
-        (Err(e), _) | (_, Err(e)) => Err(e),
+        (Some(users), Some(keys)) if problems.is_empty() => Ok((config, users, keys)),
+        _ => Err(ConfigError(problems)),
     }
 }
 
