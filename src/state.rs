@@ -11,7 +11,9 @@ use crate::auth::keys::KeySet;
 use crate::auth::tokens::TokenService;
 use crate::config::users::{load_users, UserDirectory};
 use crate::config::{self, Config, ConfigError, Diagnostic};
+use crate::policy::ratelimit::Limiter;
 use crate::policy::Policy;
+use crate::store::memory::MemoryStore;
 use crate::store::{Store, StoreError};
 
 /// What SIGHUP replaces: routes, roles, rate limits, upstreams and users.
@@ -38,6 +40,8 @@ pub struct AppState {
     pub config: Config,
     pub live: ArcSwap<Live>,
     pub tokens: TokenService,
+    /// Rate limiter, with a local fallback for when the store is down.
+    pub limiter: Limiter,
     /// Connected lazily inside the serving runtime: a Redis connection's
     /// driver task must live on the runtime that uses it, and a Redis that is
     /// down at start-up must not stop the gateway from starting (it answers
@@ -92,13 +96,19 @@ impl AppState {
         );
         let store = OnceCell::new();
         let live = ArcSwap::from_pointee(Live::new(config.policy.clone(), users));
-        AppState { config, live, tokens, store }
+        let limiter = Limiter::new(Arc::new(MemoryStore::new()));
+        AppState { config, live, tokens, limiter, store }
     }
 
     /// The store, connecting to Redis on first use (and again after a
     /// failed attempt). Bounded by the store timeout.
     pub async fn store(&self) -> Result<&Arc<dyn Store>, StoreError> {
         self.store.get_or_try_init(|| crate::store::connect(&self.config.store)).await
+    }
+
+    /// The store if it answers, for callers that can do without it.
+    pub async fn store_if_up(&self) -> Option<&dyn Store> {
+        self.store().await.ok().map(|s| s.as_ref())
     }
 
     /// SIGHUP: compile the new policy and users beside the old ones and swap

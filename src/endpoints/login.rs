@@ -2,16 +2,19 @@
 //! Unknown user, wrong password and disabled user get one answer in about
 //! the same time (SPEC §6); every login gets a new session id (fixation).
 
+use std::time::Duration;
+
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use crate::auth::password::{dummy_verify, verify_password};
 use crate::auth::refresh::{new_token, token_hash};
 use crate::auth::session::{new_secret, set_cookie, sid_of};
 use crate::config::users::User;
 use crate::endpoints::{json, Call};
-use crate::error::{Answer, GateError};
+use crate::error::{Answer, GateError, LimitInfo};
 use crate::policy::redirect::safe_redirect;
-use crate::store::{unix_now, RefreshRecord, SessionRecord};
+use crate::store::{unix_now, GcraRule, RefreshRecord, SessionRecord};
 
 /// Longest username or password considered; longer ones fail like bad ones
 /// (argon2 on megabytes of input is a denial of service).
@@ -95,14 +98,32 @@ async fn verify(user: Option<User>, password: String) -> Result<Option<User>, Ga
 
 pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
     let input = parse(call)?;
+    let cfg = &call.state.config;
+    let store = call.store().await?;
+    limit_ip(call, LOGIN_PER_IP).await?;
+    // SPEC §8: counted per username whether or not it exists, so lockout
+    // answers cannot be used to find out which usernames exist.
+    let fail_key = failure_key(&input.username);
+    let failures = store.login_failures(&fail_key).await.map_err(|_| GateError::StoreUnavailable)?;
+    if failures >= cfg.login.max_failures {
+        return Err(locked_out(cfg.login.lockout));
+    }
     let candidate = if input.username.len() <= MAX_FIELD { call.live.users.get(&input.username).cloned() } else { None };
     let Some(user) = verify(candidate, input.password).await? else {
-        tracing::info!(event = "login_failed", username = %printable(&input.username), ip = %call.client_ip, "login failed");
+        let count = store
+            .record_login_failure(&fail_key, cfg.login.lockout)
+            .await
+            .map_err(|_| GateError::StoreUnavailable)?;
+        let username = printable(&input.username);
+        tracing::info!(event = "login_failed", username = %username, ip = %call.client_ip, reason = "bad credentials", "login failed");
+        if count >= cfg.login.max_failures {
+            tracing::warn!(event = "lockout", username = %username, ip = %call.client_ip, reason = "too many failed logins", "username locked out");
+        }
         return Err(GateError::BadLogin);
     };
+    store.clear_login_failures(&fail_key).await.map_err(|_| GateError::StoreUnavailable)?;
     let issued = issue_session(call, &user).await?;
     tracing::info!(event = "login_ok", username = %user.username, ip = %call.client_ip, "login ok");
-    let cfg = &call.state.config;
     let cookies = [
         ("Set-Cookie", set_cookie(&cfg.session, &cfg.session.cookie_name, &issued.secret, cfg.session.absolute_timeout.as_secs() as i64)),
         ("Set-Cookie", set_cookie(&cfg.session, &cfg.session.refresh_cookie_name, &issued.refresh, cfg.tokens.refresh_ttl.as_secs() as i64)),
@@ -162,6 +183,33 @@ async fn issue_session(call: &Call<'_>, user: &User) -> Result<Issued, GateError
         .map_err(|_| GateError::StoreUnavailable)?;
     let (access, exp) = call.state.tokens.mint(&record, now).map_err(|e| GateError::Internal(e.to_string()))?;
     Ok(Issued { secret, refresh, access, expires_in: exp - now })
+}
+
+/// Login attempts per client IP: 10 a minute after a burst of 10.
+const LOGIN_PER_IP: GcraRule = GcraRule { limit: 10, period: Duration::from_secs(60), burst: 10 };
+
+/// Refuse the call when its client IP is over `rule` (SPEC §8).
+pub async fn limit_ip(call: &Call<'_>, rule: GcraRule) -> Result<(), GateError> {
+    let key = format!("rl:{}:ip:{}", call.path, call.client_ip);
+    let d = call.state.limiter.step(call.state.store_if_up().await, &key, &rule).await;
+    if d.allowed {
+        Ok(())
+    } else {
+        Err(GateError::RateLimited(d.info))
+    }
+}
+
+/// Store key of a username's failure counter: hashed, so any input makes a
+/// short, safe key; lower-cased, since usernames are case-insensitive.
+fn failure_key(username: &str) -> String {
+    format!("lf:{}", hex::encode(Sha256::digest(username.to_lowercase().as_bytes())))
+}
+
+/// 429 for a locked-out username: the lockout restarts at every failure, so
+/// the wait is at most `lockout`.
+fn locked_out(lockout: Duration) -> GateError {
+    let secs = lockout.as_secs().max(1);
+    GateError::RateLimited(LimitInfo { limit: 0, remaining: 0, reset: secs, retry_after: secs })
 }
 
 /// Text safe to log or store: control characters replaced, bounded length.

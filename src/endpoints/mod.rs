@@ -10,7 +10,8 @@ use pingora::http::RequestHeader;
 use pingora::proxy::Session;
 
 use crate::auth::check::{authenticate, credentials, AuthOutcome};
-use crate::auth::Identity;
+use crate::auth::{AuthMethod, Identity};
+use crate::policy::csrf::{check_origin, is_unsafe};
 use crate::error::{Answer, GateError};
 use crate::state::{AppState, Live};
 use crate::store::{unix_now, Store};
@@ -177,9 +178,23 @@ impl Call<'_> {
         })
     }
 
-    /// The caller's identity, or 401.
+    /// The caller's identity, or 401; for cookie credentials on an unsafe
+    /// method, also the CSRF origin check (403).
     pub async fn require_identity(&self) -> Result<Identity, GateError> {
-        self.identity().await?.ok_or(GateError::Unauthenticated { browser: None })
+        let id = self.identity().await?.ok_or(GateError::Unauthenticated { browser: None })?;
+        if id.method == AuthMethod::Cookie {
+            self.check_csrf()?;
+        }
+        Ok(id)
+    }
+
+    /// SPEC §6 CSRF check for an unsafe method carried by a cookie.
+    pub fn check_csrf(&self) -> Result<(), GateError> {
+        if !is_unsafe(&self.req.method) {
+            return Ok(());
+        }
+        let own = own_origin(self.req, self.tls);
+        check_origin(&self.req.headers, self.state.config.server.public_origin.as_deref(), &own)
     }
 
     /// A request header as text, if present and valid.
@@ -193,6 +208,12 @@ impl Call<'_> {
             .map(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"))
             .unwrap_or(false)
     }
+}
+
+/// `scheme://Host` of the request as the client addressed it.
+pub fn own_origin(req: &RequestHeader, tls: bool) -> String {
+    let host = req.headers.get(http::header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    format!("{}://{}", if tls { "https" } else { "http" }, host)
 }
 
 /// A 200 JSON answer.

@@ -1,13 +1,19 @@
 //! `POST /auth/refresh`: rotate a refresh token (SPEC §5). Reuse of a
 //! rotated token after the grace window revokes the whole family.
 
+use std::time::Duration;
+
 use serde::Deserialize;
 
 use crate::auth::refresh::{new_token, seal, token_hash, unseal};
 use crate::auth::session::{find_cookie, set_cookie};
+use crate::endpoints::login::limit_ip;
 use crate::endpoints::{json, Call};
 use crate::error::{Answer, GateError};
-use crate::store::{unix_now, RotateOutcome};
+use crate::store::{unix_now, GcraRule, RotateOutcome};
+
+/// Refreshes per client IP: 30 a minute after a burst of 30.
+const REFRESH_PER_IP: GcraRule = GcraRule { limit: 30, period: Duration::from_secs(60), burst: 30 };
 
 #[derive(Deserialize, Default)]
 struct RefreshInput {
@@ -26,13 +32,16 @@ fn presented(call: &Call<'_>) -> Result<String, GateError> {
     }
     let cookies: Vec<&str> =
         call.req.headers.get_all(http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).collect();
-    find_cookie(&cookies, &call.state.config.session.refresh_cookie_name)
+    let token = find_cookie(&cookies, &call.state.config.session.refresh_cookie_name)
         .filter(|t| !t.is_empty())
-        .map(str::to_string)
-        .ok_or(GateError::Unauthenticated { browser: None })
+        .ok_or(GateError::Unauthenticated { browser: None })?;
+    // A token the browser attached by itself is a cookie credential: CSRF rules apply.
+    call.check_csrf()?;
+    Ok(token.to_string())
 }
 
 pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
+    limit_ip(call, REFRESH_PER_IP).await?;
     let old = presented(call)?;
     if old.len() > 256 {
         return Err(GateError::Unauthenticated { browser: None });

@@ -6,8 +6,10 @@ use std::collections::HashMap;
 use crate::store::GcraRule;
 
 pub mod client_ip;
+pub mod csrf;
 pub mod framing;
 pub mod normalize;
+pub mod ratelimit;
 pub mod rbac;
 pub mod redirect;
 pub mod routes;

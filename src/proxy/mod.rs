@@ -11,7 +11,9 @@ use pingora::upstreams::peer::HttpPeer;
 use pingora::http::{RequestHeader, ResponseHeader};
 
 use crate::auth::check::{authenticate, credentials, AuthOutcome};
+use crate::auth::AuthMethod;
 use crate::endpoints;
+use crate::policy::csrf::{check_origin, is_unsafe};
 use crate::error::{limit_headers, GateError};
 use crate::policy::client_ip::client_ip;
 use crate::policy::framing::check_framing;
@@ -88,7 +90,13 @@ impl Gatehouse {
                 .await
                 .map_err(|_| GateError::StoreUnavailable)?;
                 match outcome {
-                    AuthOutcome::Authenticated(id) => Some(Arc::new(id)),
+                    AuthOutcome::Authenticated(id) => {
+                        if id.method == AuthMethod::Cookie && is_unsafe(&req.method) {
+                            let own = endpoints::own_origin(req, ctx.tls);
+                            check_origin(&req.headers, server.public_origin.as_deref(), &own)?;
+                        }
+                        Some(Arc::new(id))
+                    }
                     AuthOutcome::Anonymous | AuthOutcome::Refused(_) => None,
                 }
             }
@@ -97,6 +105,11 @@ impl Gatehouse {
             GateError::Unauthenticated { .. } => GateError::Unauthenticated { browser: login_redirect(req, server.auth_prefix.as_str(), &path.path_and_query()) },
             other => other,
         })?;
+        if let Some(limit) = route.rate_limit.and_then(|i| live.policy.rate_limits.get(i)) {
+            let store = state.store_if_up().await;
+            let id = permit.identity.as_deref();
+            ctx.limit = Some(state.limiter.check(store, limit, route.index, id, ctx.client_ip).await?);
+        }
         ctx.permit = Some(permit);
         ctx.path = Some(path);
         ctx.live = Some(live);
