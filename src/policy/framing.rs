@@ -1,15 +1,17 @@
 //! Request framing checks against smuggling (SPEC §7): more than one
 //! `Content-Length`, or a transfer coding other than plain `chunked`, is
-//! refused. (Pingora itself drops `Content-Length` when `Transfer-Encoding`
-//! is present and closes the connection afterwards.)
+//! refused. Pingora drops `Content-Length` from the parsed headers when
+//! `Transfer-Encoding` is present, so that pair is found in the raw header
+//! bytes (`raw_has_content_length`).
 
 use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::HeaderMap;
 
 use crate::error::GateError;
 
-/// 400 for ambiguous or unsupported framing.
-pub fn check_framing(headers: &HeaderMap) -> Result<(), GateError> {
+/// 400 for ambiguous or unsupported framing. `raw_head` gives the request's
+/// raw header bytes; it is only called when `Transfer-Encoding` is present.
+pub fn check_framing(headers: &HeaderMap, raw_head: impl FnOnce() -> Option<bytes::Bytes>) -> Result<(), GateError> {
     let mut cl = headers.get_all(CONTENT_LENGTH).iter();
     if let Some(first) = cl.next() {
         if cl.next().is_some() || first.as_bytes().contains(&b',') {
@@ -22,11 +24,19 @@ pub fn check_framing(headers: &HeaderMap) -> Result<(), GateError> {
         if te.next().is_some() || !plain_chunked {
             return Err(GateError::BadRequest("unsupported Transfer-Encoding"));
         }
-        if headers.contains_key(CONTENT_LENGTH) {
+        if headers.contains_key(CONTENT_LENGTH) || raw_head().is_some_and(|raw| raw_has_content_length(&raw)) {
             return Err(GateError::BadRequest("both Content-Length and Transfer-Encoding"));
         }
     }
     Ok(())
+}
+
+/// Whether a raw HTTP/1 header block has a `Content-Length` line.
+fn raw_has_content_length(raw: &[u8]) -> bool {
+    raw.split(|&b| b == b'\n').skip(1).any(|line| {
+        let name = line.split(|&b| b == b':').next().unwrap_or_default();
+        name.len() < line.len() && name.trim_ascii().eq_ignore_ascii_case(b"content-length")
+    })
 }
 
 #[cfg(test)]
@@ -56,7 +66,19 @@ mod tests {
             (&[("transfer-encoding", "chunked"), ("content-length", "3")], false),
         ];
         for (pairs, ok) in cases {
-            assert_eq!(check_framing(&headers(pairs)).is_ok(), *ok, "{pairs:?}");
+            assert_eq!(check_framing(&headers(pairs), || None).is_ok(), *ok, "{pairs:?}");
         }
+    }
+
+    #[test]
+    fn content_length_removed_by_the_parser_is_found_in_the_raw_head() {
+        let te = headers(&[("transfer-encoding", "chunked")]);
+        let raw = bytes::Bytes::from_static(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n");
+        assert!(check_framing(&te, || Some(raw)).is_err());
+        let raw = bytes::Bytes::from_static(b"POST / HTTP/1.1\r\nHost: x\r\nX-Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n");
+        assert!(check_framing(&te, || Some(raw)).is_ok());
+        // The header block's first line is the request line, never a header.
+        let raw = bytes::Bytes::from_static(b"POST /content-length:1 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+        assert!(check_framing(&te, || Some(raw)).is_ok());
     }
 }

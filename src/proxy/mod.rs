@@ -58,8 +58,9 @@ impl Gatehouse {
             let xff = session.req_header().headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
             ctx.client_ip = Some(client_ip(peer, xff, &server.trusted_proxies));
         }
+        let raw_head = || session.as_downstream().as_http1().map(|h1| h1.get_headers_raw_bytes());
+        check_framing(&session.req_header().headers, raw_head)?;
         let req = session.req_header();
-        check_framing(&req.headers)?;
         let path = normalize(req.raw_path())?;
         let live = state.live.load_full();
         let ip = ctx.client_ip.map(|ip| ip.to_string()).unwrap_or_default();
