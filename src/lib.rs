@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod endpoints;
 pub mod error;
+pub mod metrics;
 pub mod policy;
 pub mod proxy;
 pub mod server;

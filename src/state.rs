@@ -13,6 +13,7 @@ use crate::config::users::{load_users, UserDirectory};
 use crate::config::{self, Config, ConfigError, Diagnostic};
 use crate::policy::ratelimit::Limiter;
 use crate::policy::Policy;
+use crate::store::instrumented::Instrumented;
 use crate::store::memory::MemoryStore;
 use crate::store::{Store, StoreError};
 
@@ -103,7 +104,15 @@ impl AppState {
     /// The store, connecting to Redis on first use (and again after a
     /// failed attempt). Bounded by the store timeout.
     pub async fn store(&self) -> Result<&Arc<dyn Store>, StoreError> {
-        self.store.get_or_try_init(|| crate::store::connect(&self.config.store)).await
+        self.store
+            .get_or_try_init(|| async {
+                let cfg = &self.config.store;
+                let inner = tokio::time::timeout(cfg.timeout, crate::store::connect(cfg))
+                    .await
+                    .map_err(|_| StoreError::Timeout)??;
+                Ok(Arc::new(Instrumented::new(inner, cfg.timeout)) as Arc<dyn Store>)
+            })
+            .await
     }
 
     /// The store if it answers, for callers that can do without it.

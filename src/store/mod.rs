@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::LimitInfo;
 
 pub mod gcra;
+pub mod instrumented;
 pub mod memory;
 pub mod redis;
 
