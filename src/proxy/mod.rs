@@ -1,1 +1,2 @@
 //! Pingora ProxyHttp
+pub mod headers;
