@@ -6,7 +6,10 @@ use std::sync::Arc;
 
 use crate::auth::Identity;
 use crate::error::GateError;
-use crate::policy::routes::Route;
+use crate::policy::routes::{Access, Route};
+
+/// The permission that grants every permission (SPEC §2 `admin = ["*"]`).
+const ALL: &str = "*";
 
 /// Compiled `[roles]`.
 #[derive(Debug, Clone, Default)]
@@ -22,9 +25,14 @@ impl Roles {
     pub fn contains(&self, role: &str) -> bool {
         self.map.contains_key(role)
     }
-    /// Whether any of `user_roles` grants `permission`.
-    pub fn grants(&self, _user_roles: &[String], _permission: &str) -> bool {
-        todo!("policy: Roles::grants")
+    /// Whether any of `user_roles` grants `permission`. A role the policy
+    /// does not define grants nothing (a stale users file gains no rights).
+    pub fn grants(&self, user_roles: &[String], permission: &str) -> bool {
+        user_roles
+            .iter()
+            .filter_map(|role| self.map.get(role))
+            .flatten()
+            .any(|p| p == ALL || p == permission)
     }
 }
 
@@ -40,9 +48,197 @@ pub struct Permit {
 /// SPEC §6: 401 when credentials are needed and absent, 403 when present but
 /// not enough.
 pub fn authorize(
-    _route: &Route,
-    _roles: &Roles,
-    _identity: Option<Arc<Identity>>,
+    route: &Route,
+    roles: &Roles,
+    identity: Option<Arc<Identity>>,
 ) -> Result<Permit, GateError> {
-    todo!("policy: authorize")
+    authorize_access(&route.access, route.index, roles, identity)
+}
+
+/// The decision behind [`authorize`], on the route's access rule and index.
+///
+/// Authenticated routes need an identity (else 401); then any one of the
+/// route's `roles` (when listed) and every one of its `permissions` (when
+/// listed), both checked — a route listing both needs both.
+pub fn authorize_access(
+    access: &Access,
+    route_index: usize,
+    roles: &Roles,
+    identity: Option<Arc<Identity>>,
+) -> Result<Permit, GateError> {
+    let permit = |identity| Permit {
+        route: route_index,
+        identity,
+    };
+    let (required_roles, permissions) = match access {
+        Access::Public => return Ok(permit(identity)),
+        Access::Authenticated { roles, permissions } => (roles, permissions),
+    };
+    let Some(id) = identity else {
+        return Err(GateError::Unauthenticated { browser: None });
+    };
+    let has_role = required_roles.is_empty() || required_roles.iter().any(|r| id.roles.contains(r));
+    let has_permissions = permissions.iter().all(|p| roles.grants(&id.roles, p));
+    if has_role && has_permissions {
+        Ok(permit(Some(id)))
+    } else {
+        Err(GateError::Forbidden)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::AuthMethod;
+
+    fn roles() -> Roles {
+        let mut map = HashMap::new();
+        map.insert("admin".to_string(), vec!["*".to_string()]);
+        map.insert(
+            "editor".to_string(),
+            vec!["posts:read".into(), "posts:write".into()],
+        );
+        map.insert("user".to_string(), vec!["posts:read".to_string()]);
+        map.insert("nobody".to_string(), vec![]);
+        Roles::new(map)
+    }
+
+    fn identity(user_roles: &[&str]) -> Arc<Identity> {
+        Arc::new(Identity {
+            user_id: "u1".into(),
+            username: "alice".into(),
+            email: "alice@example.com".into(),
+            roles: user_roles.iter().map(|r| r.to_string()).collect(),
+            sid: None,
+            method: AuthMethod::Cookie,
+        })
+    }
+
+    fn strings(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn grants() {
+        let r = roles();
+        let cases: &[(&[&str], &str, bool)] = &[
+            (&["admin"], "posts:read", true),
+            (&["admin"], "anything:at-all", true),
+            (&["editor"], "posts:write", true),
+            (&["editor"], "posts:delete", false),
+            (&["user"], "posts:read", true),
+            (&["user"], "posts:write", false),
+            (&["user", "editor"], "posts:write", true),
+            (&["nobody"], "posts:read", false),
+            (&[], "posts:read", false),
+            // undefined roles grant nothing, even named like a permission
+            (&["posts:read"], "posts:read", false),
+            (&["ghost"], "*", false),
+            // `*` is not a role name wildcard
+            (&["*"], "posts:read", false),
+            // case-sensitive
+            (&["Admin"], "posts:read", false),
+            (&["user"], "POSTS:READ", false),
+        ];
+        for (user_roles, perm, want) in cases {
+            assert_eq!(
+                r.grants(&strings(user_roles), perm),
+                *want,
+                "{user_roles:?} {perm}"
+            );
+        }
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum Outcome {
+        Permit,
+        Unauthenticated,
+        Forbidden,
+    }
+
+    #[test]
+    fn authorize_table() {
+        use Outcome::*;
+        let authn = |r: &[&str], p: &[&str]| Access::Authenticated {
+            roles: strings(r),
+            permissions: strings(p),
+        };
+        let r = roles();
+        // (route access, user roles or None for anonymous, outcome)
+        let cases: Vec<(Access, Option<&[&str]>, Outcome)> = vec![
+            (Access::Public, None, Permit),
+            (Access::Public, Some(&[]), Permit),
+            (authn(&[], &[]), None, Unauthenticated),
+            (authn(&[], &[]), Some(&[]), Permit),
+            (authn(&["admin"], &[]), None, Unauthenticated),
+            (authn(&["admin"], &[]), Some(&["admin"]), Permit),
+            (authn(&["admin"], &[]), Some(&["editor"]), Forbidden),
+            (authn(&["admin"], &[]), Some(&[]), Forbidden),
+            (authn(&["admin", "editor"], &[]), Some(&["editor"]), Permit),
+            (authn(&["admin"], &[]), Some(&["user", "admin"]), Permit),
+            // an undefined role still counts as a role when the route names it
+            (authn(&["auditor"], &[]), Some(&["auditor"]), Permit),
+            (authn(&[], &["posts:read"]), None, Unauthenticated),
+            (authn(&[], &["posts:read"]), Some(&["user"]), Permit),
+            (authn(&[], &["posts:read"]), Some(&["admin"]), Permit),
+            (authn(&[], &["posts:read"]), Some(&["nobody"]), Forbidden),
+            (authn(&[], &["posts:read"]), Some(&[]), Forbidden),
+            (
+                authn(&[], &["posts:read", "posts:write"]),
+                Some(&["user"]),
+                Forbidden,
+            ),
+            (
+                authn(&[], &["posts:read", "posts:write"]),
+                Some(&["editor"]),
+                Permit,
+            ),
+            // permissions may come from different roles
+            (
+                authn(&[], &["posts:read", "x:y"]),
+                Some(&["user"]),
+                Forbidden,
+            ),
+            (
+                authn(&[], &["posts:write"]),
+                Some(&["user", "editor"]),
+                Permit,
+            ),
+            // roles and permissions together: both must hold
+            (
+                authn(&["editor"], &["posts:write"]),
+                Some(&["editor"]),
+                Permit,
+            ),
+            (
+                authn(&["user"], &["posts:write"]),
+                Some(&["user"]),
+                Forbidden,
+            ),
+            (
+                authn(&["user"], &["posts:write"]),
+                Some(&["editor"]),
+                Forbidden,
+            ),
+            (
+                authn(&["user"], &["posts:write"]),
+                Some(&["user", "editor"]),
+                Permit,
+            ),
+        ];
+        for (access, user_roles, want) in cases {
+            let id = user_roles.map(identity);
+            let got = match authorize_access(&access, 7, &r, id.clone()) {
+                Ok(p) => {
+                    assert_eq!(p.route, 7);
+                    assert_eq!(p.identity, id, "identity passed through");
+                    Permit
+                }
+                Err(GateError::Unauthenticated { browser: None }) => Unauthenticated,
+                Err(GateError::Forbidden) => Forbidden,
+                Err(e) => panic!("unexpected {e:?}"),
+            };
+            assert_eq!(got, want, "{access:?} user {user_roles:?}");
+        }
+    }
 }
