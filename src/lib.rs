@@ -5,6 +5,7 @@
 //! values and is tested without a socket.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -38,6 +38,11 @@ pub fn run(state: Arc<AppState>) -> ! {
         }
     }
     server.add_service(proxy);
+    if let Some(admin) = &state.config.admin {
+        let mut svc = pingora::services::listening::Service::new("admin".to_string(), crate::admin::AdminApp);
+        svc.add_tcp(&admin.listen.to_string());
+        server.add_service(svc);
+    }
     server.add_service(background_service("reload", Reloader { state }));
     tracing::info!("gatehouse started");
     server.run_forever()

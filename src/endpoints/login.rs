@@ -13,6 +13,7 @@ use crate::auth::session::{new_secret, set_cookie, sid_of};
 use crate::config::users::User;
 use crate::endpoints::{json, Call};
 use crate::error::{Answer, GateError, LimitInfo};
+use crate::metrics::METRICS;
 use crate::policy::redirect::safe_redirect;
 use crate::store::{unix_now, GcraRule, RefreshRecord, SessionRecord};
 
@@ -106,6 +107,7 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
     let fail_key = failure_key(&input.username);
     let failures = store.login_failures(&fail_key).await.map_err(|_| GateError::StoreUnavailable)?;
     if failures >= cfg.login.max_failures {
+        METRICS.logins.with_label_values(&["locked_out"]).inc();
         return Err(locked_out(cfg.login.lockout));
     }
     let candidate = if input.username.len() <= MAX_FIELD { call.live.users.get(&input.username).cloned() } else { None };
@@ -116,6 +118,7 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
             .map_err(|_| GateError::StoreUnavailable)?;
         let username = printable(&input.username);
         tracing::info!(event = "login_failed", username = %username, ip = %call.client_ip, reason = "bad credentials", "login failed");
+        METRICS.logins.with_label_values(&["failed"]).inc();
         if count >= cfg.login.max_failures {
             tracing::warn!(event = "lockout", username = %username, ip = %call.client_ip, reason = "too many failed logins", "username locked out");
         }
@@ -123,6 +126,7 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
     };
     store.clear_login_failures(&fail_key).await.map_err(|_| GateError::StoreUnavailable)?;
     let issued = issue_session(call, &user).await?;
+    METRICS.logins.with_label_values(&["ok"]).inc();
     tracing::info!(event = "login_ok", username = %user.username, ip = %call.client_ip, "login ok");
     let cookies = [
         ("Set-Cookie", set_cookie(&cfg.session, &cfg.session.cookie_name, &issued.secret, cfg.session.absolute_timeout.as_secs() as i64)),

@@ -13,6 +13,8 @@ pub struct RequestCtx {
     pub started: Instant,
     /// Whether the request came in over TLS.
     pub tls: bool,
+    /// The socket peer.
+    pub peer: Option<IpAddr>,
     /// The client's IP (socket peer, or XFF from a trusted proxy).
     pub client_ip: Option<IpAddr>,
     /// Whether the socket peer is a trusted proxy.
@@ -26,6 +28,8 @@ pub struct RequestCtx {
     pub limit: Option<LimitInfo>,
     /// Route index for metrics and logs.
     pub route: Option<usize>,
+    /// Whether a gateway endpoint answered.
+    pub endpoint: bool,
 }
 
 impl RequestCtx {
@@ -33,6 +37,7 @@ impl RequestCtx {
         RequestCtx {
             started: Instant::now(),
             tls: false,
+            peer: None,
             client_ip: None,
             peer_trusted: false,
             live: None,
@@ -40,7 +45,21 @@ impl RequestCtx {
             permit: None,
             limit: None,
             route: None,
+            endpoint: false,
         }
+    }
+
+    /// The matched route's pattern, for metric labels.
+    pub fn route_pattern(&self) -> Option<&str> {
+        let live = self.live.as_ref()?;
+        Some(live.policy.routes.routes.get(self.route?)?.pattern.as_str())
+    }
+
+    /// The matched route's rate limit name.
+    pub fn route_limit_name(&self) -> Option<&str> {
+        let live = self.live.as_ref()?;
+        let limit = live.policy.routes.routes.get(self.route?)?.rate_limit?;
+        Some(live.policy.rate_limits.get(limit)?.name.as_str())
     }
 }
 

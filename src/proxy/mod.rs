@@ -15,7 +15,9 @@ use crate::auth::AuthMethod;
 use crate::endpoints;
 use crate::policy::csrf::{check_origin, is_unsafe};
 use crate::error::{limit_headers, GateError};
-use crate::policy::client_ip::client_ip;
+use crate::metrics::METRICS;
+use crate::policy::client_ip::client_ip_from_headers;
+use crate::policy::normalize::request_target;
 use crate::policy::framing::check_framing;
 use crate::policy::routes::Access;
 use crate::policy::{authorize, normalize};
@@ -52,22 +54,30 @@ impl Gatehouse {
         let state = &self.state;
         let server = &state.config.server;
         ctx.tls = session.digest().and_then(|d| d.ssl_digest.as_ref()).is_some();
-        let peer = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip());
-        if let Some(peer) = peer {
+        if let Some(peer) = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip()) {
+            ctx.peer = Some(peer);
             ctx.peer_trusted = server.trusted_proxies.iter().any(|n| n.contains(&peer));
-            let xff = session.req_header().headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-            ctx.client_ip = Some(client_ip(peer, xff, &server.trusted_proxies));
+            ctx.client_ip = Some(client_ip_from_headers(peer, &session.req_header().headers, &server.trusted_proxies));
         }
-        let raw_head = || session.as_downstream().as_http1().map(|h1| h1.get_headers_raw_bytes());
-        check_framing(&session.req_header().headers, raw_head)?;
-        let req = session.req_header();
-        let path = normalize(req.raw_path())?;
+        let h1_head = session.as_downstream().as_http1().map(|h1| h1.get_headers_raw_bytes());
+        check_framing(&session.req_header().headers, || h1_head.clone())?;
+        // Pingora drops a `#fragment` from the parsed target; SPEC §7 wants
+        // it refused, so HTTP/1 targets are read from the raw request line.
+        let path = match h1_head.as_deref().and_then(request_target) {
+            Some(target) => normalize(target)?,
+            None => normalize(session.req_header().raw_path())?,
+        };
+        // Before Pingora's own hop-by-hop pass, so a hostile `Connection`
+        // header is cleaned rather than acted on.
+        headers::sanitize_request(session.req_header_mut(), &state.config.headers, ctx.peer_trusted);
         let live = state.live.load_full();
+        ctx.live = Some(live.clone());
         let ip = ctx.client_ip.map(|ip| ip.to_string()).unwrap_or_default();
         if let Some(answer) =
             endpoints::dispatch(session, state, &live, &path.path, path.query.as_deref(), ip, ctx.tls).await
         {
             respond::send(session, answer, ctx.tls).await.map_err(|e| GateError::Internal(e.to_string()))?;
+            ctx.endpoint = true;
             return Ok(Flow::Answered);
         }
         let req = session.req_header();
@@ -90,6 +100,13 @@ impl Gatehouse {
                 )
                 .await
                 .map_err(|_| GateError::StoreUnavailable)?;
+                let method = creds.method().map(|m| m.as_str()).unwrap_or("none");
+                let result = match &outcome {
+                    AuthOutcome::Authenticated(_) => "ok",
+                    AuthOutcome::Anonymous => "anonymous",
+                    AuthOutcome::Refused(reason) => reason,
+                };
+                METRICS.auth.with_label_values(&[method, result]).inc();
                 match outcome {
                     AuthOutcome::Authenticated(id) => {
                         if id.method == AuthMethod::Cookie && is_unsafe(&req.method) {
@@ -113,8 +130,36 @@ impl Gatehouse {
         }
         ctx.permit = Some(permit);
         ctx.path = Some(path);
-        ctx.live = Some(live);
         Ok(Flow::Forward)
+    }
+}
+
+/// Status codes as static label values (no allocation per request).
+fn status_label(status: u16) -> &'static str {
+    match status {
+        200 => "200",
+        201 => "201",
+        204 => "204",
+        301 => "301",
+        302 => "302",
+        303 => "303",
+        304 => "304",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        405 => "405",
+        413 => "413",
+        429 => "429",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        0 => "none",
+        s if s < 300 => "2xx",
+        s if s < 400 => "3xx",
+        s if s < 500 => "4xx",
+        _ => "5xx",
     }
 }
 
@@ -164,6 +209,10 @@ impl ProxyHttp for Gatehouse {
                 if let GateError::Internal(detail) = &e {
                     tracing::error!(error = %detail, "request failed");
                 }
+                if let GateError::RateLimited(_) = e {
+                    let limit = ctx.route_limit_name().unwrap_or("login");
+                    METRICS.ratelimited.with_label_values(&[limit]).inc();
+                }
                 if matches!(e, GateError::BadRequest(_)) {
                     // Framing or target we refuse: do not trust the rest of
                     // this connection's bytes.
@@ -198,13 +247,10 @@ impl ProxyHttp for Gatehouse {
         };
         let route = &live.policy.routes.routes[permit.route];
         let host = up.headers.get(http::header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-        headers::sanitize_request(up, &cfg.headers, ctx.peer_trusted);
         headers::strip_cookies(up, &[&cfg.session.cookie_name, &cfg.session.refresh_cookie_name]);
-        if !route.forward_authorization {
-            up.remove_header(&http::header::AUTHORIZATION);
-        }
-        let ip = ctx.client_ip.unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        headers::set_forwarded(up, ip, if ctx.tls { "https" } else { "http" }, &host, ctx.peer_trusted);
+        headers::strip_credentials(up, route.forward_authorization);
+        let peer = ctx.peer.unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        headers::set_forwarded(up, peer, if ctx.tls { "https" } else { "http" }, &host, ctx.peer_trusted);
         if let Some(id) = &permit.identity {
             headers::inject_identity(up, &cfg.headers, id);
         }
@@ -227,6 +273,13 @@ impl ProxyHttp for Gatehouse {
             resp.insert_header("Strict-Transport-Security", "max-age=31536000; includeSubDomains")?;
         }
         Ok(())
+    }
+
+    /// Count the request by route and status.
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        let status = session.response_written().map(|r| r.status.as_u16()).unwrap_or(0);
+        let route = if ctx.endpoint { "gateway" } else { ctx.route_pattern().unwrap_or("none") };
+        METRICS.requests.with_label_values(&[route, status_label(status)]).inc();
     }
 
     /// Upstream failures get our JSON body (SPEC §6: 502), never details.
