@@ -1,11 +1,33 @@
 //! Access tokens (JWT): minting with `kid`, and verification that trusts
 //! nothing the token says about itself (SPEC §5): only the configured
 //! algorithm, only our `kid`, valid `iss`/`aud`/`exp`/`nbf`, no `crit`.
+//!
+//! The header is decoded and checked here, strictly, before jsonwebtoken
+//! sees the token: jsonwebtoken's `Header` would quietly accept duplicate
+//! members and ignore ones it does not model.
 
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, Header, Validation};
+use rand::rngs::OsRng;
+use rand::RngCore;
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::auth::keys::KeySet;
 use crate::store::SessionRecord;
+
+/// Longest token looked at; real ones are well under 1 KiB. Bounds the work
+/// an attacker can make us do before the signature check.
+pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+/// Clock skew tolerated on `exp` and `nbf`, in seconds.
+pub const LEEWAY_SECS: i64 = 5;
 
 /// Claims of a gatehouse access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,19 +74,163 @@ pub struct TokenService {
     pub issuer: String,
     pub audience: String,
     pub access_ttl_secs: i64,
+    /// Built once: pinned to the one algorithm, our `iss` and `aud`.
+    validation: Validation,
 }
 
 impl TokenService {
-    pub fn new(_keys: KeySet, _issuer: String, _audience: String, _access_ttl_secs: i64) -> Self {
-        todo!("auth: TokenService::new")
+    pub fn new(keys: KeySet, issuer: String, audience: String, access_ttl_secs: i64) -> Self {
+        // Only ever the configured algorithm (SPEC §5), never the token's.
+        let mut validation = Validation::new(keys.algorithm);
+        validation.set_issuer(&[&issuer]);
+        validation.set_audience(&[&audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        // Times are checked in `verify` against the caller's `now`.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.leeway = 0;
+        TokenService {
+            keys,
+            issuer,
+            audience,
+            access_ttl_secs,
+            validation,
+        }
     }
+
     /// A new access token for a session. Returns the token and its `exp`.
-    pub fn mint(&self, _session: &SessionRecord, _now: i64) -> Result<(String, i64), TokenError> {
-        todo!("auth: TokenService::mint")
+    pub fn mint(&self, session: &SessionRecord, now: i64) -> Result<(String, i64), TokenError> {
+        let exp = now.saturating_add(self.access_ttl_secs);
+        let claims = AccessClaims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: session.user_id.clone(),
+            email: session.email.clone(),
+            roles: session.roles.clone(),
+            sid: session.sid.clone(),
+            jti: new_jti(),
+            iat: now,
+            exp,
+            nbf: None,
+        };
+        let mut header = Header::new(self.keys.algorithm);
+        header.kid = Some(self.keys.kid.clone());
+        // The key passed a sign/verify self-test at load, so this only fails
+        // if signing itself breaks.
+        let token = jsonwebtoken::encode(&header, &claims, &self.keys.encoding)
+            .map_err(|_| TokenError::Signature)?;
+        Ok((token, exp))
     }
+
     /// Verify signature and claims. `now` in Unix seconds; no leeway beyond
     /// a few seconds of clock skew.
-    pub fn verify(&self, _token: &str, _now: i64) -> Result<AccessClaims, TokenError> {
-        todo!("auth: TokenService::verify")
+    pub fn verify(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
+        if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+            return Err(TokenError::Malformed);
+        }
+        let mut parts = token.split('.');
+        let (Some(header), Some(_payload), Some(_signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenError::Malformed);
+        };
+        self.check_header(&decode_header(header)?)?;
+
+        let claims =
+            jsonwebtoken::decode::<AccessClaims>(token, &self.keys.decoding, &self.validation)
+                .map_err(|e| map_error(e.kind()))?
+                .claims;
+        if now >= claims.exp.saturating_add(LEEWAY_SECS) {
+            return Err(TokenError::Expired);
+        }
+        if matches!(claims.nbf, Some(nbf) if nbf > now.saturating_add(LEEWAY_SECS)) {
+            return Err(TokenError::NotYetValid);
+        }
+        Ok(claims)
+    }
+
+    /// The header rules of SPEC §5, in the order that names the worst
+    /// problem: a foreign algorithm (`none`, HS256 keyed with our public key,
+    /// ...) first, then `crit`, then a `kid` that is not ours.
+    fn check_header(&self, header: &BTreeMap<String, Value>) -> Result<(), TokenError> {
+        match header.get("alg") {
+            Some(Value::String(alg))
+                if Algorithm::from_str(alg).is_ok_and(|a| a == self.keys.algorithm) => {}
+            _ => return Err(TokenError::Algorithm),
+        }
+        // We understand no extensions, so any `crit` must be refused (RFC 7515 §4.1.11).
+        if header.contains_key("crit") {
+            return Err(TokenError::Crit);
+        }
+        match header.get("kid") {
+            Some(Value::String(kid)) if *kid == self.keys.kid => {}
+            _ => return Err(TokenError::UnknownKid),
+        }
+        match header.get("typ") {
+            None => Ok(()),
+            Some(Value::String(typ)) if typ.eq_ignore_ascii_case("JWT") => Ok(()),
+            Some(_) => Err(TokenError::Malformed),
+        }
     }
 }
+
+/// 128 random bits, base64url.
+fn new_jti() -> String {
+    let mut bytes = [0u8; 16];
+    OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Decode the header segment strictly: canonical base64url without padding,
+/// a JSON object, no member named twice (so `{"alg":"EdDSA","alg":"none"}`
+/// cannot mean one thing here and another to a library).
+fn decode_header(segment: &str) -> Result<BTreeMap<String, Value>, TokenError> {
+    let json = URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| TokenError::Malformed)?;
+    serde_json::from_slice::<StrictObject>(&json)
+        .map(|o| o.0)
+        .map_err(|_| TokenError::Malformed)
+}
+
+/// A JSON object whose deserialisation fails on a duplicate member.
+struct StrictObject(BTreeMap<String, Value>);
+
+impl<'de> Deserialize<'de> for StrictObject {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StrictObject;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object without duplicate members")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StrictObject, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some((k, v)) = map.next_entry::<String, Value>()? {
+                    if out.insert(k, v).is_some() {
+                        return Err(serde::de::Error::custom("duplicate member"));
+                    }
+                }
+                Ok(StrictObject(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+fn map_error(kind: &ErrorKind) -> TokenError {
+    match kind {
+        ErrorKind::InvalidSignature => TokenError::Signature,
+        ErrorKind::InvalidAlgorithm
+        | ErrorKind::InvalidAlgorithmName
+        | ErrorKind::MissingAlgorithm => TokenError::Algorithm,
+        ErrorKind::InvalidIssuer => TokenError::Issuer,
+        ErrorKind::InvalidAudience => TokenError::Audience,
+        ErrorKind::ExpiredSignature => TokenError::Expired,
+        ErrorKind::ImmatureSignature => TokenError::NotYetValid,
+        _ => TokenError::Malformed,
+    }
+}
+
+#[cfg(test)]
+mod tests;
