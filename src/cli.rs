@@ -89,6 +89,8 @@ fn run(config: &Path) -> i32 {
     init_logging();
     match load_all(config) {
         Ok((config, users, keys)) => {
+            // Build the dummy hash now, not on the first unknown-user login.
+            crate::auth::password::warm_up();
             crate::server::run(Arc::new(AppState::new(config, users, keys)));
         }
         Err(e) => {
