@@ -1,10 +1,484 @@
 //! The embedded in-memory store: the same semantics as Redis, in one process.
+//!
+//! Every entry carries a monotonic deadline (its TTL). Expired entries are
+//! dropped when read, and each shard sweeps itself after as many new keys as
+//! survived its last sweep, so memory tracks the live set (amortised O(1)).
+//!
+//! Locking: sessions, user indexes, rate limits and login failures live in
+//! sharded `Mutex<HashMap>`s, so the per-request `touch_session` and
+//! `rate_limit` only ever contend on one of [`SHARDS`] locks, each held for a
+//! few map operations. Refresh tokens sit behind one lock: rotation is rare
+//! (once per access-token lifetime) and must be atomic (SPEC §5). Lock order,
+//! to rule out deadlocks: refresh → user → session; `touch_session` takes only
+//! a session shard.
 
-/// In-memory store (stub until merged).
-pub struct MemoryStore;
+use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use super::{
+    gcra, session_ttl, unix_now, GcraRule, LimitDecision, RefreshRecord, RotateOutcome,
+    SessionRecord, Store, StoreError,
+};
+
+/// Number of lock shards per map.
+pub const SHARDS: usize = 16;
+/// A shard never sweeps more often than once per this many inserts.
+const SWEEP_MIN: usize = 64;
+
+/// One value and the instant it expires.
+#[derive(Debug)]
+struct Entry<V> {
+    value: V,
+    deadline: Instant,
+}
+
+/// One lock's worth of a TTL map.
+#[derive(Debug)]
+struct Shard<V> {
+    map: HashMap<String, Entry<V>>,
+    /// Inserts of new keys since the last sweep.
+    inserts: usize,
+    /// Sweep again after this many new keys: the size after the last sweep.
+    next_sweep: usize,
+}
+
+impl<V> Default for Shard<V> {
+    fn default() -> Self {
+        Shard {
+            map: HashMap::new(),
+            inserts: 0,
+            next_sweep: SWEEP_MIN,
+        }
+    }
+}
+
+impl<V> Shard<V> {
+    /// The live entry under `key`; an expired one is removed on the way.
+    fn live(&mut self, key: &str, now: Instant) -> Option<&mut Entry<V>> {
+        if self.map.get(key).is_some_and(|e| e.deadline <= now) {
+            self.map.remove(key);
+        }
+        self.map.get_mut(key)
+    }
+
+    fn insert(&mut self, key: String, value: V, deadline: Instant, now: Instant) {
+        if self.map.insert(key, Entry { value, deadline }).is_none() {
+            self.inserts += 1;
+            // Sweep after as many new keys as survived the last sweep: each
+            // sweep's O(len) is paid for by the inserts since the last one,
+            // and a shard holds at most twice its live entries (or SWEEP_MIN).
+            if self.inserts >= self.next_sweep {
+                self.map.retain(|_, e| e.deadline > now);
+                self.inserts = 0;
+                self.next_sweep = self.map.len().max(SWEEP_MIN);
+            }
+        }
+    }
+
+    /// Remove `key`, returning its value if it was live.
+    fn remove(&mut self, key: &str, now: Instant) -> Option<V> {
+        self.map
+            .remove(key)
+            .filter(|e| e.deadline > now)
+            .map(|e| e.value)
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // No code path panics while holding these locks; if one ever did, the
+    // maps are still structurally sound, so carry on rather than cascade.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A TTL map split over [`SHARDS`] locks by a keyed hash of the key.
+#[derive(Debug)]
+struct Shards<V> {
+    shards: [Mutex<Shard<V>>; SHARDS],
+    hasher: RandomState,
+}
+
+impl<V> Shards<V> {
+    fn new() -> Self {
+        Shards {
+            shards: std::array::from_fn(|_| Mutex::new(Shard::default())),
+            // Keyed per process: clients pick the keys (IPs, usernames), so
+            // they must not be able to aim every key at one shard.
+            hasher: RandomState::new(),
+        }
+    }
+
+    fn lock(&self, key: &str) -> MutexGuard<'_, Shard<V>> {
+        // The modulo keeps the index in range: this cannot panic.
+        let i = (self.hasher.hash_one(key) % SHARDS as u64) as usize;
+        lock(&self.shards[i])
+    }
+}
+
+/// A refresh token and, once rotated, what the grace window answers.
+#[derive(Debug, Clone)]
+struct RefreshEntry {
+    rec: RefreshRecord,
+    rotated: Option<Rotation>,
+}
+
+#[derive(Debug, Clone)]
+struct Rotation {
+    /// Unix seconds (the caller's clock, as on Redis).
+    at: i64,
+    successor: RefreshRecord,
+    sealed_successor: String,
+}
+
+/// The embedded store (`[store] backend = "memory"`).
+#[derive(Debug)]
+pub struct MemoryStore {
+    sessions: Shards<SessionRecord>,
+    /// user id → sids; pruned of dead sids on create, list and delete.
+    users: Shards<HashSet<String>>,
+    refresh: Mutex<Shard<RefreshEntry>>,
+    /// GCRA theoretical arrival times, µs on `clock`.
+    limits: Shards<i64>,
+    failures: Shards<u32>,
+    /// Origin of the monotonic µs clock used for GCRA.
+    clock: Instant,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl MemoryStore {
     pub fn new() -> Self {
-        MemoryStore
+        MemoryStore {
+            sessions: Shards::new(),
+            users: Shards::new(),
+            refresh: Mutex::new(Shard::default()),
+            limits: Shards::new(),
+            failures: Shards::new(),
+            clock: Instant::now(),
+        }
+    }
+
+    fn clock_us(&self, at: Instant) -> i64 {
+        i64::try_from(at.duration_since(self.clock).as_micros()).unwrap_or(i64::MAX)
+    }
+
+    fn session_live(&self, sid: &str, now: Instant) -> bool {
+        self.sessions.lock(sid).live(sid, now).is_some()
+    }
+
+    /// Remove a session and its user-index membership; whether it was live.
+    fn remove_session(&self, sid: &str, now: Instant) -> bool {
+        let Some(rec) = self.sessions.lock(sid).remove(sid, now) else {
+            return false;
+        };
+        let mut users = self.users.lock(&rec.user_id);
+        if let Some(set) = users.live(&rec.user_id, now) {
+            set.value.remove(sid);
+        }
+        true
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn create_session(&self, s: &SessionRecord, idle: Duration) -> Result<(), StoreError> {
+        let unix = unix_now();
+        let Some(ttl) = session_ttl(idle, s.expires_at, unix) else {
+            return Ok(()); // already past its absolute timeout: nothing to keep
+        };
+        let now = Instant::now();
+        // The index lives as long as the longest possible session of the user.
+        let index_deadline = now + Duration::from_secs((s.expires_at - unix).max(0) as u64);
+        let mut users = self.users.lock(&s.user_id);
+        match users.live(&s.user_id, now) {
+            Some(e) => {
+                e.value.retain(|sid| self.session_live(sid, now));
+                e.value.insert(s.sid.clone());
+                e.deadline = e.deadline.max(index_deadline);
+            }
+            None => {
+                let set = HashSet::from([s.sid.clone()]);
+                users.insert(s.user_id.clone(), set, index_deadline, now);
+            }
+        }
+        self.sessions
+            .lock(&s.sid)
+            .insert(s.sid.clone(), s.clone(), now + ttl, now);
+        Ok(())
+    }
+
+    async fn touch_session(
+        &self,
+        sid: &str,
+        now: i64,
+        idle: Duration,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let at = Instant::now();
+        let mut shard = self.sessions.lock(sid);
+        let Some(e) = shard.live(sid, at) else {
+            return Ok(None);
+        };
+        let Some(ttl) = session_ttl(idle, e.value.expires_at, now) else {
+            shard.remove(sid, at); // past the absolute timeout
+            return Ok(None);
+        };
+        e.value.last_seen = now;
+        e.deadline = at + ttl;
+        Ok(Some(e.value.clone()))
+    }
+
+    async fn get_session(&self, sid: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let now = Instant::now();
+        Ok(self
+            .sessions
+            .lock(sid)
+            .live(sid, now)
+            .map(|e| e.value.clone()))
+    }
+
+    async fn delete_session(&self, sid: &str) -> Result<bool, StoreError> {
+        Ok(self.remove_session(sid, Instant::now()))
+    }
+
+    async fn list_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError> {
+        let now = Instant::now();
+        let mut users = self.users.lock(user_id);
+        let Some(e) = users.live(user_id, now) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        e.value
+            .retain(|sid| match self.sessions.lock(sid).live(sid, now) {
+                Some(s) => {
+                    out.push(s.value.clone());
+                    true
+                }
+                None => false,
+            });
+        if e.value.is_empty() {
+            users.remove(user_id, now);
+        }
+        out.sort_by(|a, b| (a.created, &a.sid).cmp(&(b.created, &b.sid)));
+        Ok(out)
+    }
+
+    async fn delete_user_sessions(&self, user_id: &str) -> Result<usize, StoreError> {
+        let now = Instant::now();
+        let mut users = self.users.lock(user_id);
+        let sids = users.remove(user_id, now).unwrap_or_default();
+        Ok(sids
+            .iter()
+            .filter(|sid| self.sessions.lock(sid).remove(sid, now).is_some())
+            .count())
+    }
+
+    async fn put_refresh(
+        &self,
+        token_hash: &str,
+        rec: &RefreshRecord,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let now = Instant::now();
+        let entry = RefreshEntry {
+            rec: rec.clone(),
+            rotated: None,
+        };
+        lock(&self.refresh).insert(token_hash.to_string(), entry, now + ttl, now);
+        Ok(())
+    }
+
+    async fn rotate_refresh(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        new_ttl: Duration,
+        sealed_successor: &str,
+        now: i64,
+        grace: Duration,
+    ) -> Result<RotateOutcome, StoreError> {
+        let at = Instant::now();
+        // One lock over the whole decision: N concurrent calls rotate once.
+        let mut tokens = lock(&self.refresh);
+        let Some(old) = tokens.live(old_hash, at) else {
+            return Ok(RotateOutcome::Invalid);
+        };
+        let family = old.value.rec.clone();
+        match old.value.rotated.clone() {
+            Some(r) if in_grace(now, r.at, grace) => {
+                if !self.session_live(&family.sid, at) {
+                    return Ok(RotateOutcome::Invalid);
+                }
+                Ok(RotateOutcome::Grace {
+                    record: r.successor,
+                    sealed_successor: r.sealed_successor,
+                })
+            }
+            Some(_) => {
+                // Reuse after the grace window: assume theft, end the family.
+                self.remove_session(&family.sid, at);
+                Ok(RotateOutcome::Reused {
+                    sid: family.sid,
+                    user_id: family.user_id,
+                })
+            }
+            None => {
+                if !self.session_live(&family.sid, at) {
+                    // Logged out or revoked: the family ended with its session.
+                    tokens.remove(old_hash, at);
+                    return Ok(RotateOutcome::Invalid);
+                }
+                let successor = RefreshRecord {
+                    expires_at: now.saturating_add(secs(new_ttl)),
+                    ..family
+                };
+                old.value.rotated = Some(Rotation {
+                    at: now,
+                    successor: successor.clone(),
+                    sealed_successor: sealed_successor.to_string(),
+                });
+                let entry = RefreshEntry {
+                    rec: successor.clone(),
+                    rotated: None,
+                };
+                tokens.insert(new_hash.to_string(), entry, at + new_ttl, at);
+                Ok(RotateOutcome::Rotated(successor))
+            }
+        }
+    }
+
+    async fn rate_limit(&self, key: &str, rule: &GcraRule) -> Result<LimitDecision, StoreError> {
+        let at = Instant::now();
+        let now = self.clock_us(at);
+        let mut shard = self.limits.lock(key);
+        let tat = shard.live(key, at).map(|e| e.value);
+        let (decision, new_tat) = gcra::step(tat, now, rule);
+        if let Some(t) = new_tat {
+            // Kept until the budget is full again; after that it equals absence.
+            let deadline = self.clock + Duration::from_micros(t.max(0) as u64);
+            shard.insert(key.to_string(), t, deadline, at);
+        }
+        Ok(decision)
+    }
+
+    async fn login_failures(&self, key: &str) -> Result<u32, StoreError> {
+        let now = Instant::now();
+        Ok(self
+            .failures
+            .lock(key)
+            .live(key, now)
+            .map_or(0, |e| e.value))
+    }
+
+    async fn record_login_failure(&self, key: &str, window: Duration) -> Result<u32, StoreError> {
+        let now = Instant::now();
+        let mut shard = self.failures.lock(key);
+        let count = shard
+            .live(key, now)
+            .map_or(0, |e| e.value)
+            .saturating_add(1);
+        shard.insert(key.to_string(), count, now + window, now);
+        Ok(count)
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
+        self.failures.lock(key).remove(key, Instant::now());
+        Ok(())
+    }
+}
+
+pub(crate) fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// Whether a rotation at `rotated_at` is less than `grace` before `now`
+/// (the same comparison as `refresh_rotate.lua`). A zero grace turns it off.
+pub(crate) fn in_grace(now: i64, rotated_at: i64, grace: Duration) -> bool {
+    let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
+    grace_ms > 0 && now.saturating_sub(rotated_at).saturating_mul(1000) < grace_ms
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expired_entries_are_dropped_on_read() {
+        let now = Instant::now();
+        let mut s: Shard<u32> = Shard::default();
+        s.insert("a".into(), 1, now + Duration::from_secs(1), now);
+        assert!(s.live("a", now).is_some());
+        assert!(s.live("a", now + Duration::from_secs(1)).is_none());
+        assert_eq!(s.len(), 0);
+    }
+
+    #[test]
+    fn sweep_bounds_a_shard_to_about_twice_its_live_entries() {
+        let t0 = Instant::now();
+        let mut s: Shard<u32> = Shard::default();
+        // 10 000 keys, each dead by the time the next is written.
+        for i in 0..10_000u32 {
+            let now = t0 + Duration::from_millis(u64::from(i) * 2);
+            s.insert(format!("k{i}"), i, now + Duration::from_millis(1), now);
+        }
+        assert!(
+            s.len() <= 2 * SWEEP_MIN,
+            "shard kept {} dead entries",
+            s.len()
+        );
+    }
+
+    #[test]
+    fn sweep_keeps_live_entries_and_drops_dead_ones() {
+        let t0 = Instant::now();
+        let mut s: Shard<u32> = Shard::default();
+        for i in 0..1_000u32 {
+            s.insert(format!("live{i}"), i, t0 + Duration::from_secs(60), t0);
+        }
+        for i in 0..10_000u32 {
+            let now = t0 + Duration::from_millis(u64::from(i) * 2);
+            s.insert(format!("dead{i}"), i, now + Duration::from_millis(1), now);
+        }
+        assert!(s.len() <= 2 * 1_001 + SWEEP_MIN, "shard holds {}", s.len());
+        let later = t0 + Duration::from_secs(30);
+        assert!((0..1_000).all(|i| s.live(&format!("live{i}"), later).is_some()));
+    }
+
+    #[test]
+    fn grace_window_table() {
+        let g = Duration::from_secs(10);
+        let cases = [
+            (100, 100, g, true),
+            (109, 100, g, true),
+            (110, 100, g, false),
+            (500, 100, g, false),
+            (100, 100, Duration::ZERO, false),
+            (99, 100, Duration::ZERO, false),
+            (100, 100, Duration::from_millis(500), true),
+            (101, 100, Duration::from_millis(500), false),
+        ];
+        for (now, at, grace, want) in cases {
+            assert_eq!(
+                in_grace(now, at, grace),
+                want,
+                "now={now} at={at} grace={grace:?}"
+            );
+        }
     }
 }

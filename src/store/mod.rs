@@ -12,12 +12,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::LimitInfo;
 
+#[cfg(test)]
+mod contract;
 pub mod gcra;
 pub mod instrumented;
 pub mod memory;
 pub mod redis;
 
 pub use gcra::{GcraRule, LimitDecision};
+pub use memory::MemoryStore;
+pub use redis::RedisStore;
 
 /// Failure talking to the store. Never shown to clients (SPEC §6: 503).
 #[derive(Debug, thiserror::Error)]
@@ -113,7 +117,9 @@ pub trait Store: Send + Sync + 'static {
     /// new_ttl`) stored under `new_hash` with `new_ttl`; a token rotated less
     /// than `grace` ago answers `Grace`; one rotated earlier revokes its
     /// session and answers `Reused`. N concurrent calls with one token rotate
-    /// it once.
+    /// it once. `Rotated` and `Grace` carry the successor's record. A token
+    /// whose session has ended (logout, revocation, expiry) is `Invalid`: the
+    /// family ends with its session.
     async fn rotate_refresh(
         &self,
         old_hash: &str,
@@ -135,6 +141,16 @@ pub trait Store: Send + Sync + 'static {
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;
 }
 
+/// A session's store TTL at `now`: `min(idle, expires_at - now)`, or None
+/// once the absolute timeout has passed.
+pub(crate) fn session_ttl(idle: Duration, expires_at: i64, now: i64) -> Option<Duration> {
+    let left = expires_at.saturating_sub(now);
+    if left <= 0 || idle.is_zero() {
+        return None;
+    }
+    Some(idle.min(Duration::from_secs(left as u64)))
+}
+
 /// Current Unix time in seconds.
 pub fn unix_now() -> i64 {
     std::time::SystemTime::now()
@@ -149,7 +165,15 @@ impl LimitDecision {
     }
 }
 
-/// Connect the configured backend.
-pub async fn connect(_cfg: &crate::config::StoreConfig) -> Result<std::sync::Arc<dyn Store>, StoreError> {
-    todo!("store: connect")
+/// Connect the configured backend. Does no network I/O: a Redis that is
+/// down at start makes calls fail (503 on protected routes) until it is back.
+/// Call it inside the Tokio runtime (the Redis backend spawns a task).
+pub async fn connect(cfg: &crate::config::StoreConfig) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    use crate::config::StoreBackend;
+    Ok(match cfg.backend {
+        StoreBackend::Memory => std::sync::Arc::new(MemoryStore::new()),
+        StoreBackend::Redis => {
+            std::sync::Arc::new(RedisStore::connect(&cfg.url, &cfg.key_prefix, cfg.timeout).await?)
+        }
+    })
 }

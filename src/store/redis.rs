@@ -1,2 +1,500 @@
 //! The Redis store: redis-rs ConnectionManager (multiplexed, reconnecting),
 //! key prefix, a TTL on every key, Lua scripts (EVALSHA) for atomic steps.
+//!
+//! Key layout, all under the configured prefix `{p}`:
+//! - `{p}s:{sid}`  hash `rec` (record JSON), `ls` (last_seen), `exp`, `uid`;
+//!   TTL `min(idle, expires_at - now)`, slid by `session_touch.lua`.
+//! - `{p}u:{uid}`  set of sids; TTL until the user's latest `expires_at`;
+//!   dead members pruned on create, list and delete.
+//! - `{p}r:{hash}` hash `sid`, `uid`, `exp` (+ `rot`, `nexp`, `sealed` once
+//!   rotated); TTL of the token, unchanged by rotation.
+//! - `{p}rl:{key}` GCRA TAT in µs; TTL until the budget is full again.
+//! - `{p}lf:{key}` failed-login counter; TTL the lockout window.
+//!
+//! Scripts build session and index keys from the prefix, so this targets a
+//! single Redis (or a primary with replicas), not Redis Cluster.
+//!
+//! Availability (SPEC §6, §8): construction does no I/O, so the gateway
+//! starts while Redis is down; every call is bounded by `timeout` and fails
+//! with `Unavailable`/`Timeout` (→ 503, fail closed); the manager reconnects
+//! on the next calls once Redis is back.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{ErrorKind, RedisError, Script};
+
+use super::memory::secs;
+use super::{
+    gcra, session_ttl, unix_now, GcraRule, LimitDecision, RefreshRecord, RotateOutcome,
+    SessionRecord, Store, StoreError,
+};
+
+/// Reconnect attempts per reconnection round, kept short so a Redis that
+/// comes back is noticed within a second or so; callers drive new rounds.
+const CONNECT_RETRIES: usize = 2;
+const CONNECT_MIN_DELAY: Duration = Duration::from_millis(50);
+const CONNECT_MAX_DELAY: Duration = Duration::from_millis(500);
+
+/// The Lua scripts, hashed once (EVALSHA, reloaded on NOSCRIPT after a restart).
+struct Scripts {
+    gcra: Script,
+    session_create: Script,
+    session_touch: Script,
+    session_list: Script,
+    session_delete: Script,
+    session_delete_user: Script,
+    refresh_rotate: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        Scripts {
+            gcra: Script::new(include_str!("gcra.lua")),
+            session_create: Script::new(include_str!("session_create.lua")),
+            session_touch: Script::new(include_str!("session_touch.lua")),
+            session_list: Script::new(include_str!("session_list.lua")),
+            session_delete: Script::new(include_str!("session_delete.lua")),
+            session_delete_user: Script::new(include_str!("session_delete_user.lua")),
+            refresh_rotate: Script::new(include_str!("refresh_rotate.lua")),
+        }
+    }
+}
+
+/// The Redis store (`[store] backend = "redis"`).
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+    timeout: Duration,
+    scripts: Scripts,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry a password: never print the client.
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// A store on `url` (`redis://` or `rediss://`). Does no network I/O: the
+    /// first call connects, so a Redis that is down at start only makes calls
+    /// fail until it is back. Fails only on a malformed URL. Must run inside
+    /// a Tokio runtime (the manager spawns a task).
+    pub async fn connect(
+        url: &str,
+        key_prefix: &str,
+        timeout: Duration,
+    ) -> Result<Self, StoreError> {
+        // The error text may quote the URL, and with it a password: drop it.
+        let client = redis::Client::open(url)
+            .map_err(|e| StoreError::Unavailable(format!("invalid redis url ({:?})", e.kind())))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(CONNECT_RETRIES)
+            .set_min_delay(CONNECT_MIN_DELAY)
+            .set_max_delay(CONNECT_MAX_DELAY);
+        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(store_err)?;
+        Ok(RedisStore {
+            conn,
+            prefix: key_prefix.to_string(),
+            timeout,
+            scripts: Scripts::new(),
+        })
+    }
+
+    fn key(&self, kind: &str, id: &str) -> String {
+        format!("{}{kind}:{id}", self.prefix)
+    }
+
+    fn session_prefix(&self) -> String {
+        format!("{}s:", self.prefix)
+    }
+
+    fn user_prefix(&self) -> String {
+        format!("{}u:", self.prefix)
+    }
+
+    /// Run one Redis exchange, bounded by the store timeout so a dead or
+    /// stalled Redis never holds a request.
+    async fn bounded<T, F>(&self, fut: F) -> Result<T, StoreError>
+    where
+        F: std::future::Future<Output = Result<T, RedisError>>,
+    {
+        match tokio::time::timeout(self.timeout, fut).await {
+            Ok(r) => r.map_err(store_err),
+            Err(_) => Err(StoreError::Timeout),
+        }
+    }
+
+    async fn script<T: redis::FromRedisValue>(
+        &self,
+        script: &Script,
+        keys: &[&str],
+        args: &[&str],
+    ) -> Result<T, StoreError> {
+        let mut inv = script.prepare_invoke();
+        for k in keys {
+            inv.key(*k);
+        }
+        for a in args {
+            inv.arg(*a);
+        }
+        let mut conn = self.conn.clone();
+        self.bounded(async move { inv.invoke_async(&mut conn).await })
+            .await
+    }
+
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, StoreError> {
+        let mut conn = self.conn.clone();
+        self.bounded(cmd.query_async(&mut conn)).await
+    }
+}
+
+fn store_err(e: RedisError) -> StoreError {
+    if e.is_timeout() {
+        return StoreError::Timeout;
+    }
+    match e.kind() {
+        ErrorKind::Parse | ErrorKind::UnexpectedReturnType => StoreError::Corrupt(e.to_string()),
+        _ => StoreError::Unavailable(e.to_string()),
+    }
+}
+
+/// Milliseconds for PEXPIRE/PX: at least 1 (0 is an error in Redis).
+fn ms(d: Duration) -> String {
+    d.as_millis().clamp(1, i64::MAX as u128).to_string()
+}
+
+fn decode_session(rec: &str, last_seen: Option<&str>) -> Result<SessionRecord, StoreError> {
+    let mut s: SessionRecord =
+        serde_json::from_str(rec).map_err(|e| StoreError::Corrupt(format!("session: {e}")))?;
+    if let Some(ls) = last_seen.filter(|v| !v.is_empty()) {
+        s.last_seen = parse_i64(ls)?;
+    }
+    Ok(s)
+}
+
+fn parse_i64(v: &str) -> Result<i64, StoreError> {
+    v.parse()
+        .map_err(|_| StoreError::Corrupt(format!("not an integer: {v:?}")))
+}
+
+/// Decode `refresh_rotate.lua`'s reply.
+fn decode_rotate(reply: &[String]) -> Result<RotateOutcome, StoreError> {
+    let rec = |sid: &String, uid: &String, exp: &String| -> Result<RefreshRecord, StoreError> {
+        Ok(RefreshRecord {
+            sid: sid.clone(),
+            user_id: uid.clone(),
+            expires_at: parse_i64(exp)?,
+        })
+    };
+    match reply {
+        [tag] if tag == "invalid" => Ok(RotateOutcome::Invalid),
+        [tag, sid, uid, exp] if tag == "rotated" => Ok(RotateOutcome::Rotated(rec(sid, uid, exp)?)),
+        [tag, sid, uid, exp, sealed] if tag == "grace" => Ok(RotateOutcome::Grace {
+            record: rec(sid, uid, exp)?,
+            sealed_successor: sealed.clone(),
+        }),
+        [tag, sid, uid] if tag == "reused" => Ok(RotateOutcome::Reused {
+            sid: sid.clone(),
+            user_id: uid.clone(),
+        }),
+        other => Err(StoreError::Corrupt(format!(
+            "rotate reply of {} items",
+            other.len()
+        ))),
+    }
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.query::<String>(&redis::cmd("PING")).await.map(drop)
+    }
+
+    async fn create_session(&self, s: &SessionRecord, idle: Duration) -> Result<(), StoreError> {
+        let now = unix_now();
+        let Some(ttl) = session_ttl(idle, s.expires_at, now) else {
+            return Ok(()); // already past its absolute timeout: nothing to keep
+        };
+        let json = serde_json::to_string(s).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let index_ttl = Duration::from_secs((s.expires_at - now).max(0) as u64);
+        let keys = [self.key("s", &s.sid), self.key("u", &s.user_id)];
+        let args = [
+            json,
+            s.last_seen.to_string(),
+            s.expires_at.to_string(),
+            s.user_id.clone(),
+            ms(ttl),
+            ms(index_ttl),
+            self.session_prefix(),
+            s.sid.clone(),
+        ];
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.script::<i64>(&self.scripts.session_create, &keys, &args)
+            .await
+            .map(drop)
+    }
+
+    async fn touch_session(
+        &self,
+        sid: &str,
+        now: i64,
+        idle: Duration,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let key = self.key("s", sid);
+        let idle_ms = idle.as_millis().min(i64::MAX as u128).to_string();
+        let rec: Option<String> = self
+            .script(
+                &self.scripts.session_touch,
+                &[&key],
+                &[&now.to_string(), &idle_ms],
+            )
+            .await?;
+        rec.map(|r| {
+            let mut s = decode_session(&r, None)?;
+            s.last_seen = now;
+            Ok(s)
+        })
+        .transpose()
+    }
+
+    async fn get_session(&self, sid: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let mut cmd = redis::cmd("HMGET");
+        cmd.arg(self.key("s", sid)).arg("rec").arg("ls");
+        let (rec, ls): (Option<String>, Option<String>) = self.query(&cmd).await?;
+        rec.map(|r| decode_session(&r, ls.as_deref())).transpose()
+    }
+
+    async fn delete_session(&self, sid: &str) -> Result<bool, StoreError> {
+        let key = self.key("s", sid);
+        let n: i64 = self
+            .script(
+                &self.scripts.session_delete,
+                &[&key],
+                &[&self.user_prefix(), sid],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn list_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError> {
+        let key = self.key("u", user_id);
+        let flat: Vec<String> = self
+            .script(
+                &self.scripts.session_list,
+                &[&key],
+                &[&self.session_prefix()],
+            )
+            .await?;
+        let mut out = flat
+            .chunks(2)
+            .map(|pair| match pair {
+                [rec, ls] => decode_session(rec, Some(ls)),
+                _ => Err(StoreError::Corrupt("odd session list reply".into())),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|a, b| (a.created, &a.sid).cmp(&(b.created, &b.sid)));
+        Ok(out)
+    }
+
+    async fn delete_user_sessions(&self, user_id: &str) -> Result<usize, StoreError> {
+        let key = self.key("u", user_id);
+        let n: i64 = self
+            .script(
+                &self.scripts.session_delete_user,
+                &[&key],
+                &[&self.session_prefix()],
+            )
+            .await?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    async fn put_refresh(
+        &self,
+        token_hash: &str,
+        rec: &RefreshRecord,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let key = self.key("r", token_hash);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .del(&key)
+            .ignore()
+            .hset_multiple(
+                &key,
+                &[
+                    ("sid", rec.sid.as_str()),
+                    ("uid", &rec.user_id),
+                    ("exp", &rec.expires_at.to_string()),
+                ],
+            )
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(ms(ttl))
+            .ignore();
+        let mut conn = self.conn.clone();
+        self.bounded(pipe.exec_async(&mut conn)).await
+    }
+
+    async fn rotate_refresh(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        new_ttl: Duration,
+        sealed_successor: &str,
+        now: i64,
+        grace: Duration,
+    ) -> Result<RotateOutcome, StoreError> {
+        let keys = [self.key("r", old_hash), self.key("r", new_hash)];
+        let args = [
+            now.saturating_add(secs(new_ttl)).to_string(),
+            ms(new_ttl),
+            sealed_successor.to_string(),
+            now.to_string(),
+            grace.as_millis().min(i64::MAX as u128).to_string(),
+            self.session_prefix(),
+            self.user_prefix(),
+        ];
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let reply: Vec<String> = self
+            .script(&self.scripts.refresh_rotate, &keys, &args)
+            .await?;
+        decode_rotate(&reply)
+    }
+
+    async fn rate_limit(&self, key: &str, rule: &GcraRule) -> Result<LimitDecision, StoreError> {
+        let key = self.key("rl", key);
+        let args = [
+            rule.interval_us().to_string(),
+            rule.capacity_us().to_string(),
+        ];
+        let (now, stored): (String, String) = self
+            .script(&self.scripts.gcra, &[&key], &[&args[0], &args[1]])
+            .await?;
+        let now = parse_i64(&now)?;
+        let tat = if stored.is_empty() {
+            None
+        } else {
+            Some(parse_i64(&stored)?)
+        };
+        // The script stored the new TAT under the same test; `step` gives the
+        // numbers for the headers from the state the script saw.
+        Ok(gcra::step(tat, now, rule).0)
+    }
+
+    async fn login_failures(&self, key: &str) -> Result<u32, StoreError> {
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(self.key("lf", key));
+        let n: Option<u32> = self.query(&cmd).await?;
+        Ok(n.unwrap_or(0))
+    }
+
+    async fn record_login_failure(&self, key: &str, window: Duration) -> Result<u32, StoreError> {
+        let key = self.key("lf", key);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .incr(&key, 1)
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(ms(window))
+            .ignore();
+        let mut conn = self.conn.clone();
+        let (n,): (u32,) = self.bounded(pipe.query_async(&mut conn)).await?;
+        Ok(n)
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
+        let mut cmd = redis::cmd("DEL");
+        cmd.arg(self.key("lf", key));
+        self.query::<i64>(&cmd).await.map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn rotate_replies_decode() {
+        let rec = RefreshRecord {
+            sid: "s1".into(),
+            user_id: "u1".into(),
+            expires_at: 42,
+        };
+        let cases: Vec<(Vec<String>, Option<RotateOutcome>)> = vec![
+            (s(&["invalid"]), Some(RotateOutcome::Invalid)),
+            (
+                s(&["rotated", "s1", "u1", "42"]),
+                Some(RotateOutcome::Rotated(rec.clone())),
+            ),
+            (
+                s(&["grace", "s1", "u1", "42", "sealed"]),
+                Some(RotateOutcome::Grace {
+                    record: rec,
+                    sealed_successor: "sealed".into(),
+                }),
+            ),
+            (
+                s(&["reused", "s1", "u1"]),
+                Some(RotateOutcome::Reused {
+                    sid: "s1".into(),
+                    user_id: "u1".into(),
+                }),
+            ),
+            (s(&["rotated", "s1", "u1", "x"]), None),
+            (s(&["rotated", "s1"]), None),
+            (s(&[]), None),
+            (s(&["bogus"]), None),
+        ];
+        for (reply, want) in cases {
+            assert_eq!(decode_rotate(&reply).ok(), want, "{reply:?}");
+        }
+    }
+
+    #[test]
+    fn session_decode_takes_last_seen_from_its_field() {
+        let rec = SessionRecord {
+            sid: "s".into(),
+            user_id: "u".into(),
+            username: "n".into(),
+            email: "e".into(),
+            roles: vec![],
+            created: 1,
+            last_seen: 1,
+            expires_at: 9,
+            ip: "127.0.0.1".into(),
+            user_agent: "ua".into(),
+        };
+        let json = serde_json::to_string(&rec).unwrap_or_default();
+        assert_eq!(
+            decode_session(&json, Some("5")).ok().map(|r| r.last_seen),
+            Some(5)
+        );
+        assert_eq!(
+            decode_session(&json, None).ok().map(|r| r.last_seen),
+            Some(1)
+        );
+        assert!(matches!(
+            decode_session(&json, Some("x")),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(matches!(
+            decode_session("{", None),
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+}

@@ -1,0 +1,759 @@
+//! The store contract (STYLE §6): one set of behaviours, run on `MemoryStore`
+//! and on `RedisStore` against a real `redis-server`, so both backends mean
+//! the same thing. Plus Redis-only checks: key prefix and TTL on every key,
+//! calls bounded while Redis is down or stalled, recovery when it returns.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::*;
+
+// ---------------------------------------------------------------- harness
+
+/// A `redis-server` on a free port, killed on drop.
+pub(crate) struct RedisServer {
+    child: Option<Child>,
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    pub fn spawn() -> Self {
+        Self::spawn_on(free_port())
+    }
+
+    pub fn spawn_on(port: u16) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = RedisServer {
+            child: None,
+            port,
+            dir,
+        };
+        s.start();
+        s
+    }
+
+    fn start(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !raw_ping(self.port) {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not answer PING on {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Start again on the same port (after `kill`).
+    pub fn restart(&mut self) {
+        self.kill();
+        self.start();
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub async fn store(&self, prefix: &str) -> RedisStore {
+        RedisStore::connect(&self.url(), prefix, TIMEOUT)
+            .await
+            .expect("connect")
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+fn raw_ping(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
+    let mut buf = [0u8; 7];
+    s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+}
+
+const TIMEOUT: Duration = Duration::from_millis(300);
+
+/// Poll `f` until it returns true, or fail after `within`.
+async fn eventually<F, Fut>(within: Duration, what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    while !f().await {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+fn session(sid: &str, user: &str, created: i64, expires_at: i64) -> SessionRecord {
+    SessionRecord {
+        sid: sid.into(),
+        user_id: user.into(),
+        username: format!("name-{user}"),
+        email: format!("{user}@example.test"),
+        roles: vec!["user".into(), "editor".into()],
+        created,
+        last_seen: created,
+        expires_at,
+        ip: "192.0.2.7".into(),
+        user_agent: "contract/1".into(),
+    }
+}
+
+fn refresh(sid: &str, user: &str, expires_at: i64) -> RefreshRecord {
+    RefreshRecord {
+        sid: sid.into(),
+        user_id: user.into(),
+        expires_at,
+    }
+}
+
+const HOUR: i64 = 3600;
+const IDLE: Duration = Duration::from_secs(60);
+const GRACE: Duration = Duration::from_secs(10);
+const LONG: Duration = Duration::from_secs(60);
+
+// ---------------------------------------------------------------- contract
+
+async fn sessions_crud(s: Arc<dyn Store>) {
+    let now = unix_now();
+    s.ping().await.expect("ping");
+    let a = session("sa", "u1", now - 10, now + HOUR);
+    let b = session("sb", "u1", now - 20, now + HOUR);
+    let c = session("sc", "u1", now - 5, now + HOUR);
+    let d = session("sd", "u2", now, now + HOUR);
+    for r in [&a, &b, &c, &d] {
+        s.create_session(r, IDLE).await.expect("create");
+    }
+    assert_eq!(s.get_session("sa").await.expect("get"), Some(a.clone()));
+    assert_eq!(s.get_session("nope").await.expect("get"), None);
+    assert_eq!(
+        s.touch_session("nope", now, IDLE).await.expect("touch"),
+        None
+    );
+
+    let touched = s.touch_session("sa", now + 7, IDLE).await.expect("touch");
+    let want = SessionRecord {
+        last_seen: now + 7,
+        ..a.clone()
+    };
+    assert_eq!(touched, Some(want.clone()), "touch answers the slid record");
+    assert_eq!(s.get_session("sa").await.expect("get"), Some(want.clone()));
+
+    let list = s.list_sessions("u1").await.expect("list");
+    assert_eq!(
+        list,
+        vec![b.clone(), want.clone(), c.clone()],
+        "oldest first"
+    );
+    assert_eq!(s.list_sessions("nobody").await.expect("list"), vec![]);
+
+    assert!(s.delete_session("sa").await.expect("delete"));
+    assert!(!s.delete_session("sa").await.expect("delete again"));
+    assert_eq!(s.get_session("sa").await.expect("get"), None);
+    assert_eq!(s.list_sessions("u1").await.expect("list"), vec![b, c]);
+
+    assert_eq!(s.delete_user_sessions("u1").await.expect("delete all"), 2);
+    assert_eq!(s.list_sessions("u1").await.expect("list"), vec![]);
+    assert_eq!(s.get_session("sc").await.expect("get"), None);
+    assert_eq!(
+        s.delete_user_sessions("u1")
+            .await
+            .expect("delete all again"),
+        0
+    );
+    assert_eq!(
+        s.get_session("sd").await.expect("other user untouched"),
+        Some(d)
+    );
+
+    // Past its absolute timeout: never stored.
+    s.create_session(&session("old", "u3", now - HOUR, now - 1), IDLE)
+        .await
+        .expect("create");
+    assert_eq!(s.get_session("old").await.expect("get"), None);
+    assert_eq!(s.list_sessions("u3").await.expect("list"), vec![]);
+}
+
+async fn session_idle_slides(s: Arc<dyn Store>) {
+    let idle = Duration::from_millis(1000);
+    let now = unix_now();
+    let t0 = Instant::now();
+    s.create_session(&session("idle", "u1", now, now + HOUR), idle)
+        .await
+        .expect("create");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(s
+        .touch_session("idle", unix_now(), idle)
+        .await
+        .expect("touch")
+        .is_some());
+    // Past the first deadline (1.0 s), before the slid one (1.6 s).
+    tokio::time::sleep_until((t0 + Duration::from_millis(1300)).into()).await;
+    assert!(
+        s.get_session("idle").await.expect("get").is_some(),
+        "touch slid the idle timeout"
+    );
+    // get_session does not slide: polling it must not keep the session alive.
+    eventually(Duration::from_secs(3), "idle session to expire", || async {
+        s.get_session("idle").await.expect("get").is_none()
+    })
+    .await;
+    assert_eq!(
+        s.touch_session("idle", unix_now(), idle)
+            .await
+            .expect("touch"),
+        None
+    );
+    assert_eq!(s.list_sessions("u1").await.expect("list"), vec![]);
+}
+
+async fn session_absolute_never_slides(s: Arc<dyn Store>) {
+    let exp = unix_now() + 1;
+    s.create_session(&session("abs", "u1", exp - 10, exp), LONG)
+        .await
+        .expect("create");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let now = unix_now();
+        let r = s.touch_session("abs", now, LONG).await.expect("touch");
+        if now >= exp {
+            assert_eq!(r, None, "touched past expires_at");
+            break;
+        }
+        assert_eq!(
+            r.map(|r| r.expires_at),
+            Some(exp),
+            "alive before expires_at, unchanged"
+        );
+        assert!(Instant::now() < deadline, "clock stuck?");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eventually(
+        Duration::from_secs(2),
+        "session gone after expires_at",
+        || async { s.get_session("abs").await.expect("get").is_none() },
+    )
+    .await;
+}
+
+async fn refresh_rotation(s: Arc<dyn Store>) {
+    let t = unix_now();
+    s.create_session(&session("fam", "u1", t, t + HOUR), IDLE)
+        .await
+        .expect("create");
+    let live = refresh("fam", "u1", t + HOUR);
+    s.put_refresh("h0", &live, LONG).await.expect("put");
+    let rot =
+        |old: &'static str, new: &'static str, sealed: &'static str, now: i64, g: Duration| {
+            let s = s.clone();
+            async move {
+                s.rotate_refresh(old, new, LONG, sealed, now, g)
+                    .await
+                    .expect("rotate")
+            }
+        };
+    let r1 = refresh("fam", "u1", t + 60); // now + new_ttl
+    assert_eq!(
+        rot("h0", "h1", "seal1", t, GRACE).await,
+        RotateOutcome::Rotated(r1.clone())
+    );
+    // A second tab within the grace window gets the same successor.
+    assert_eq!(
+        rot("h0", "h2", "seal2", t + 3, GRACE).await,
+        RotateOutcome::Grace {
+            record: r1.clone(),
+            sealed_successor: "seal1".into()
+        }
+    );
+    assert_eq!(
+        rot("h2", "hx", "x", t + 3, GRACE).await,
+        RotateOutcome::Invalid,
+        "grace stores nothing"
+    );
+    // The successor is live.
+    let r3 = refresh("fam", "u1", t + 4 + 60);
+    assert_eq!(
+        rot("h1", "h3", "seal3", t + 4, GRACE).await,
+        RotateOutcome::Rotated(r3)
+    );
+    // Reuse after the window revokes the family: session gone, successors dead.
+    let reused = RotateOutcome::Reused {
+        sid: "fam".into(),
+        user_id: "u1".into(),
+    };
+    assert_eq!(rot("h0", "h4", "seal4", t + 30, GRACE).await, reused);
+    assert_eq!(s.get_session("fam").await.expect("get"), None);
+    assert_eq!(s.list_sessions("u1").await.expect("list"), vec![]);
+    assert_eq!(
+        rot("h3", "h5", "seal5", t + 31, GRACE).await,
+        RotateOutcome::Invalid
+    );
+    assert_eq!(
+        rot("h0", "h6", "seal6", t + 40, GRACE).await,
+        reused,
+        "reuse seen until expiry"
+    );
+    assert_eq!(
+        rot("unknown", "h7", "x", t, GRACE).await,
+        RotateOutcome::Invalid
+    );
+
+    // Grace 0 turns the window off: the second use is reuse at once.
+    s.create_session(&session("nog", "u2", t, t + HOUR), IDLE)
+        .await
+        .expect("create");
+    s.put_refresh("g0", &refresh("nog", "u2", t + HOUR), LONG)
+        .await
+        .expect("put");
+    let zero = Duration::ZERO;
+    assert!(matches!(
+        rot("g0", "g1", "s", t, zero).await,
+        RotateOutcome::Rotated(_)
+    ));
+    assert_eq!(
+        rot("g0", "g2", "s", t, zero).await,
+        RotateOutcome::Reused {
+            sid: "nog".into(),
+            user_id: "u2".into()
+        }
+    );
+
+    // Logout ends the family: its refresh token no longer rotates.
+    s.create_session(&session("out", "u3", t, t + HOUR), IDLE)
+        .await
+        .expect("create");
+    s.put_refresh("o0", &refresh("out", "u3", t + HOUR), LONG)
+        .await
+        .expect("put");
+    assert!(s.delete_session("out").await.expect("logout"));
+    assert_eq!(rot("o0", "o1", "s", t, GRACE).await, RotateOutcome::Invalid);
+    // ... and a grace answer needs the session too.
+    s.create_session(&session("gr", "u4", t, t + HOUR), IDLE)
+        .await
+        .expect("create");
+    s.put_refresh("q0", &refresh("gr", "u4", t + HOUR), LONG)
+        .await
+        .expect("put");
+    assert!(matches!(
+        rot("q0", "q1", "s", t, GRACE).await,
+        RotateOutcome::Rotated(_)
+    ));
+    assert_eq!(s.delete_user_sessions("u4").await.expect("revoke"), 1);
+    assert_eq!(
+        rot("q0", "q2", "s", t + 1, GRACE).await,
+        RotateOutcome::Invalid
+    );
+}
+
+async fn refresh_expires(s: Arc<dyn Store>) {
+    let t = unix_now();
+    let short = Duration::from_millis(300);
+    s.create_session(&session("fx", "u1", t, t + HOUR), IDLE)
+        .await
+        .expect("create");
+    s.put_refresh("e0", &refresh("fx", "u1", t + HOUR), short)
+        .await
+        .expect("put");
+    s.put_refresh("e1", &refresh("fx", "u1", t + HOUR), LONG)
+        .await
+        .expect("put");
+    let r = s.rotate_refresh("e1", "e2", short, "s", t, GRACE).await;
+    assert!(matches!(r, Ok(RotateOutcome::Rotated(_))), "{r:?}");
+    // Nothing can probe a token without rotating it: wait past both TTLs.
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    for old in ["e0", "e2"] {
+        let r = s.rotate_refresh(old, "n", LONG, "s", t, GRACE).await;
+        assert_eq!(
+            r.expect("rotate"),
+            RotateOutcome::Invalid,
+            "{old} outlived its TTL"
+        );
+    }
+}
+
+async fn concurrent_rotation(s: Arc<dyn Store>) {
+    let t = unix_now();
+    s.create_session(&session("race", "u1", t, t + HOUR), IDLE)
+        .await
+        .expect("create");
+    s.put_refresh("c0", &refresh("race", "u1", t + HOUR), LONG)
+        .await
+        .expect("put");
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let s = s.clone();
+        set.spawn(async move {
+            let new = format!("c-new-{i}");
+            let sealed = format!("sealed-{i}");
+            let r = s.rotate_refresh("c0", &new, LONG, &sealed, t, GRACE).await;
+            (new, sealed, r.expect("rotate"))
+        });
+    }
+    let mut winners = Vec::new();
+    let mut graces = Vec::new();
+    while let Some(res) = set.join_next().await {
+        match res.expect("task") {
+            (new, sealed, RotateOutcome::Rotated(rec)) => winners.push((new, sealed, rec)),
+            (
+                _,
+                _,
+                RotateOutcome::Grace {
+                    record,
+                    sealed_successor,
+                },
+            ) => graces.push((record, sealed_successor)),
+            (_, _, other) => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one rotation");
+    assert_eq!(graces.len(), 19);
+    let (new, sealed, rec) = &winners[0];
+    for (r, s) in &graces {
+        assert_eq!(
+            (r, s),
+            (rec, sealed),
+            "grace answers the winner's successor"
+        );
+    }
+    // Only the winner's successor was stored.
+    let r = s.rotate_refresh(new, "c-next", LONG, "s", t, GRACE).await;
+    assert!(matches!(r, Ok(RotateOutcome::Rotated(_))), "{r:?}");
+    let loser = if new == "c-new-0" {
+        "c-new-1"
+    } else {
+        "c-new-0"
+    };
+    let r = s.rotate_refresh(loser, "c-x", LONG, "s", t, GRACE).await;
+    assert_eq!(r.expect("rotate"), RotateOutcome::Invalid);
+}
+
+async fn gcra_limits(s: Arc<dyn Store>) {
+    let rule = GcraRule {
+        limit: 3,
+        period: Duration::from_secs(1),
+        burst: 2,
+    };
+    for want_remaining in (0..5).rev() {
+        let d = s.rate_limit("ip:1", &rule).await.expect("limit");
+        assert!(d.allowed, "within limit + burst");
+        assert_eq!(
+            (d.info.limit, d.info.remaining, d.info.retry_after),
+            (5, want_remaining, 0)
+        );
+    }
+    let refused = s.rate_limit("ip:1", &rule).await.expect("limit");
+    assert!(!refused.allowed, "limit + burst + 1 refused");
+    assert_eq!((refused.info.remaining, refused.info.retry_after), (0, 1));
+    assert!((1..=2).contains(&refused.info.reset), "{:?}", refused.info);
+    assert!(
+        s.rate_limit("ip:2", &rule).await.expect("limit").allowed,
+        "keys are separate"
+    );
+    // One interval (1/3 s) later one more passes.
+    let t0 = Instant::now();
+    eventually(Duration::from_secs(2), "refill of one unit", || async {
+        s.rate_limit("ip:1", &rule).await.expect("limit").allowed
+    })
+    .await;
+    assert!(
+        t0.elapsed() >= Duration::from_millis(200),
+        "refilled too soon: {:?}",
+        t0.elapsed()
+    );
+
+    // burst 0: after `period` of silence the whole budget is back.
+    let rule = GcraRule {
+        limit: 2,
+        period: Duration::from_millis(600),
+        burst: 0,
+    };
+    for _ in 0..2 {
+        assert!(s.rate_limit("user:a", &rule).await.expect("limit").allowed);
+    }
+    assert!(!s.rate_limit("user:a", &rule).await.expect("limit").allowed);
+    tokio::time::sleep(Duration::from_millis(650)).await;
+    let d = s.rate_limit("user:a", &rule).await.expect("limit");
+    assert!(d.allowed && d.info.remaining == 1, "{d:?}");
+    assert!(s.rate_limit("user:a", &rule).await.expect("limit").allowed);
+    assert!(!s.rate_limit("user:a", &rule).await.expect("limit").allowed);
+}
+
+async fn login_failures(s: Arc<dyn Store>) {
+    assert_eq!(s.login_failures("alice").await.expect("get"), 0);
+    for n in 1..=3 {
+        assert_eq!(
+            s.record_login_failure("alice", LONG).await.expect("record"),
+            n
+        );
+    }
+    assert_eq!(s.login_failures("alice").await.expect("get"), 3);
+    assert_eq!(s.login_failures("bob").await.expect("get"), 0);
+    s.clear_login_failures("alice").await.expect("clear");
+    assert_eq!(s.login_failures("alice").await.expect("get"), 0);
+    s.clear_login_failures("alice").await.expect("clear twice");
+    assert_eq!(
+        s.record_login_failure("alice", LONG).await.expect("record"),
+        1
+    );
+
+    // The window restarts at every failure.
+    let window = Duration::from_millis(600);
+    let t0 = Instant::now();
+    assert_eq!(
+        s.record_login_failure("carol", window)
+            .await
+            .expect("record"),
+        1
+    );
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let t1 = Instant::now();
+    assert_eq!(
+        s.record_login_failure("carol", window)
+            .await
+            .expect("record"),
+        2
+    );
+    tokio::time::sleep_until((t0 + Duration::from_millis(750)).into()).await;
+    assert_eq!(
+        s.login_failures("carol").await.expect("get"),
+        2,
+        "window restarted"
+    );
+    eventually(Duration::from_secs(2), "failures to expire", || async {
+        s.login_failures("carol").await.expect("get") == 0
+    })
+    .await;
+    assert!(t1.elapsed() >= Duration::from_millis(550), "expired early");
+}
+
+/// One `#[tokio::test]` per behaviour and backend.
+macro_rules! contract_tests {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(std::sync::Arc::new(super::MemoryStore::new())).await;
+                }
+            )*
+        }
+        mod redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let server = super::RedisServer::spawn();
+                    super::$case(std::sync::Arc::new(server.store("gh:").await)).await;
+                }
+            )*
+        }
+    };
+}
+
+contract_tests!(
+    sessions_crud,
+    session_idle_slides,
+    session_absolute_never_slides,
+    refresh_rotation,
+    refresh_expires,
+    concurrent_rotation,
+    gcra_limits,
+    login_failures,
+);
+
+// ---------------------------------------------------------------- redis only
+
+#[tokio::test]
+async fn redis_every_key_is_prefixed_and_has_a_ttl() {
+    let server = RedisServer::spawn();
+    let s: Arc<dyn Store> = Arc::new(server.store("pfx:").await);
+    let t = unix_now();
+    s.create_session(&session("k1", "u1", t, t + HOUR), IDLE)
+        .await
+        .expect("create");
+    s.touch_session("k1", t, IDLE).await.expect("touch");
+    s.put_refresh("r0", &refresh("k1", "u1", t + HOUR), LONG)
+        .await
+        .expect("put");
+    s.rotate_refresh("r0", "r1", LONG, "s", t, GRACE)
+        .await
+        .expect("rotate");
+    let rule = GcraRule {
+        limit: 5,
+        period: LONG,
+        burst: 0,
+    };
+    s.rate_limit("ip:9", &rule).await.expect("limit");
+    s.record_login_failure("dave", LONG).await.expect("record");
+
+    let client = ::redis::Client::open(server.url()).expect("client");
+    let mut c = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("conn");
+    let keys: Vec<String> = ::redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut c)
+        .await
+        .expect("keys");
+    let mut kinds: Vec<&str> = keys
+        .iter()
+        .map(|k| {
+            k.strip_prefix("pfx:")
+                .expect("prefixed")
+                .split(':')
+                .next()
+                .unwrap_or("")
+        })
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds, ["lf", "r", "r", "rl", "s", "u"], "{keys:?}");
+    for k in &keys {
+        let ttl: i64 = ::redis::cmd("PTTL")
+            .arg(k)
+            .query_async(&mut c)
+            .await
+            .expect("pttl");
+        assert!(ttl > 0, "{k} has no TTL ({ttl})");
+    }
+    // The session TTL is the idle timeout, the index TTL the absolute one.
+    let ttl: i64 = ::redis::cmd("PTTL")
+        .arg("pfx:s:k1")
+        .query_async(&mut c)
+        .await
+        .expect("pttl");
+    assert!(ttl <= 60_000 && ttl > 50_000, "{ttl}");
+    let ttl: i64 = ::redis::cmd("PTTL")
+        .arg("pfx:u:u1")
+        .query_async(&mut c)
+        .await
+        .expect("pttl");
+    assert!(ttl > 3_000_000, "{ttl}");
+}
+
+#[tokio::test]
+async fn redis_down_fails_fast_and_recovers_on_restart() {
+    let mut server = RedisServer::spawn();
+    let s = server.store("gh:").await;
+    s.ping().await.expect("ping");
+    server.kill();
+    for _ in 0..3 {
+        let t0 = Instant::now();
+        assert!(s.ping().await.is_err(), "ping with redis down");
+        assert!(s.get_session("x").await.is_err(), "get with redis down");
+        assert!(
+            t0.elapsed() < 2 * TIMEOUT + Duration::from_millis(200),
+            "{:?}",
+            t0.elapsed()
+        );
+    }
+    server.restart();
+    eventually(
+        Duration::from_secs(5),
+        "reconnect after restart",
+        || async { s.ping().await.is_ok() },
+    )
+    .await;
+    let t = unix_now();
+    s.create_session(&session("back", "u1", t, t + HOUR), IDLE)
+        .await
+        .expect("create");
+    assert!(s.get_session("back").await.expect("get").is_some());
+    // Scripts were flushed with the old process: EVALSHA must reload them.
+    let rule = GcraRule {
+        limit: 1,
+        period: LONG,
+        burst: 0,
+    };
+    assert!(s.rate_limit("k", &rule).await.expect("limit").allowed);
+}
+
+#[tokio::test]
+async fn redis_absent_at_start_then_comes_up() {
+    let port = free_port();
+    let url = format!("redis://127.0.0.1:{port}/");
+    let s = RedisStore::connect(&url, "gh:", TIMEOUT)
+        .await
+        .expect("connect without redis");
+    let t0 = Instant::now();
+    assert!(s.ping().await.is_err());
+    assert!(
+        t0.elapsed() < TIMEOUT + Duration::from_millis(200),
+        "{:?}",
+        t0.elapsed()
+    );
+    let _server = RedisServer::spawn_on(port);
+    eventually(Duration::from_secs(5), "first connection", || async {
+        s.ping().await.is_ok()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn redis_stalled_times_out() {
+    // Accepts connections, never answers: the worst kind of dead Redis.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let _hold = std::thread::spawn(move || {
+        let mut conns = Vec::new();
+        for c in listener.incoming().take(8) {
+            conns.push(c);
+        }
+        std::thread::sleep(Duration::from_secs(5));
+    });
+    let s = RedisStore::connect(&format!("redis://127.0.0.1:{port}/"), "gh:", TIMEOUT)
+        .await
+        .expect("connect");
+    for _ in 0..2 {
+        let t0 = Instant::now();
+        let r = s.touch_session("x", unix_now(), IDLE).await;
+        assert!(
+            matches!(r, Err(StoreError::Timeout | StoreError::Unavailable(_))),
+            "{r:?}"
+        );
+        assert!(
+            t0.elapsed() < TIMEOUT + Duration::from_millis(200),
+            "{:?}",
+            t0.elapsed()
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_url_is_refused() {
+    assert!(RedisStore::connect("not a url", "gh:", TIMEOUT)
+        .await
+        .is_err());
+}
