@@ -135,7 +135,7 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
     if call.is_form() {
         let rd = input.rd.as_deref().map(safe_redirect).unwrap_or("/");
         let mut headers = vec![("Location", rd.to_string())];
-        headers.extend(cookies.into_iter().map(|(n, v)| (n, v)));
+        headers.extend(cookies);
         return Ok(Answer { status: 303, headers, body: String::new() });
     }
     let mut answer = json(serde_json::json!({
