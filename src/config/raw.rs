@@ -1,1 +1,155 @@
-//! gateway.toml as written: serde structs with `deny_unknown_fields`.
+//! gateway.toml as written (SPEC §2): serde structs with `deny_unknown_fields`
+//! so a typo is an error, not a silently ignored key.
+//!
+//! Nearly every value is optional and `Spanned` here: defaults and checks live
+//! in `compile`, which can then report *all* problems (a missing required key
+//! too) with the line they are on, instead of stopping at serde's first one.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A string value with its place in the file.
+pub type Str = Spanned<String>;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub server: Option<Spanned<RawServer>>,
+    pub admin: Option<Spanned<RawAdmin>>,
+    pub store: Option<Spanned<RawStore>>,
+    pub users: Option<Spanned<RawUsers>>,
+    pub tokens: Option<Spanned<RawTokens>>,
+    pub session: Option<Spanned<RawSession>>,
+    pub login: Option<Spanned<RawLogin>>,
+    pub headers: Option<Spanned<RawHeaders>>,
+    pub upstreams: Option<BTreeMap<String, Spanned<RawUpstream>>>,
+    pub roles: Option<BTreeMap<String, Spanned<Vec<Str>>>>,
+    pub rate_limits: Option<BTreeMap<String, Spanned<RawRateLimit>>>,
+    pub routes: Option<Spanned<Vec<Spanned<RawRoute>>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<Str>,
+    pub tls_listen: Option<Str>,
+    pub tls_cert: Option<Str>,
+    pub tls_key: Option<Str>,
+    pub threads: Option<Spanned<i64>>,
+    pub trusted_proxies: Option<Vec<Str>>,
+    pub public_url: Option<Str>,
+    pub shutdown_timeout: Option<Str>,
+    /// Prefix of the gateway's own endpoints (SPEC §4, "configurable").
+    pub auth_prefix: Option<Str>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    pub listen: Option<Str>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    pub backend: Option<Str>,
+    pub url: Option<Str>,
+    pub key_prefix: Option<Str>,
+    /// Bound on one store call.
+    pub timeout: Option<Str>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUsers {
+    pub file: Option<Str>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTokens {
+    pub issuer: Option<Str>,
+    pub audience: Option<Str>,
+    pub algorithm: Option<Str>,
+    pub signing_key_file: Option<Str>,
+    pub secret_env: Option<Str>,
+    pub access_ttl: Option<Str>,
+    pub refresh_ttl: Option<Str>,
+    pub refresh_reuse_grace: Option<Str>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSession {
+    pub cookie_name: Option<Str>,
+    pub idle_timeout: Option<Str>,
+    pub absolute_timeout: Option<Str>,
+    pub same_site: Option<Str>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLogin {
+    pub max_failures: Option<Spanned<i64>>,
+    pub lockout: Option<Str>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHeaders {
+    pub user: Option<Str>,
+    pub email: Option<Str>,
+    pub roles: Option<Str>,
+    pub strip_prefixes: Option<Vec<Str>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpstream {
+    pub addr: Option<Str>,
+    pub tls: Option<bool>,
+    pub sni: Option<Str>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRateLimit {
+    pub key: Option<Str>,
+    pub limit: Option<Spanned<i64>>,
+    pub per: Option<Str>,
+    pub burst: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    pub path: Option<Str>,
+    pub methods: Option<Spanned<Vec<Str>>>,
+    pub host: Option<Str>,
+    pub upstream: Option<Str>,
+    pub auth: Option<Str>,
+    pub roles: Option<Vec<Str>>,
+    pub permissions: Option<Vec<Str>>,
+    pub rate_limit: Option<Str>,
+    pub forward_authorization: Option<bool>,
+}
+
+/// The users file (SPEC §3).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUsersFile {
+    pub users: Option<Vec<Spanned<RawUser>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUser {
+    pub username: Option<Str>,
+    pub id: Option<Str>,
+    pub email: Option<Str>,
+    pub password_hash: Option<Str>,
+    pub roles: Option<Vec<Str>>,
+    pub disabled: Option<bool>,
+}

@@ -1,0 +1,311 @@
+//! `[tokens]`, `[session]` and `[login]`: how identities are signed,
+//! kept and protected from guessing.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::{section, Compiler};
+use crate::config::raw::{self, Str};
+use crate::config::{
+    LoginConfig, SameSite, Secret, SessionConfig, SigningSecret, TokenAlgorithm, TokenConfig,
+};
+
+// Defaults (SPEC §2).
+const DEFAULT_ISSUER: &str = "gatehouse";
+const DEFAULT_AUDIENCE: &str = "apps";
+const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
+const DEFAULT_REFRESH_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+const DEFAULT_REUSE_GRACE: Duration = Duration::from_secs(10);
+/// A longer reuse grace would let a stolen, already-rotated refresh token be
+/// replayed without tripping reuse detection (SPEC §5).
+const MAX_REUSE_GRACE: Duration = Duration::from_secs(60);
+const DEFAULT_COOKIE_NAME: &str = "__Host-gatehouse";
+const DEFAULT_IDLE: Duration = Duration::from_secs(30 * 60);
+const DEFAULT_ABSOLUTE: Duration = Duration::from_secs(12 * 3600);
+const DEFAULT_MAX_FAILURES: i64 = 5;
+const DEFAULT_LOCKOUT: Duration = Duration::from_secs(15 * 60);
+/// HS256 keys shorter than the hash output are brute-forceable offline from
+/// any one token (RFC 7518 §3.2 requires >= 256 bits).
+const MIN_HMAC_SECRET: usize = 32;
+
+impl Compiler<'_> {
+    // ---- [tokens] ----
+
+    pub(super) fn tokens(&mut self, raw: Option<Spanned<raw::RawTokens>>) -> TokenConfig {
+        let (t, span) = section(raw);
+        let issuer = self.non_empty(t.issuer.as_ref(), "tokens.issuer", DEFAULT_ISSUER);
+        let audience = self.non_empty(t.audience.as_ref(), "tokens.audience", DEFAULT_AUDIENCE);
+        let algorithm = match &t.algorithm {
+            None => TokenAlgorithm::EdDSA,
+            Some(v) => match v.get_ref().as_str() {
+                "EdDSA" => TokenAlgorithm::EdDSA,
+                "ES256" => TokenAlgorithm::ES256,
+                "RS256" => TokenAlgorithm::RS256,
+                "HS256" => TokenAlgorithm::HS256,
+                other => {
+                    let msg = format!(
+                        "unknown algorithm {other:?}; use one of EdDSA, ES256, RS256, HS256"
+                    );
+                    self.d.at(v.span(), "tokens.algorithm", msg);
+                    TokenAlgorithm::EdDSA
+                }
+            },
+        };
+        let alg_span = t.algorithm.as_ref().map(|v| v.span()).or(span);
+        let signing = if algorithm == TokenAlgorithm::HS256 {
+            if let Some(v) = &t.signing_key_file {
+                self.d.at(
+                    v.span(),
+                    "tokens.signing_key_file",
+                    "HS256 uses secret_env, not a key file",
+                );
+            }
+            match &t.secret_env {
+                Some(v) => self.hmac_secret(v),
+                None => {
+                    self.at(
+                        alg_span,
+                        "tokens.secret_env",
+                        "missing: HS256 needs secret_env (an environment variable name)",
+                    );
+                    SigningSecret::KeyFile(PathBuf::new())
+                }
+            }
+        } else {
+            if let Some(v) = &t.secret_env {
+                self.d.at(
+                    v.span(),
+                    "tokens.secret_env",
+                    "only for HS256; asymmetric algorithms use signing_key_file",
+                );
+            }
+            match &t.signing_key_file {
+                Some(v) => SigningSecret::KeyFile(self.readable_file(v, "tokens.signing_key_file")),
+                None => {
+                    self.at(
+                        alg_span,
+                        "tokens.signing_key_file",
+                        "missing: asymmetric algorithms need signing_key_file (see `gatehouse keys generate`)",
+                    );
+                    SigningSecret::KeyFile(PathBuf::new())
+                }
+            }
+        };
+        let access_ttl = self.positive(
+            t.access_ttl.as_ref(),
+            "tokens.access_ttl",
+            DEFAULT_ACCESS_TTL,
+        );
+        let refresh_ttl = self.positive(
+            t.refresh_ttl.as_ref(),
+            "tokens.refresh_ttl",
+            DEFAULT_REFRESH_TTL,
+        );
+        let refresh_reuse_grace = self.duration(
+            t.refresh_reuse_grace.as_ref(),
+            "tokens.refresh_reuse_grace",
+            DEFAULT_REUSE_GRACE,
+        );
+        if let Some(v) = &t.refresh_reuse_grace {
+            if refresh_reuse_grace > MAX_REUSE_GRACE {
+                self.d.at(
+                    v.span(),
+                    "tokens.refresh_reuse_grace",
+                    "at most 60s: a long grace window lets a stolen rotated token be replayed undetected",
+                );
+            }
+        }
+        TokenConfig {
+            issuer,
+            audience,
+            algorithm,
+            signing,
+            access_ttl,
+            refresh_ttl,
+            refresh_reuse_grace,
+        }
+    }
+
+    /// Read the HS256 secret from the environment now, so a missing or weak
+    /// secret fails `check` and start-up rather than the first login.
+    fn hmac_secret(&mut self, v: &Str) -> SigningSecret {
+        let env = v.get_ref().clone();
+        let key = "tokens.secret_env";
+        let fail = SigningSecret::KeyFile(PathBuf::new());
+        if env.is_empty() || env.contains(['=', '\0']) {
+            self.d.at(
+                v.span(),
+                key,
+                format!("{env:?} is not an environment variable name"),
+            );
+            return fail;
+        }
+        let secret = match std::env::var(&env) {
+            Ok(s) => s,
+            Err(std::env::VarError::NotPresent) => {
+                self.d.at(
+                    v.span(),
+                    key,
+                    format!("environment variable {env} is not set"),
+                );
+                return fail;
+            }
+            Err(std::env::VarError::NotUnicode(_)) => {
+                self.d.at(
+                    v.span(),
+                    key,
+                    format!("environment variable {env} is not valid UTF-8"),
+                );
+                return fail;
+            }
+        };
+        // The message names the variable, never the value.
+        if let Some(why) = weak_secret(&secret) {
+            self.d.at(
+                v.span(),
+                key,
+                format!("secret in {env} {why}; generate one with `openssl rand -base64 48`"),
+            );
+            return fail;
+        }
+        SigningSecret::Hmac {
+            env,
+            secret: Secret(secret.into_bytes()),
+        }
+    }
+
+    // ---- [session] ----
+
+    pub(super) fn session(&mut self, raw: Option<Spanned<raw::RawSession>>) -> SessionConfig {
+        let (s, _) = section(raw);
+        let cookie_name = match &s.cookie_name {
+            None => DEFAULT_COOKIE_NAME.to_owned(),
+            Some(v) => match check_cookie_name(v.get_ref()) {
+                Ok(()) => v.get_ref().clone(),
+                Err(e) => {
+                    self.d.at(v.span(), "session.cookie_name", e);
+                    DEFAULT_COOKIE_NAME.to_owned()
+                }
+            },
+        };
+        let refresh_cookie_name = format!("{cookie_name}-refresh");
+        let idle_timeout = self.positive(
+            s.idle_timeout.as_ref(),
+            "session.idle_timeout",
+            DEFAULT_IDLE,
+        );
+        let absolute_timeout = self.positive(
+            s.absolute_timeout.as_ref(),
+            "session.absolute_timeout",
+            DEFAULT_ABSOLUTE,
+        );
+        if absolute_timeout < idle_timeout {
+            let (v, key) = match (&s.absolute_timeout, &s.idle_timeout) {
+                (Some(v), _) => (Some(v), "session.absolute_timeout"),
+                (None, v) => (v.as_ref(), "session.idle_timeout"),
+            };
+            let msg = "absolute_timeout must not be shorter than idle_timeout";
+            self.at(v.map(|v| v.span()), key, msg);
+        }
+        let same_site = match &s.same_site {
+            None => SameSite::Lax,
+            Some(v) => match v.get_ref().to_ascii_lowercase().as_str() {
+                "strict" => SameSite::Strict,
+                "lax" => SameSite::Lax,
+                // SameSite=None would hand the CSRF defence to the Origin
+                // check alone (SPEC §6).
+                "none" => {
+                    let msg = "\"None\" sends the session cookie with cross-site requests \
+                               (CSRF); use \"Strict\" or \"Lax\"";
+                    self.d.at(v.span(), "session.same_site", msg);
+                    SameSite::Lax
+                }
+                _ => {
+                    let msg = format!("unknown value {:?}; use \"Strict\" or \"Lax\"", v.get_ref());
+                    self.d.at(v.span(), "session.same_site", msg);
+                    SameSite::Lax
+                }
+            },
+        };
+        SessionConfig {
+            cookie_name,
+            refresh_cookie_name,
+            idle_timeout,
+            absolute_timeout,
+            same_site,
+        }
+    }
+
+    // ---- [login] ----
+
+    pub(super) fn login(&mut self, raw: Option<Spanned<raw::RawLogin>>) -> LoginConfig {
+        let (l, _) = section(raw);
+        let max_failures = self.int(
+            l.max_failures.as_ref(),
+            "login.max_failures",
+            DEFAULT_MAX_FAILURES,
+            1..1001,
+        );
+        let lockout = self.positive(l.lockout.as_ref(), "login.lockout", DEFAULT_LOCKOUT);
+        LoginConfig {
+            max_failures: u32::try_from(max_failures).unwrap_or(5),
+            lockout,
+        }
+    }
+}
+
+/// RFC 6265 cookie-name: an HTTP token.
+fn check_cookie_name(name: &str) -> Result<(), String> {
+    let token = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b));
+    if token {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a valid cookie name (letters, digits and !#$%&'*+-.^_`|~ only)"
+        ))
+    }
+}
+
+/// Why an HS256 secret is unfit, if it is. Never includes the secret.
+pub(super) fn weak_secret(secret: &str) -> Option<String> {
+    if secret.len() < MIN_HMAC_SECRET {
+        return Some(format!(
+            "is {} bytes; HS256 needs at least {MIN_HMAC_SECRET}",
+            secret.len()
+        ));
+    }
+    let distinct: HashSet<u8> = secret.bytes().collect();
+    if distinct.len() < 8 {
+        return Some("repeats too few characters to be random".into());
+    }
+    let folded: String = secret
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    // Long words: anywhere (a random string holds them with negligible
+    // odds); short ones only at the start.
+    const ANYWHERE: &[&str] = &[
+        "changeme",
+        "changethis",
+        "replaceme",
+        "placeholder",
+        "example",
+        "secret",
+        "password",
+        "yourkey",
+        "insertkey",
+        "dummy",
+        "sample",
+    ];
+    const LEADING: &[&str] = &["test", "todo", "xxx", "default", "your", "insert", "fixme"];
+    let hit = ANYWHERE.iter().any(|w| folded.contains(w))
+        || LEADING.iter().any(|w| folded.starts_with(w));
+    hit.then(|| "looks like a placeholder".to_owned())
+}

@@ -1,0 +1,533 @@
+//! The policy half of the config: `[upstreams]`, `[roles]`,
+//! `[rate_limits]` and `[[routes]]`, with every name a route uses resolved
+//! to an index (STYLE §5). This is what SIGHUP recompiles and swaps.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
+use std::str::FromStr;
+use std::time::Duration;
+
+use http::Method;
+use toml::Spanned;
+
+use super::{in_file_order, Compiler};
+use crate::config::diag::key_part;
+use crate::config::raw::{self, Str};
+use crate::policy::routes::Access;
+use crate::policy::{LimitKey, PathPattern, Policy, RateLimit, Roles, Route, RouteTable, Upstream};
+use crate::store::GcraRule;
+
+/// Largest `limit` or `burst`: far above any real budget, far below overflow.
+const MAX_LIMIT: i64 = 1_000_000_000;
+
+const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
+
+impl Compiler<'_> {
+    pub(super) fn policy(
+        &mut self,
+        upstreams: Option<BTreeMap<String, Spanned<raw::RawUpstream>>>,
+        roles: Option<BTreeMap<String, Spanned<Vec<Str>>>>,
+        rate_limits: Option<BTreeMap<String, Spanned<raw::RawRateLimit>>>,
+        routes: Option<Spanned<Vec<Spanned<raw::RawRoute>>>>,
+    ) -> Policy {
+        let upstreams = self.upstreams(in_file_order(upstreams));
+        let upstream_index: HashMap<String, usize> = upstreams
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.name.clone(), i))
+            .collect();
+        let roles = self.roles(in_file_order(roles));
+        let rate_limits = self.rate_limits(in_file_order(rate_limits));
+        let limit_index: HashMap<&str, usize> = rate_limits
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.name.as_str(), i))
+            .collect();
+        let refs = Refs {
+            upstreams: &upstream_index,
+            roles: &roles,
+            limits: &limit_index,
+        };
+        let routes = self.routes(routes, &refs);
+        Policy {
+            upstreams,
+            roles: Roles::new(roles.into_iter().collect()),
+            rate_limits,
+            routes: RouteTable::new(routes),
+            upstream_index,
+        }
+    }
+
+    /// Every upstream is kept, even a bad one, so that routes naming it do
+    /// not add a misleading "unknown upstream" (the config fails anyway).
+    fn upstreams(&mut self, list: Vec<(String, Spanned<raw::RawUpstream>)>) -> Vec<Upstream> {
+        let mut out = Vec::with_capacity(list.len());
+        for (name, u) in list {
+            let span = u.span();
+            let u = u.into_inner();
+            let prefix = format!("upstreams.{}", key_part(&name));
+            let tls = u.tls.unwrap_or(false);
+            let host = match &u.addr {
+                None => {
+                    self.d.at(
+                        span,
+                        format!("{prefix}.addr"),
+                        "missing: upstream needs addr = \"host:port\"",
+                    );
+                    String::new()
+                }
+                Some(addr) => check_upstream_addr(addr.get_ref()).unwrap_or_else(|e| {
+                    self.d.at(addr.span(), format!("{prefix}.addr"), e);
+                    String::new()
+                }),
+            };
+            let sni = match &u.sni {
+                Some(v) if !tls => {
+                    self.d.at(
+                        v.span(),
+                        format!("{prefix}.sni"),
+                        "only used with tls = true",
+                    );
+                    String::new()
+                }
+                Some(v) if !is_dns_name(v.get_ref()) => {
+                    self.d.at(
+                        v.span(),
+                        format!("{prefix}.sni"),
+                        format!("{:?} is not a DNS name", v.get_ref()),
+                    );
+                    String::new()
+                }
+                Some(v) => v.get_ref().to_ascii_lowercase(),
+                // An IP address is never sent as SNI (RFC 6066 §3).
+                None if tls
+                    && !host.is_empty()
+                    && IpAddr::from_str(host.trim_matches(['[', ']'])).is_err() =>
+                {
+                    host.to_ascii_lowercase()
+                }
+                None => String::new(),
+            };
+            let addr = u.addr.map(|a| a.into_inner()).unwrap_or_default();
+            out.push(Upstream {
+                name,
+                addr,
+                tls,
+                sni,
+            });
+        }
+        out
+    }
+
+    fn roles(&mut self, list: Vec<(String, Spanned<Vec<Str>>)>) -> BTreeMap<String, Vec<String>> {
+        let mut out = BTreeMap::new();
+        for (name, perms) in list {
+            let prefix = format!("roles.{}", key_part(&name));
+            if let Err(e) = check_role_name(&name) {
+                self.d.at(perms.span(), prefix.clone(), e);
+            }
+            let mut compiled = Vec::new();
+            for (i, p) in perms.get_ref().iter().enumerate() {
+                match check_permission(p.get_ref()) {
+                    Ok(()) => compiled.push(p.get_ref().clone()),
+                    Err(e) => self.d.at(p.span(), format!("{prefix}[{i}]"), e),
+                }
+            }
+            out.insert(name, compiled);
+        }
+        out
+    }
+
+    /// Like upstreams, a bad rate limit is kept under its name so routes
+    /// using it get no second, misleading problem.
+    fn rate_limits(&mut self, list: Vec<(String, Spanned<raw::RawRateLimit>)>) -> Vec<RateLimit> {
+        let mut out = Vec::with_capacity(list.len());
+        for (name, r) in list {
+            let span = r.span();
+            let r = r.into_inner();
+            let prefix = format!("rate_limits.{}", key_part(&name));
+            let key = match &r.key {
+                None => {
+                    self.d.at(
+                        span.clone(),
+                        format!("{prefix}.key"),
+                        "missing: key = \"ip\", \"user\" or \"route\"",
+                    );
+                    LimitKey::Ip
+                }
+                Some(v) => match v.get_ref().as_str() {
+                    "ip" => LimitKey::Ip,
+                    "user" => LimitKey::User,
+                    "route" => LimitKey::Route,
+                    other => {
+                        let msg =
+                            format!("unknown key {other:?}; use \"ip\", \"user\" or \"route\"");
+                        self.d.at(v.span(), format!("{prefix}.key"), msg);
+                        LimitKey::Ip
+                    }
+                },
+            };
+            if r.limit.is_none() {
+                self.d.at(
+                    span.clone(),
+                    format!("{prefix}.limit"),
+                    "missing: limit = requests per `per`",
+                );
+            }
+            if r.per.is_none() {
+                self.d.at(
+                    span.clone(),
+                    format!("{prefix}.per"),
+                    "missing: per = a duration, e.g. \"1m\"",
+                );
+            }
+            let limit = self.int(
+                r.limit.as_ref(),
+                &format!("{prefix}.limit"),
+                1,
+                1..MAX_LIMIT + 1,
+            );
+            let burst = self.int(
+                r.burst.as_ref(),
+                &format!("{prefix}.burst"),
+                0,
+                0..MAX_LIMIT + 1,
+            );
+            let period = self.positive(
+                r.per.as_ref(),
+                &format!("{prefix}.per"),
+                Duration::from_secs(1),
+            );
+            let rule = GcraRule {
+                limit: limit.unsigned_abs(),
+                period,
+                burst: burst.unsigned_abs(),
+            };
+            // GCRA works on i64 microseconds (store/gcra.rs): keep the whole
+            // budget, and a timestamp plus it, far from overflow.
+            let budget_fits = rule
+                .interval_us()
+                .checked_mul(i64::try_from(rule.limit + rule.burst).unwrap_or(i64::MAX))
+                .is_some_and(|cap| cap < i64::MAX / 4);
+            if !budget_fits {
+                self.d.at(
+                    span,
+                    format!("{prefix}.burst"),
+                    "limit + burst over `per` is too large",
+                );
+            }
+            out.push(RateLimit { name, key, rule });
+        }
+        out
+    }
+
+    fn routes(
+        &mut self,
+        raw: Option<Spanned<Vec<Spanned<raw::RawRoute>>>>,
+        refs: &Refs<'_>,
+    ) -> Vec<Route> {
+        let Some(raw) = raw else {
+            self.d.nowhere(
+                "routes",
+                "no [[routes]]: every request would be 404; add at least one route",
+            );
+            return Vec::new();
+        };
+        let span = raw.span();
+        let raw = raw.into_inner();
+        if raw.is_empty() {
+            self.d.at(span, "routes", "empty: add at least one route");
+        }
+        let mut routes: Vec<(Route, Range<usize>)> = Vec::with_capacity(raw.len());
+        for (index, r) in raw.into_iter().enumerate() {
+            let span = r.span();
+            if let Some(route) = self.route(index, r.into_inner(), span.clone(), refs) {
+                routes.push((route, span));
+            }
+        }
+        // A route that an earlier one already takes in full is dead config,
+        // and usually a mistake with security weight (a protected route
+        // behind a public catch-all).
+        for (j, (later, span)) in routes.iter().enumerate() {
+            if let Some((earlier, espan)) = routes[..j].iter().find(|(e, _)| e.shadows(later)) {
+                let msg = format!(
+                    "unreachable: routes[{}] (line {}) already matches every request this route would",
+                    earlier.index,
+                    self.d.line_of(espan.start)
+                );
+                self.d
+                    .at(span.clone(), format!("routes[{}]", later.index), msg);
+            }
+        }
+        routes.into_iter().map(|(r, _)| r).collect()
+    }
+
+    fn route(
+        &mut self,
+        index: usize,
+        r: raw::RawRoute,
+        span: Range<usize>,
+        refs: &Refs<'_>,
+    ) -> Option<Route> {
+        let prefix = format!("routes[{index}]");
+        let before = self.d.len();
+        let pattern = match &r.path {
+            None => {
+                self.d.at(
+                    span.clone(),
+                    format!("{prefix}.path"),
+                    "missing: path = \"/pattern/**\"",
+                );
+                None
+            }
+            Some(v) => match PathPattern::parse(v.get_ref()) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    self.d.at(v.span(), format!("{prefix}.path"), e);
+                    None
+                }
+            },
+        };
+        let methods = r.methods.as_ref().map(|ms| {
+            if ms.get_ref().is_empty() {
+                self.d.at(
+                    ms.span(),
+                    format!("{prefix}.methods"),
+                    "empty list matches nothing; remove it to allow any method",
+                );
+            }
+            let mut out: Vec<Method> = Vec::new();
+            for (i, m) in ms.get_ref().iter().enumerate() {
+                let upper = m.get_ref().to_ascii_uppercase();
+                match METHODS
+                    .contains(&upper.as_str())
+                    .then(|| Method::from_bytes(upper.as_bytes()))
+                {
+                    Some(Ok(method)) => {
+                        if !out.contains(&method) {
+                            out.push(method);
+                        }
+                    }
+                    _ => {
+                        let msg = format!(
+                            "unknown method {:?}; use one of {}",
+                            m.get_ref(),
+                            METHODS.join(", ")
+                        );
+                        self.d.at(m.span(), format!("{prefix}.methods[{i}]"), msg);
+                    }
+                }
+            }
+            out
+        });
+        let host = r
+            .host
+            .as_ref()
+            .and_then(|v| match check_route_host(v.get_ref()) {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    self.d.at(v.span(), format!("{prefix}.host"), e);
+                    None
+                }
+            });
+        let upstream = match &r.upstream {
+            None => {
+                self.d.at(
+                    span.clone(),
+                    format!("{prefix}.upstream"),
+                    "missing: upstream = \"<name in [upstreams]>\"",
+                );
+                None
+            }
+            Some(v) => {
+                let found = refs.upstreams.get(v.get_ref().as_str()).copied();
+                if found.is_none() {
+                    let msg = format!("unknown upstream {:?} (not in [upstreams])", v.get_ref());
+                    self.d.at(v.span(), format!("{prefix}.upstream"), msg);
+                }
+                found
+            }
+        };
+        let public = match &r.auth {
+            None => false,
+            Some(v) => match v.get_ref().as_str() {
+                "public" => true,
+                "authenticated" => false,
+                other => {
+                    let msg =
+                        format!("unknown auth {other:?}; use \"public\" or \"authenticated\"");
+                    self.d.at(v.span(), format!("{prefix}.auth"), msg);
+                    false
+                }
+            },
+        };
+        let roles = self.route_names(r.roles.as_deref(), &format!("{prefix}.roles"), |n| {
+            refs.roles
+                .contains_key(n)
+                .then_some(())
+                .ok_or_else(|| format!("unknown role {n:?} (not in [roles])"))
+        });
+        let permissions = self.route_names(
+            r.permissions.as_deref(),
+            &format!("{prefix}.permissions"),
+            |n| {
+                let granted = refs
+                    .roles
+                    .values()
+                    .any(|ps| ps.iter().any(|p| p == "*" || p == n));
+                granted
+                    .then_some(())
+                    .ok_or_else(|| format!("no role in [roles] grants permission {n:?}"))
+            },
+        );
+        if public {
+            for (list, key) in [(&r.roles, "roles"), (&r.permissions, "permissions")] {
+                if let Some(first) = list.as_ref().and_then(|l| l.first()) {
+                    let msg = "a public route takes no roles or permissions; remove them or the auth = \"public\"";
+                    self.d.at(first.span(), format!("{prefix}.{key}"), msg);
+                }
+            }
+        }
+        let rate_limit = r.rate_limit.as_ref().and_then(|v| {
+            let found = refs.limits.get(v.get_ref().as_str()).copied();
+            if found.is_none() {
+                let msg = format!(
+                    "unknown rate limit {:?} (not in [rate_limits])",
+                    v.get_ref()
+                );
+                self.d.at(v.span(), format!("{prefix}.rate_limit"), msg);
+            }
+            found
+        });
+        if self.d.len() != before {
+            return None;
+        }
+        let access = if public {
+            Access::Public
+        } else {
+            Access::Authenticated { roles, permissions }
+        };
+        Some(Route {
+            index,
+            pattern: pattern?,
+            methods,
+            host,
+            upstream: upstream?,
+            access,
+            rate_limit,
+            forward_authorization: r.forward_authorization.unwrap_or(false),
+        })
+    }
+
+    /// A route's list of role or permission names, each checked by `known`.
+    fn route_names(
+        &mut self,
+        list: Option<&[Str]>,
+        key: &str,
+        known: impl Fn(&str) -> Result<(), String>,
+    ) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, v) in list.unwrap_or_default().iter().enumerate() {
+            match known(v.get_ref()) {
+                Ok(()) => out.push(v.get_ref().clone()),
+                Err(e) => self.d.at(v.span(), format!("{key}[{i}]"), e),
+            }
+        }
+        out
+    }
+}
+
+/// Names routes may refer to.
+struct Refs<'a> {
+    upstreams: &'a HashMap<String, usize>,
+    roles: &'a BTreeMap<String, Vec<String>>,
+    limits: &'a HashMap<&'a str, usize>,
+}
+
+/// `host:port` (host a DNS name or IP, IPv6 in brackets); returns the host.
+fn check_upstream_addr(addr: &str) -> Result<String, String> {
+    if let Ok(sa) = SocketAddr::from_str(addr) {
+        if sa.port() == 0 {
+            return Err(format!("{addr:?}: port 0"));
+        }
+        return Ok(sa.ip().to_string());
+    }
+    let bad = || {
+        format!("{addr:?} is not host:port; write e.g. \"127.0.0.1:3000\" or \"app.internal:8080\"")
+    };
+    let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => {}
+        _ => return Err(bad()),
+    }
+    if host.contains(':') {
+        return Err(format!(
+            "{addr:?}: write IPv6 addresses in brackets, e.g. \"[::1]:3000\""
+        ));
+    }
+    if !is_dns_name(host) {
+        return Err(bad());
+    }
+    Ok(host.to_owned())
+}
+
+fn is_dns_name(h: &str) -> bool {
+    !h.is_empty()
+        && h.len() <= 253
+        && h.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+/// Route hosts compare against the request's lower-cased host without port.
+fn check_route_host(h: &str) -> Result<String, String> {
+    let lower = h.to_ascii_lowercase();
+    if let Some(inner) = lower.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+        if std::net::Ipv6Addr::from_str(inner).is_ok() {
+            return Ok(lower);
+        }
+    }
+    if lower.contains(':') {
+        return Err(format!(
+            "{h:?}: no port here (the port is ignored when matching hosts)"
+        ));
+    }
+    if !is_dns_name(&lower) {
+        return Err(format!(
+            "{h:?} is not a host name (exact names only, no wildcards)"
+        ));
+    }
+    Ok(lower)
+}
+
+/// Role names travel comma-separated in the roles header (SPEC §7): no
+/// commas, spaces or control characters.
+fn check_role_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "role name {name:?}: use letters, digits and - _ . : only"
+        ))
+    }
+}
+
+fn check_permission(p: &str) -> Result<(), String> {
+    let ok = !p.is_empty() && p.bytes().all(|b| b.is_ascii_graphic() && b != b',');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "permission {p:?}: must be non-empty, without spaces or commas"
+        ))
+    }
+}

@@ -1,0 +1,329 @@
+//! `[server]`, `[admin]`, `[store]` and `[users]`: where the gateway
+//! listens, whom it believes, where state lives.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use toml::Spanned;
+
+use super::{section, Compiler};
+use crate::config::raw::{self, Str};
+use crate::config::{AdminConfig, ServerConfig, StoreBackend, StoreConfig};
+
+// Defaults (SPEC §2).
+const DEFAULT_THREADS: i64 = 2;
+const DEFAULT_SHUTDOWN: Duration = Duration::from_secs(10);
+const DEFAULT_AUTH_PREFIX: &str = "/auth";
+const DEFAULT_KEY_PREFIX: &str = "gh:";
+const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl Compiler<'_> {
+    // ---- [server] ----
+
+    pub(super) fn server(&mut self, raw: Option<Spanned<raw::RawServer>>) -> ServerConfig {
+        let (s, span) = section(raw);
+        let listen = s
+            .listen
+            .as_ref()
+            .and_then(|v| self.socket_addr(v, "server.listen"));
+        let tls_listen = s
+            .tls_listen
+            .as_ref()
+            .and_then(|v| self.socket_addr(v, "server.tls_listen"));
+        if s.listen.is_none() && s.tls_listen.is_none() {
+            self.at(
+                span,
+                "server.listen",
+                "no listener: set listen and/or tls_listen",
+            );
+        }
+        if let (Some(a), Some(b), Some(v)) = (listen, tls_listen, &s.tls_listen) {
+            if a == b {
+                self.d
+                    .at(v.span(), "server.tls_listen", "same address as listen");
+            }
+        }
+        let tls_cert = s
+            .tls_cert
+            .as_ref()
+            .map(|v| self.readable_file(v, "server.tls_cert"));
+        let tls_key = s
+            .tls_key
+            .as_ref()
+            .map(|v| self.readable_file(v, "server.tls_key"));
+        match &s.tls_listen {
+            Some(tl) => {
+                for (set, key, what) in [
+                    (
+                        s.tls_cert.is_some(),
+                        "server.tls_cert",
+                        "a certificate chain (PEM)",
+                    ),
+                    (s.tls_key.is_some(), "server.tls_key", "a private key (PEM)"),
+                ] {
+                    if !set {
+                        self.d
+                            .at(tl.span(), key, format!("missing: tls_listen needs {what}"));
+                    }
+                }
+            }
+            None => {
+                for (v, key) in [
+                    (&s.tls_cert, "server.tls_cert"),
+                    (&s.tls_key, "server.tls_key"),
+                ] {
+                    if let Some(v) = v {
+                        self.d.at(
+                            v.span(),
+                            key,
+                            "set, but tls_listen is not: add tls_listen or remove it",
+                        );
+                    }
+                }
+            }
+        }
+        let threads = self.int(
+            s.threads.as_ref(),
+            "server.threads",
+            DEFAULT_THREADS,
+            1..1025,
+        );
+        let trusted_proxies = self.trusted_proxies(s.trusted_proxies.as_deref());
+        let public_origin = s
+            .public_url
+            .as_ref()
+            .and_then(|v| match public_origin(v.get_ref()) {
+                Ok(o) => Some(o),
+                Err(e) => {
+                    self.d.at(v.span(), "server.public_url", e);
+                    None
+                }
+            });
+        let shutdown_timeout = self.duration(
+            s.shutdown_timeout.as_ref(),
+            "server.shutdown_timeout",
+            DEFAULT_SHUTDOWN,
+        );
+        let auth_prefix = match &s.auth_prefix {
+            None => DEFAULT_AUTH_PREFIX.to_owned(),
+            Some(v) => match check_auth_prefix(v.get_ref()) {
+                Ok(()) => v.get_ref().clone(),
+                Err(e) => {
+                    self.d.at(v.span(), "server.auth_prefix", e);
+                    DEFAULT_AUTH_PREFIX.to_owned()
+                }
+            },
+        };
+        ServerConfig {
+            listen,
+            tls_listen,
+            tls_cert,
+            tls_key,
+            threads: usize::try_from(threads).unwrap_or(2),
+            trusted_proxies,
+            public_origin,
+            shutdown_timeout,
+            auth_prefix,
+        }
+    }
+
+    fn trusted_proxies(&mut self, list: Option<&[Str]>) -> Vec<IpNet> {
+        let mut nets = Vec::new();
+        for (i, v) in list.unwrap_or_default().iter().enumerate() {
+            let key = format!("server.trusted_proxies[{i}]");
+            let s = v.get_ref();
+            // A bare address is the obvious shorthand for a /32 (or /128).
+            let net = IpNet::from_str(s).or_else(|_| IpAddr::from_str(s).map(IpNet::from));
+            match net {
+                Ok(n) if n.prefix_len() == 0 => self.d.at(
+                    v.span(),
+                    key,
+                    format!(
+                        "{s:?} trusts every peer, so anyone could forge X-Forwarded-For; list your proxies"
+                    ),
+                ),
+                Ok(n) => nets.push(n.trunc()),
+                Err(_) => self.d.at(
+                    v.span(),
+                    key,
+                    format!("{s:?} is not an IP network; write e.g. \"10.0.0.0/8\" or \"127.0.0.1\""),
+                ),
+            }
+        }
+        nets
+    }
+
+    // ---- [admin] ----
+
+    pub(super) fn admin(
+        &mut self,
+        raw: Option<Spanned<raw::RawAdmin>>,
+        server: &ServerConfig,
+    ) -> Option<AdminConfig> {
+        let raw = raw?;
+        let span = raw.span();
+        let Some(v) = raw.into_inner().listen else {
+            self.d.at(
+                span,
+                "admin.listen",
+                "missing: [admin] needs listen (or remove the section)",
+            );
+            return None;
+        };
+        let listen = self.socket_addr(&v, "admin.listen")?;
+        // Metrics are never served on the public listener (SPEC §4).
+        if Some(listen) == server.listen || Some(listen) == server.tls_listen {
+            self.d.at(
+                v.span(),
+                "admin.listen",
+                "must differ from the public listeners",
+            );
+        }
+        Some(AdminConfig { listen })
+    }
+
+    // ---- [store] ----
+
+    pub(super) fn store(&mut self, raw: Option<Spanned<raw::RawStore>>) -> StoreConfig {
+        let (s, _) = section(raw);
+        let backend = match &s.backend {
+            None => StoreBackend::Memory,
+            Some(v) => match v.get_ref().as_str() {
+                "memory" => StoreBackend::Memory,
+                "redis" => StoreBackend::Redis,
+                other => {
+                    self.d.at(
+                        v.span(),
+                        "store.backend",
+                        format!("unknown backend {other:?}; use \"memory\" or \"redis\""),
+                    );
+                    StoreBackend::Memory
+                }
+            },
+        };
+        // The URL may hold a password: messages never echo it. A url with
+        // the memory backend is allowed (SPEC §2's own example has one) and
+        // unused.
+        if let Some(v) = &s.url {
+            let u = v.get_ref();
+            let ok = (u.starts_with("redis://") || u.starts_with("rediss://"))
+                && redis::parse_redis_url(u)
+                    .is_some_and(|p| p.host_str().is_some_and(|h| !h.is_empty()));
+            if !ok {
+                self.d.at(
+                    v.span(),
+                    "store.url",
+                    "not a redis URL; write redis://host:port/db (rediss:// for TLS)",
+                );
+            }
+        }
+        if backend == StoreBackend::Redis && s.url.is_none() {
+            let span = s.backend.as_ref().map(|b| b.span());
+            self.at(span, "store.url", "missing: backend \"redis\" needs url");
+        }
+        let url = s
+            .url
+            .as_ref()
+            .map(|v| v.get_ref().clone())
+            .unwrap_or_default();
+        let key_prefix = s
+            .key_prefix
+            .as_ref()
+            .map_or(DEFAULT_KEY_PREFIX.to_owned(), |v| v.get_ref().clone());
+        if let Some(v) = &s.key_prefix {
+            if v.get_ref()
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
+            {
+                self.d.at(
+                    v.span(),
+                    "store.key_prefix",
+                    "must not contain spaces or control characters",
+                );
+            }
+        }
+        let timeout = self.positive(s.timeout.as_ref(), "store.timeout", DEFAULT_STORE_TIMEOUT);
+        StoreConfig {
+            backend,
+            url,
+            key_prefix,
+            timeout,
+        }
+    }
+
+    // ---- [users] ----
+
+    pub(super) fn users(&mut self, raw: Option<Spanned<raw::RawUsers>>) -> PathBuf {
+        let (u, span) = section(raw);
+        match &u.file {
+            Some(v) => self.readable_file(v, "users.file"),
+            None => {
+                self.at(
+                    span,
+                    "users.file",
+                    "missing: name the users file (SPEC §3), e.g. file = \"users.toml\"",
+                );
+                PathBuf::new()
+            }
+        }
+    }
+}
+
+/// `scheme://host[:port]`, lower-case, default port dropped, so it compares
+/// equal to a browser's `Origin` header (SPEC §6 CSRF check).
+fn public_origin(url: &str) -> Result<String, String> {
+    let bad = |why: &str| format!("{url:?} {why}; write e.g. \"https://app.example.com\"");
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(bad("is not an http(s) URL"));
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => 443,
+        "http" => 80,
+        _ => return Err(bad("must use http or https")),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    if !(tail.is_empty() || tail == "/") {
+        return Err(bad("must be an origin only (no path, query or fragment)"));
+    }
+    if authority.contains('@') {
+        return Err(bad("must not carry a user name or password"));
+    }
+    let auth = http::uri::Authority::from_str(authority).map_err(|_| bad("has no valid host"))?;
+    if auth.host().is_empty() {
+        return Err(bad("has no host"));
+    }
+    // `Authority` ignores a port it cannot parse; refuse it instead.
+    let after_host = authority.rsplit_once(']').map_or(authority, |(_, r)| r);
+    if let Some((_, port)) = after_host.split_once(':') {
+        if !port.parse::<u16>().is_ok_and(|p| p > 0) {
+            return Err(bad("has a bad port"));
+        }
+    }
+    let host = auth.host().to_ascii_lowercase();
+    Ok(match auth.port_u16() {
+        Some(p) if p != default_port => format!("{scheme}://{host}:{p}"),
+        _ => format!("{scheme}://{host}"),
+    })
+}
+
+fn check_auth_prefix(p: &str) -> Result<(), String> {
+    let ok_chars = p
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~/".contains(&b));
+    let segments_ok = p.strip_prefix('/').is_some_and(|rest| {
+        rest.split('/')
+            .all(|s| !s.is_empty() && s != "." && s != "..")
+    });
+    if ok_chars && segments_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{p:?} must be a path like \"/auth\": leading `/`, no trailing `/`, plain segments"
+        ))
+    }
+}
