@@ -54,3 +54,6 @@ pub struct Policy {
     /// upstream name -> index, for diagnostics and tools.
     pub upstream_index: HashMap<String, usize>,
 }
+
+#[cfg(test)]
+mod tests;
