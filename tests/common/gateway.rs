@@ -193,6 +193,14 @@ impl GatewayBuilder {
         self
     }
 
+    /// Sign with this existing Ed25519 key (PKCS#8 PEM) instead of a new
+    /// one: gateways with different settings that must accept each other's
+    /// tokens. `Gateway::sibling` does this for identical settings.
+    pub fn signing_key_file(mut self, path: &Path) -> Self {
+        self.key_file = Some(path.to_path_buf());
+        self
+    }
+
     /// Set `key = value` in `[section]`; `value` is TOML (quote strings:
     /// `.set("tokens", "refresh_reuse_grace", "\"1s\"")`).
     pub fn set(mut self, section: &str, key: &str, value: &str) -> Self {
