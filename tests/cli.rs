@@ -1,0 +1,180 @@
+//! Command line (SPEC §1): `check` reports config problems as file:line and
+//! exits 2, `hash-password` reads stdin and prints argon2id, `keys generate`
+//! writes a usable Ed25519 key pair and never overwrites one.
+
+mod common;
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::gateway::BIN;
+use common::{jwt, EchoUpstream, Gateway};
+
+fn gatehouse(args: &[&str], cwd: &Path, stdin: Option<&str>) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run gatehouse");
+    let mut pipe = child.stdin.take().expect("stdin");
+    if let Some(input) = stdin {
+        pipe.write_all(input.as_bytes()).expect("write stdin");
+    }
+    drop(pipe);
+    child.wait_with_output().expect("gatehouse output")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+// `check` passes a valid config and names file, line and key of an unknown one.
+#[test]
+fn check_reports_unknown_key_with_file_and_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let echo = EchoUpstream::spawn();
+    let config = Gateway::builder()
+        .upstream(&echo)
+        .write_files(dir.path(), 18080, None);
+    let config_arg = config.to_str().expect("utf-8 path");
+
+    let ok = gatehouse(&["check", "--config", config_arg], dir.path(), None);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "valid config refused:\n{}",
+        text(&ok)
+    );
+
+    // Line 2, right under [server]: a typo of `listen`.
+    let good = std::fs::read_to_string(&config).expect("read config");
+    assert!(good.starts_with("[server]\n"), "{good}");
+    let bad = good.replacen("[server]\n", "[server]\nlistn = \"127.0.0.1:1\"\n", 1);
+    std::fs::write(&config, bad).expect("write config");
+    let out = gatehouse(&["check", "--config", config_arg], dir.path(), None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let msg = text(&out);
+    assert!(msg.contains("gateway.toml:2:"), "no file:line in:\n{msg}");
+    assert!(msg.contains("listn"), "key not named in:\n{msg}");
+
+    // A bad password hash in users.toml is a config error too (SPEC §3).
+    std::fs::write(&config, &good).expect("restore config");
+    let users = std::fs::read_to_string(dir.path().join("users.toml")).expect("users");
+    let bcrypt = "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW";
+    let first_hash = users
+        .lines()
+        .find(|l| l.starts_with("password_hash"))
+        .expect("hash line");
+    std::fs::write(
+        dir.path().join("users.toml"),
+        users.replacen(first_hash, &format!("password_hash = \"{bcrypt}\""), 1),
+    )
+    .expect("write users");
+    let out = gatehouse(&["check", "--config", config_arg], dir.path(), None);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "bcrypt hash accepted:\n{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("users.toml"), "{}", text(&out));
+}
+
+// A missing config file and a usage error both exit 2.
+#[test]
+fn check_missing_config_and_bad_usage_exit_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = gatehouse(&["check", "--config", "nope.toml"], dir.path(), None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("nope.toml"), "{}", text(&out));
+    let out = gatehouse(&["no-such-command"], dir.path(), None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
+
+// `hash-password` reads the password from stdin and prints a verifiable
+// argon2id PHC string.
+#[test]
+fn hash_password_prints_argon2id_for_stdin() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = gatehouse(
+        &["hash-password"],
+        dir.path(),
+        Some("correct horse battery\n"),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let hash = stdout.trim();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(
+        common::users::verify_password(hash, "correct horse battery"),
+        "hash does not verify: {hash}"
+    );
+    assert!(
+        !text(&out).contains("correct horse"),
+        "the password was echoed"
+    );
+}
+
+// `keys generate` writes an Ed25519 key pair (private key 0600) and refuses
+// to overwrite it.
+#[test]
+fn keys_generate_creates_a_key_pair_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = dir.path().join("keys");
+    let out = gatehouse(
+        &["keys", "generate", "--out", keys.to_str().expect("utf-8")],
+        dir.path(),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let private = keys.join("signing.pem");
+    let public = keys.join("signing.pub.pem");
+    let key = jwt::load_signing_key(&private);
+    let pub_pem = std::fs::read_to_string(&public).expect("public key file");
+    assert!(
+        pub_pem.contains("PUBLIC KEY") && !pub_pem.contains("PRIVATE"),
+        "{pub_pem}"
+    );
+    {
+        use ed25519_dalek::pkcs8::DecodePublicKey as _;
+        let vk =
+            ed25519_dalek::VerifyingKey::from_public_key_pem(&pub_pem).expect("Ed25519 SPKI PEM");
+        assert_eq!(vk, key.verifying_key(), "the pair does not match");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&private)
+            .expect("metadata")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "private key readable by others: {mode:o}");
+    }
+
+    let before = std::fs::read(&private).expect("read");
+    let out = gatehouse(
+        &["keys", "generate", "--out", keys.to_str().expect("utf-8")],
+        dir.path(),
+        None,
+    );
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "overwrote an existing key:\n{}",
+        text(&out)
+    );
+    assert_eq!(
+        std::fs::read(&private).expect("read"),
+        before,
+        "the existing key changed"
+    );
+}

@@ -1,0 +1,243 @@
+//! Login (SPEC §4 POST /auth/login, §5 sessions, §6 bad login), run on both
+//! the memory and the redis store.
+
+mod common;
+
+use common::http::{hidden_inputs, location, plain_client};
+use common::{jwt, login, login_form, login_json, send, Rig, StoreKind, AUDIENCE, ISSUER};
+use common::{ALICE_PW, BOB_PW, CAROL_PW, COOKIE, REFRESH_COOKIE};
+use serde_json::json;
+
+// Login behaviour on the embedded memory store.
+#[tokio::test]
+async fn login_memory() {
+    suite(StoreKind::Memory).await;
+}
+
+// Login behaviour on the redis store.
+#[tokio::test]
+async fn login_redis() {
+    suite(StoreKind::Redis).await;
+}
+
+async fn suite(store: StoreKind) {
+    let rig = Rig::start(store).await;
+    json_login_hands_out_tokens_and_session_cookies(&rig).await;
+    login_page_is_a_framing_proof_form(&rig).await;
+    form_login_redirects_only_to_same_origin_rd(&rig).await;
+    bad_logins_are_indistinguishable(&rig).await;
+    every_login_gets_a_fresh_session_id(&rig).await;
+}
+
+/// JSON login: SPEC §4 body, §5 token claims, cookie attributes, §6 headers.
+async fn json_login_hands_out_tokens_and_session_cookies(rig: &Rig) {
+    let base = rig.base();
+    let r = login_json(&plain_client(None), &base, "alice", ALICE_PW).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.header("cache-control")
+            .unwrap_or_default()
+            .contains("no-store"),
+        "{r:?}"
+    );
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+
+    let body = r.json();
+    assert_eq!(body["token_type"], "Bearer");
+    let expires_in = body["expires_in"].as_i64().expect("expires_in is a number");
+    assert!(
+        (1..=900).contains(&expires_in),
+        "access_ttl is 15m: {expires_in}"
+    );
+    let access = body["access_token"].as_str().expect("access_token");
+    let refresh = body["refresh_token"].as_str().expect("refresh_token");
+    assert!(!refresh.is_empty() && refresh != access);
+    assert_eq!(body["user"]["id"], "alice");
+    assert_eq!(body["user"]["email"], "alice@example.com");
+    assert_eq!(body["user"]["roles"], json!(["admin"]));
+
+    // The access token (SPEC §5): our kid and algorithm, all the claims.
+    let header = jwt::header(access);
+    assert_eq!(header["alg"], "EdDSA");
+    assert_eq!(header["kid"].as_str(), Some(rig.gw.kid().await.as_str()));
+    let claims = jwt::claims(access);
+    assert_eq!(claims["iss"], ISSUER);
+    let aud_ok = claims["aud"] == AUDIENCE
+        || claims["aud"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|v| v == AUDIENCE));
+    assert!(aud_ok, "aud: {}", claims["aud"]);
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["email"], "alice@example.com");
+    assert_eq!(claims["roles"], json!(["admin"]));
+    for claim in ["sid", "jti"] {
+        assert!(
+            claims[claim].as_str().is_some_and(|s| !s.is_empty()),
+            "{claim}: {claims}"
+        );
+    }
+    let (iat, exp) = (
+        claims["iat"].as_i64().expect("iat"),
+        claims["exp"].as_i64().expect("exp"),
+    );
+    assert!((iat - jwt::now()).abs() < 60, "iat is now: {iat}");
+    assert_eq!(exp - iat, 900, "exp = iat + access_ttl");
+
+    // Session cookie (SPEC §5): HttpOnly; Secure; SameSite; Path=/; no
+    // Domain (the __Host- prefix requires it); >= 256 bits of id.
+    let set = r.set_cookie(COOKIE).expect("session cookie set");
+    let attrs = set.to_ascii_lowercase();
+    for needed in ["httponly", "secure", "samesite=lax", "path=/"] {
+        assert!(attrs.contains(needed), "{needed} missing: {set}");
+    }
+    assert!(
+        !attrs.contains("domain="),
+        "__Host- cookies carry no Domain: {set}"
+    );
+    let value = r.cookie_value(COOKIE).expect("cookie value");
+    assert!(
+        value.len() >= 43,
+        "session id shorter than 256 bits: {value}"
+    );
+    let refresh_cookie = r.set_cookie(REFRESH_COOKIE).expect("refresh cookie set");
+    assert!(
+        refresh_cookie.to_ascii_lowercase().contains("httponly"),
+        "{refresh_cookie}"
+    );
+
+    // Usernames are case-insensitive (SPEC §3).
+    let upper = login(&plain_client(None), &base, "ALICE", ALICE_PW).await;
+    assert_eq!(upper.body["user"]["id"], "alice");
+}
+
+/// GET /auth/login: HTML form, never framed, never cached (SPEC §4, §6).
+async fn login_page_is_a_framing_proof_form(rig: &Rig) {
+    let r = send(
+        plain_client(None)
+            .get(rig.url("/auth/login"))
+            .header("Accept", "text/html"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.header("content-type")
+            .unwrap_or_default()
+            .starts_with("text/html"),
+        "{r:?}"
+    );
+    assert!(r.body.to_ascii_lowercase().contains("<form"), "{}", r.body);
+    assert!(r.body.contains("password"), "{}", r.body);
+    let xfo = r
+        .header("x-frame-options")
+        .unwrap_or_default()
+        .eq_ignore_ascii_case("deny");
+    let csp = r
+        .header("content-security-policy")
+        .unwrap_or_default()
+        .contains("frame-ancestors 'none'");
+    assert!(xfo || csp, "login page can be framed: {:?}", r.headers);
+    assert!(r
+        .header("cache-control")
+        .unwrap_or_default()
+        .contains("no-store"));
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    assert!(
+        !hidden_inputs(&r.body).is_empty(),
+        "the form carries a CSRF token: {}",
+        r.body
+    );
+}
+
+/// Form login answers 303 to `rd` when same-origin, else to `/`, and the
+/// browser is then signed in.
+async fn form_login_redirects_only_to_same_origin_rd(rig: &Rig) {
+    let base = rig.base();
+    let client = rig.gw.client();
+    let r = login_form(&client, &base, "bob", BOB_PW, "/dashboard?tab=1").await;
+    assert_eq!(r.status, 303, "{r:?}");
+    let to = location(&r, &base);
+    assert_eq!(to.as_str(), format!("{base}/dashboard?tab=1"));
+    let e = send(client.get(rig.url("/dashboard"))).await.echo();
+    assert_eq!(
+        e.one("x-auth-user"),
+        Some("bob"),
+        "form login signed the browser in"
+    );
+
+    // Open-redirect attempts all land on `/` of the gateway itself.
+    for evil in [
+        "https://evil.example/x",
+        "//evil.example/x",
+        "/\\evil.example/x",
+    ] {
+        let r = login_form(&rig.gw.client(), &base, "bob", BOB_PW, evil).await;
+        assert_eq!(r.status, 303, "rd={evil}: {r:?}");
+        let to = location(&r, &base);
+        assert_eq!(
+            to.as_str(),
+            format!("{base}/"),
+            "rd={evil} must not leave the origin"
+        );
+    }
+}
+
+/// Wrong password, unknown user, disabled user: one answer (SPEC §6), no
+/// session.
+async fn bad_logins_are_indistinguishable(rig: &Rig) {
+    let base = rig.base();
+    let client = plain_client(None);
+    let mut answers = Vec::new();
+    for (user, pw) in [
+        ("alice", "wrong-password"),
+        ("mallory", "whatever-123"),
+        ("carol", CAROL_PW),
+    ] {
+        let r = login_json(&client, &base, user, pw).await;
+        assert_eq!(r.status, 401, "{user}: {}", r.body);
+        assert!(
+            r.set_cookie(COOKIE)
+                .is_none_or(|c| common::http::clears_cookie(&c)),
+            "{user}"
+        );
+        let v = r.json();
+        assert!(v.get("access_token").is_none(), "{user}");
+        assert!(v["error"].is_string(), "{user}: {}", r.body);
+        answers.push((r.body.clone(), r.header("content-type").map(str::to_string)));
+    }
+    assert!(
+        answers.windows(2).all(|w| w[0] == w[1]),
+        "bad logins differ: {answers:#?}"
+    );
+}
+
+/// A new session id at every login, even when the client brings one
+/// (session fixation).
+async fn every_login_gets_a_fresh_session_id(rig: &Rig) {
+    let base = rig.base();
+    let client = rig.gw.client();
+    let first = login(&client, &base, "bob", BOB_PW).await;
+    // The jar now sends the first session's cookie with the second login.
+    let second = login(&client, &base, "bob", BOB_PW).await;
+    assert!(!first.cookie.is_empty() && !second.cookie.is_empty());
+    assert_ne!(
+        first.cookie, second.cookie,
+        "second login reused the session id"
+    );
+    assert_ne!(
+        jwt::claims(&first.access_token)["sid"],
+        jwt::claims(&second.access_token)["sid"]
+    );
+
+    let planted = "a".repeat(64);
+    let r = send(
+        plain_client(None)
+            .post(format!("{base}/auth/login"))
+            .header("Origin", &base)
+            .header("Cookie", format!("{COOKIE}={planted}"))
+            .json(&json!({"username": "bob", "password": BOB_PW})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let issued = r.cookie_value(COOKIE).expect("cookie");
+    assert_ne!(issued, planted, "login adopted a client-chosen session id");
+}
