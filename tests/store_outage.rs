@@ -12,7 +12,11 @@ use common::{login, login_json, send, Rig, StoreKind, ALICE_PW};
 // Store down: 503 on protected routes, public still served; back: recovers.
 #[tokio::test]
 async fn redis_outage_fails_closed_and_recovers() {
-    let mut rig = Rig::start(StoreKind::Redis).await;
+    let mut rig = Rig::with(StoreKind::Redis, |b| {
+        b.routes_first("[[routes]]\npath = \"/limited/**\"\nupstream = \"app\"\nauth = \"public\"\nrate_limit = \"l\"\n\n")
+            .extra("[rate_limits.l]\nkey = \"ip\"\nlimit = 2\nper = \"1m\"\nburst = 0\n")
+    })
+    .await;
     let c = plain_client(None);
     let base = rig.base();
     let alice = login(&c, &base, "alice", ALICE_PW).await;
@@ -25,6 +29,7 @@ async fn redis_outage_fails_closed_and_recovers() {
 
     rig.redis.as_mut().expect("redis").stop();
     let before = rig.echo.hits();
+    let started = Instant::now();
     for (what, r) in [
         (
             "bearer on a protected route",
@@ -44,6 +49,20 @@ async fn redis_outage_fails_closed_and_recovers() {
         before,
         "a request passed without its store check"
     );
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "three fail-closed answers took {:?}: a dead store must not hang requests",
+        started.elapsed()
+    );
+    // Rate limits fall back to the local limiter: still enforced, still served.
+    let statuses: Vec<u16> = {
+        let mut v = Vec::new();
+        for _ in 0..3 {
+            v.push(send(c.get(rig.url("/limited/x"))).await.status);
+        }
+        v
+    };
+    assert_eq!(statuses, [200, 200, 429], "local limiter while redis is down");
     let r = send(c.get(rig.url("/public/x"))).await;
     assert_eq!(r.echo().path, "/public/x", "public routes are still served");
     assert_eq!(
