@@ -145,6 +145,18 @@ async fn smuggling_shapes_get_400_and_close() {
             "identity transfer coding",
             head("Transfer-Encoding: identity\r\n") + "0\r\n\r\n",
         ),
+        (
+            "two Host headers",
+            head("Host: internal.example\r\nContent-Length: 0\r\n"),
+        ),
+        (
+            "obsolete line folding of Transfer-Encoding",
+            head("Transfer-Encoding: gzip,\r\n chunked\r\n") + "0\r\n\r\n",
+        ),
+        (
+            "space before the colon",
+            head("Transfer-Encoding : chunked\r\nContent-Length: 5\r\n") + "0\r\n\r\n",
+        ),
     ];
     let before = rig.echo.hits();
     for (name, request) in cases {

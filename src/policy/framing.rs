@@ -12,6 +12,12 @@ use crate::error::GateError;
 /// 400 for ambiguous or unsupported framing. `raw_head` gives the request's
 /// raw header bytes; it is only called when `Transfer-Encoding` is present.
 pub fn check_framing(headers: &HeaderMap, raw_head: impl FnOnce() -> Option<bytes::Bytes>) -> Result<(), GateError> {
+    // RFC 9112 §3.2: more than one Host is a 400. Routing reads the first;
+    // an upstream that reads the last would see another site.
+    let mut hosts = headers.get_all(http::header::HOST).iter();
+    if hosts.next().is_some() && hosts.next().is_some() {
+        return Err(GateError::BadRequest("more than one Host header"));
+    }
     let mut cl = headers.get_all(CONTENT_LENGTH).iter();
     if let Some(first) = cl.next() {
         if cl.next().is_some() || first.as_bytes().contains(&b',') {
@@ -64,6 +70,8 @@ mod tests {
             (&[("transfer-encoding", "identity")], false),
             (&[("transfer-encoding", "chunked"), ("transfer-encoding", "chunked")], false),
             (&[("transfer-encoding", "chunked"), ("content-length", "3")], false),
+            (&[("host", "a.example")], true),
+            (&[("host", "a.example"), ("host", "b.example")], false),
         ];
         for (pairs, ok) in cases {
             assert_eq!(check_framing(&headers(pairs), || None).is_ok(), *ok, "{pairs:?}");
