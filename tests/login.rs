@@ -27,6 +27,47 @@ async fn suite(store: StoreKind) {
     form_login_redirects_only_to_same_origin_rd(&rig).await;
     bad_logins_are_indistinguishable(&rig).await;
     every_login_gets_a_fresh_session_id(&rig).await;
+    login_csrf_is_refused(&rig).await;
+}
+
+/// Login CSRF (SPEC §6): the form needs its token and cookie to match, a
+/// cross-site Origin is refused, and JSON must be sent as JSON.
+async fn login_csrf_is_refused(rig: &Rig) {
+    let base = rig.base();
+    let form = |c: &reqwest::Client, csrf: &str| {
+        c.post(format!("{base}/auth/login")).form(&[
+            ("username", "alice"),
+            ("password", ALICE_PW),
+            ("rd", "/"),
+            ("csrf", csrf),
+        ])
+    };
+    // No token and no cookie: a forged cross-site form.
+    let c = plain_client(None);
+    send(form(&c, "")).await.assert_error(403, "forbidden");
+    // A token of the attacker's own, without the matching cookie.
+    send(form(&c, "attacker-chosen")).await.assert_error(403, "forbidden");
+    // The real page's token, but posted from another origin.
+    let browser = rig.gw.client();
+    let page = send(browser.get(format!("{base}/auth/login"))).await;
+    let token = hidden_inputs(&page.body)
+        .into_iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v)
+        .expect("csrf field on the login page");
+    let r = send(form(&browser, &token).header("Origin", "https://evil.example")).await;
+    r.assert_error(403, "forbidden");
+    // The same token from our own origin signs in.
+    let r = send(form(&browser, &token).header("Origin", base.as_str())).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    // JSON smuggled as text/plain (what a cross-site form can send).
+    let r = send(
+        c.post(format!("{base}/auth/login"))
+            .header("content-type", "text/plain")
+            .body(format!("{{\"username\":\"alice\",\"password\":\"{ALICE_PW}\"}}")),
+    )
+    .await;
+    r.assert_error(400, "bad_request");
 }
 
 /// JSON login: SPEC §4 body, §5 token claims, cookie attributes, §6 headers.

@@ -82,6 +82,7 @@ mod tests {
         SessionConfig {
             cookie_name: "__Host-gatehouse".into(),
             refresh_cookie_name: "__Host-gatehouse-refresh".into(),
+            csrf_cookie_name: "__Host-gatehouse-csrf".into(),
             idle_timeout: StdDuration::from_secs(1800),
             absolute_timeout: StdDuration::from_secs(43200),
             same_site,

@@ -132,6 +132,8 @@ pub struct SessionConfig {
     pub cookie_name: String,
     /// Name of the refresh-token cookie (derived: `<cookie_name>-refresh`).
     pub refresh_cookie_name: String,
+    /// Name of the login form's CSRF cookie (derived: `<cookie_name>-csrf`).
+    pub csrf_cookie_name: String,
     pub idle_timeout: Duration,
     pub absolute_timeout: Duration,
     /// Cookies always carry `Secure`: browsers (and cookie jars) treat

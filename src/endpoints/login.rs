@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::auth::password::{dummy_verify, verify_password};
 use crate::auth::refresh::{new_token, token_hash};
-use crate::auth::session::{new_secret, set_cookie, sid_of};
+use crate::auth::session::{find_cookie, new_secret, set_cookie, sid_of};
 use crate::config::users::User;
 use crate::endpoints::{json, Call};
 use crate::error::{Answer, GateError, LimitInfo};
@@ -29,6 +30,9 @@ struct LoginInput {
     password: String,
     #[serde(default)]
     rd: Option<String>,
+    /// The login form's CSRF token (form posts only).
+    #[serde(skip)]
+    csrf: String,
 }
 
 /// The login form. Works without JavaScript.
@@ -39,22 +43,29 @@ pub fn page(call: &Call<'_>) -> Answer {
         .unwrap_or_else(|| "/".to_string());
     let rd = safe_redirect(&rd);
     let action = format!("{}/login", call.state.config.server.auth_prefix);
+    // Double-submit token: a cross-site page can post the form but cannot
+    // read or set this cookie, so it cannot make the two match.
+    let csrf = new_secret();
     let body = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign in</title>\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head><body>\
 <main><h1>Sign in</h1><form method=\"post\" action=\"{action}\">\
 <input type=\"hidden\" name=\"rd\" value=\"{rd}\">\
+<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
 <p><label>Username <input name=\"username\" autocomplete=\"username\" required></label></p>\
 <p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label></p>\
 <p><button type=\"submit\">Sign in</button></p></form></main></body></html>",
         action = html_escape::encode_double_quoted_attribute(&action),
         rd = html_escape::encode_double_quoted_attribute(rd),
+        csrf = csrf,
     );
+    let s = &call.state.config.session;
     Answer {
         status: 200,
         headers: vec![
             ("Content-Type", "text/html; charset=utf-8".to_string()),
             ("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'".to_string()),
+            ("Set-Cookie", set_cookie(s, &s.csrf_cookie_name, &csrf, 3600)),
         ],
         body,
     }
@@ -68,12 +79,34 @@ fn parse(call: &Call<'_>) -> Result<LoginInput, GateError> {
                 "username" => input.username = v.into_owned(),
                 "password" => input.password = v.into_owned(),
                 "rd" => input.rd = Some(v.into_owned()),
+                "csrf" => input.csrf = v.into_owned(),
                 _ => {}
             }
         }
+        check_form_csrf(call, &input.csrf)?;
         Ok(input)
-    } else {
+    } else if call.is_json() {
         serde_json::from_slice(&call.body).map_err(|_| GateError::BadRequest("expected a JSON object with username and password"))
+    } else {
+        // Only JSON or a form: a cross-site `text/plain` post of a JSON body
+        // (login CSRF) is refused without being read.
+        Err(GateError::BadRequest("send application/json or a form"))
+    }
+}
+
+/// SPEC §6: the login form carries a CSRF token, matched against its cookie;
+/// and a cross-site `Origin`, when present, is refused outright.
+fn check_form_csrf(call: &Call<'_>, token: &str) -> Result<(), GateError> {
+    if call.header("origin").is_some() || call.header("referer").is_some() {
+        call.check_csrf()?;
+    }
+    let cookies: Vec<&str> = call.req.headers.get_all(http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).collect();
+    let cookie = find_cookie(&cookies, &call.state.config.session.csrf_cookie_name).unwrap_or("");
+    let same = !token.is_empty() && bool::from(token.as_bytes().ct_eq(cookie.as_bytes()));
+    if same {
+        Ok(())
+    } else {
+        Err(GateError::Csrf)
     }
 }
 

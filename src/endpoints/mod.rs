@@ -202,6 +202,14 @@ impl Call<'_> {
         self.req.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// Whether the body is JSON (`application/json` or `+json`).
+    pub fn is_json(&self) -> bool {
+        self.header("content-type").is_some_and(|ct| {
+            let ct = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            ct == "application/json" || (ct.starts_with("application/") && ct.ends_with("+json"))
+        })
+    }
+
     /// Whether the body is form-encoded (else JSON is expected).
     pub fn is_form(&self) -> bool {
         self.header("content-type")

@@ -247,7 +247,8 @@ impl ProxyHttp for Gatehouse {
         };
         let route = &live.policy.routes.routes[permit.route];
         let host = up.headers.get(http::header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-        headers::strip_cookies(up, &[&cfg.session.cookie_name, &cfg.session.refresh_cookie_name]);
+        let s = &cfg.session;
+        headers::strip_cookies(up, &[&s.cookie_name, &s.refresh_cookie_name, &s.csrf_cookie_name]);
         headers::strip_credentials(up, route.forward_authorization);
         let peer = ctx.peer.unwrap_or(IpAddr::from([127, 0, 0, 1]));
         headers::set_forwarded(up, peer, if ctx.tls { "https" } else { "http" }, &host, ctx.peer_trusted);

@@ -192,6 +192,7 @@ impl Compiler<'_> {
             },
         };
         let refresh_cookie_name = format!("{cookie_name}-refresh");
+        let csrf_cookie_name = format!("{cookie_name}-csrf");
         let idle_timeout = self.positive(
             s.idle_timeout.as_ref(),
             "session.idle_timeout",
@@ -233,6 +234,7 @@ impl Compiler<'_> {
         SessionConfig {
             cookie_name,
             refresh_cookie_name,
+            csrf_cookie_name,
             idle_timeout,
             absolute_timeout,
             same_site,
