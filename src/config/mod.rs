@@ -154,4 +154,7 @@ pub struct HeaderConfig {
     pub roles: HeaderName,
     /// Lower-case, `_` folded to `-`: compared against folded header names.
     pub strip_prefixes: Vec<String>,
+    /// Add nosniff, frame and referrer headers to proxied answers that lack
+    /// them (`[headers] security`, default true). HSTS over TLS is always added.
+    pub security: bool,
 }

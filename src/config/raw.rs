@@ -103,6 +103,7 @@ pub struct RawHeaders {
     pub email: Option<Str>,
     pub roles: Option<Str>,
     pub strip_prefixes: Option<Vec<Str>>,
+    pub security: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -134,6 +135,8 @@ pub struct RawRoute {
     pub permissions: Option<Vec<Str>>,
     pub rate_limit: Option<Str>,
     pub forward_authorization: Option<bool>,
+    pub cors_origins: Option<Vec<Str>>,
+    pub cors_credentials: Option<bool>,
 }
 
 /// The users file (SPEC §3).

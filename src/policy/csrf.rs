@@ -20,11 +20,11 @@ pub fn check_origin(headers: &HeaderMap, public_origin: Option<&str>, own_origin
         Some(o) => Some(o.to_string()),
         None => text(http::header::REFERER).and_then(origin_of),
     };
-    let Some(claimed) = claimed.and_then(|o| canonical(&o)) else {
+    let Some(claimed) = claimed.and_then(|o| canonical_origin(&o)) else {
         return Err(GateError::Csrf);
     };
-    let ok = canonical(own_origin).is_some_and(|own| own == claimed)
-        || public_origin.and_then(canonical).is_some_and(|p| p == claimed);
+    let ok = canonical_origin(own_origin).is_some_and(|own| own == claimed)
+        || public_origin.and_then(canonical_origin).is_some_and(|p| p == claimed);
     if ok {
         Ok(())
     } else {
@@ -41,7 +41,7 @@ fn origin_of(url: &str) -> Option<String> {
 
 /// Lower-cased `scheme://host[:port]` with the default port dropped; None
 /// for `null`, opaque or malformed origins.
-fn canonical(origin: &str) -> Option<String> {
+fn canonical_origin(origin: &str) -> Option<String> {
     let (scheme, authority) = origin.split_once("://")?;
     let scheme = scheme.to_ascii_lowercase();
     if (scheme != "http" && scheme != "https") || authority.is_empty() || authority.contains(['/', '@', '\\', ' ']) {

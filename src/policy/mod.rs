@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use crate::store::GcraRule;
 
 pub mod client_ip;
+pub mod cors;
 pub mod csrf;
 pub mod framing;
 pub mod normalize;

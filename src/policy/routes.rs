@@ -158,6 +158,8 @@ pub struct Route {
     pub rate_limit: Option<usize>,
     /// Whether the client's `Authorization` header reaches the upstream.
     pub forward_authorization: bool,
+    /// Cross-origin settings (`cors_origins`, `cors_credentials`).
+    pub cors: Option<crate::policy::cors::Cors>,
 }
 
 impl Route {
@@ -331,6 +333,7 @@ mod tests {
             access: Access::Public,
             rate_limit: None,
             forward_authorization: false,
+            cors: None,
         }
     }
 

@@ -55,6 +55,12 @@ impl RequestCtx {
         Some(live.policy.routes.routes.get(self.route?)?.pattern.as_str())
     }
 
+    /// The matched route's CORS settings.
+    pub fn route_cors(&self) -> Option<&crate::policy::cors::Cors> {
+        let live = self.live.as_ref()?;
+        live.policy.routes.routes.get(self.route?)?.cors.as_ref()
+    }
+
     /// The matched route's rate limit name.
     pub fn route_limit_name(&self) -> Option<&str> {
         let live = self.live.as_ref()?;

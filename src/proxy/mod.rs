@@ -13,15 +13,16 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use crate::auth::check::{authenticate, credentials, AuthOutcome};
 use crate::auth::AuthMethod;
 use crate::endpoints;
+use crate::policy::cors::preflight_method;
 use crate::policy::csrf::{check_origin, is_unsafe};
-use crate::error::{limit_headers, GateError};
+use crate::error::{limit_headers, Answer, GateError};
 use crate::metrics::METRICS;
 use crate::policy::client_ip::client_ip_from_headers;
 use crate::policy::normalize::request_target;
 use crate::policy::framing::check_framing;
 use crate::policy::routes::Access;
 use crate::policy::{authorize, normalize};
-use crate::state::AppState;
+use crate::state::{AppState, Live};
 use crate::store::unix_now;
 
 pub mod ctx;
@@ -81,7 +82,13 @@ impl Gatehouse {
             return Ok(Flow::Answered);
         }
         let req = session.req_header();
-        let route = live.policy.routes.find(&req.method, host_of(req).as_deref(), &path.path).ok_or(GateError::NotFound)?;
+        let host = host_of(req);
+        if let Some(answer) = preflight(&live, req, host.as_deref(), &path.path) {
+            respond::send(session, answer, ctx.tls).await.map_err(|e| GateError::Internal(e.to_string()))?;
+            ctx.endpoint = true;
+            return Ok(Flow::Answered);
+        }
+        let route = live.policy.routes.find(&req.method, host.as_deref(), &path.path).ok_or(GateError::NotFound)?;
         ctx.route = Some(route.index);
         let identity = match route.access {
             // Public routes never touch the store: they keep working when it
@@ -110,8 +117,12 @@ impl Gatehouse {
                 match outcome {
                     AuthOutcome::Authenticated(id) => {
                         if id.method == AuthMethod::Cookie && is_unsafe(&req.method) {
-                            let own = endpoints::own_origin(req, ctx.tls);
-                            check_origin(&req.headers, server.public_origin.as_deref(), &own)?;
+                            // An origin the route trusts with credentials (CORS) passes too.
+                            let cors_ok = route.cors.as_ref().is_some_and(|c| c.credentials && c.allowed(&req.headers).is_some());
+                            if !cors_ok {
+                                let own = endpoints::own_origin(req, ctx.tls);
+                                check_origin(&req.headers, server.public_origin.as_deref(), &own)?;
+                            }
                         }
                         Some(Arc::new(id))
                     }
@@ -132,6 +143,20 @@ impl Gatehouse {
         ctx.path = Some(path);
         Ok(Flow::Forward)
     }
+}
+
+/// A CORS preflight for a route with CORS settings: answered here, before
+/// authentication, since browsers send preflights without credentials.
+fn preflight(live: &Live, req: &RequestHeader, host: Option<&str>, path: &str) -> Option<Answer> {
+    let asked = preflight_method(&req.method, &req.headers)?;
+    let cors = live.policy.routes.find(&asked, host, path)?.cors.as_ref()?;
+    Some(match cors.allowed(&req.headers) {
+        Some(origin) => {
+            let asked_headers = req.headers.get(http::header::ACCESS_CONTROL_REQUEST_HEADERS).and_then(|v| v.to_str().ok());
+            Answer { status: 204, headers: cors.preflight_headers(origin, &asked, asked_headers), body: String::new() }
+        }
+        None => GateError::Forbidden.answer(),
+    })
 }
 
 /// Status codes as static label values (no allocation per request).
@@ -263,15 +288,35 @@ impl ProxyHttp for Gatehouse {
         Ok(())
     }
 
-    /// Rate-limit numbers and HSTS on proxied answers.
-    async fn response_filter(&self, _session: &mut Session, resp: &mut ResponseHeader, ctx: &mut RequestCtx) -> Result<()> {
+    /// Rate-limit numbers, CORS, HSTS and (configurable) security headers
+    /// on proxied answers.
+    async fn response_filter(&self, session: &mut Session, resp: &mut ResponseHeader, ctx: &mut RequestCtx) -> Result<()> {
         if let Some(info) = &ctx.limit {
             for (name, value) in limit_headers(info, false) {
                 resp.insert_header(name, value)?;
             }
         }
+        if let Some(cors) = ctx.route_cors() {
+            if let Some(origin) = cors.allowed(&session.req_header().headers) {
+                for (name, value) in cors.answer_headers(origin) {
+                    resp.insert_header(name, value)?;
+                }
+            }
+        }
         if ctx.tls {
             resp.insert_header("Strict-Transport-Security", "max-age=31536000; includeSubDomains")?;
+        }
+        if self.state.config.headers.security {
+            // The app's own choices win; these fill only what it left out.
+            for (name, value) in [
+                ("X-Content-Type-Options", "nosniff"),
+                ("X-Frame-Options", "SAMEORIGIN"),
+                ("Referrer-Policy", "strict-origin-when-cross-origin"),
+            ] {
+                if !resp.headers.contains_key(name) {
+                    resp.insert_header(name, value)?;
+                }
+            }
         }
         Ok(())
     }

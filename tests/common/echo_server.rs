@@ -55,6 +55,16 @@ pub async fn serve(listener: TcpListener, hits: Arc<AtomicUsize>) {
 
 async fn answer(req: Request<Incoming>) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
+    // `X-Echo-Delay-Ms: N` makes a slow upstream, for drain tests (capped).
+    let delay = parts
+        .headers
+        .get("x-echo-delay-ms")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(0, |ms| ms.min(10_000));
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
     let body = match body.collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => Bytes::new(),

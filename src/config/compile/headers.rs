@@ -133,6 +133,7 @@ impl Compiler<'_> {
             email,
             roles,
             strip_prefixes,
+            security: h.security.unwrap_or(true),
         }
     }
 }

@@ -11,9 +11,11 @@ use std::time::Duration;
 use http::Method;
 use toml::Spanned;
 
+use super::server::public_origin;
 use super::{in_file_order, Compiler};
 use crate::config::diag::key_part;
 use crate::config::raw::{self, Str};
+use crate::policy::cors::Cors;
 use crate::policy::routes::Access;
 use crate::policy::{LimitKey, PathPattern, Policy, RateLimit, Roles, Route, RouteTable, Upstream};
 use crate::store::GcraRule;
@@ -400,6 +402,7 @@ impl Compiler<'_> {
             }
             found
         });
+        let cors = self.route_cors(&r, &prefix);
         if self.d.len() != before {
             return None;
         }
@@ -417,7 +420,35 @@ impl Compiler<'_> {
             access,
             rate_limit,
             forward_authorization: r.forward_authorization.unwrap_or(false),
+            cors,
         })
+    }
+
+    /// `cors_origins` (exact origins, or `"*"` alone and only without
+    /// credentials) and `cors_credentials`.
+    fn route_cors(&mut self, r: &raw::RawRoute, prefix: &str) -> Option<Cors> {
+        let Some(list) = &r.cors_origins else {
+            if r.cors_credentials.is_some() {
+                self.d.nowhere(format!("{prefix}.cors_credentials"), "needs cors_origins");
+            }
+            return None;
+        };
+        let credentials = r.cors_credentials.unwrap_or(false);
+        let mut cors = Cors { origins: Vec::new(), any: false, credentials };
+        for o in list {
+            let key = format!("{prefix}.cors_origins");
+            match o.get_ref().as_str() {
+                "*" if credentials => {
+                    self.d.at(o.span(), key, "\"*\" cannot be combined with cors_credentials = true; list the origins")
+                }
+                "*" => cors.any = true,
+                origin => match public_origin(origin) {
+                    Ok(c) => cors.origins.push(c),
+                    Err(e) => self.d.at(o.span(), key, e),
+                },
+            }
+        }
+        Some(cors)
     }
 
     /// A route's list of role or permission names, each checked by `known`.

@@ -274,7 +274,7 @@ impl Compiler<'_> {
 
 /// `scheme://host[:port]`, lower-case, default port dropped, so it compares
 /// equal to a browser's `Origin` header (SPEC §6 CSRF check).
-fn public_origin(url: &str) -> Result<String, String> {
+pub(super) fn public_origin(url: &str) -> Result<String, String> {
     let bad = |why: &str| format!("{url:?} {why}; write e.g. \"https://app.example.com\"");
     let Some((scheme, rest)) = url.split_once("://") else {
         return Err(bad("is not an http(s) URL"));
