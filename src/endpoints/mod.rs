@@ -61,10 +61,11 @@ pub async fn dispatch(
     live: &Arc<Live>,
     path: &str,
     query: Option<&str>,
-    client_ip: String,
+    client_ip: Option<std::net::IpAddr>,
     tls: bool,
 ) -> Option<Answer> {
     let endpoint = route(&state.config.server.auth_prefix, path)?;
+    let client_ip = client_ip.map(|ip| ip.to_string()).unwrap_or_default();
     let method = session.req_header().method.clone();
     if !allowed(endpoint, &method) {
         let mut answer = GateError::MethodNotAllowed.answer();

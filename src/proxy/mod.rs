@@ -73,9 +73,8 @@ impl Gatehouse {
         headers::sanitize_request(session.req_header_mut(), &state.config.headers, ctx.peer_trusted);
         let live = state.live.load_full();
         ctx.live = Some(live.clone());
-        let ip = ctx.client_ip.map(|ip| ip.to_string()).unwrap_or_default();
         if let Some(answer) =
-            endpoints::dispatch(session, state, &live, &path.path, path.query.as_deref(), ip, ctx.tls).await
+            endpoints::dispatch(session, state, &live, &path.path, path.query.as_deref(), ctx.client_ip, ctx.tls).await
         {
             respond::send(session, answer, ctx.tls).await.map_err(|e| GateError::Internal(e.to_string()))?;
             ctx.endpoint = true;
@@ -281,8 +280,9 @@ impl ProxyHttp for Gatehouse {
             headers::inject_identity(up, &cfg.headers, id);
         }
         // The upstream sees the path that was matched, not the raw one.
-        if up.raw_path() != path.path_and_query().as_bytes() {
-            let uri = path.path_and_query().parse::<http::Uri>().or_err(ErrorType::InternalError, "normalised path")?;
+        let target = path.path_and_query();
+        if up.raw_path() != target.as_bytes() {
+            let uri = target.parse::<http::Uri>().or_err(ErrorType::InternalError, "normalised path")?;
             up.set_uri(uri);
         }
         Ok(())
