@@ -96,6 +96,9 @@ fn decide(p: &Policy, who: Option<Arc<Identity>>, method: &str, host: &str, targ
     }
 }
 
+/// (who, method, host, target, expected status)
+type Case = (Option<Arc<Identity>>, &'static str, &'static str, &'static str, u16);
+
 #[test]
 fn user_method_path_table() {
     let p = policy();
@@ -106,7 +109,7 @@ fn user_method_path_table() {
     let auditor = || user(&["auditor"]);
     let nobody = || user(&[]);
     let h = "app.example.com";
-    let cases: Vec<(Option<Arc<Identity>>, &str, &str, &str, u16)> = vec![
+    let cases: Vec<Case> = vec![
         // Public routes: anyone.
         (anon(), "GET", h, "/public/x", 200),
         (anon(), "POST", h, "/public/a/b", 200),

@@ -334,6 +334,7 @@ mod tests {
             email: HeaderName::from_static("x-auth-email"),
             roles: HeaderName::from_static("x-auth-roles"),
             strip_prefixes: vec!["x-auth-".into()],
+            security: true,
         }
     }
 

@@ -11,7 +11,7 @@ use pingora::upstreams::peer::HttpPeer;
 use pingora::http::{RequestHeader, ResponseHeader};
 
 use crate::auth::check::{authenticate, credentials, AuthOutcome};
-use crate::auth::AuthMethod;
+use crate::auth::{AuthMethod, Identity};
 use crate::endpoints;
 use crate::policy::cors::preflight_method;
 use crate::policy::csrf::{check_origin, is_unsafe};
@@ -20,8 +20,8 @@ use crate::metrics::METRICS;
 use crate::policy::client_ip::client_ip_from_headers;
 use crate::policy::normalize::request_target;
 use crate::policy::framing::check_framing;
-use crate::policy::routes::Access;
-use crate::policy::{authorize, normalize};
+use crate::policy::routes::{Access, Route};
+use crate::policy::{authorize, normalize, NormalizedPath};
 use crate::state::{AppState, Live};
 use crate::store::unix_now;
 
@@ -50,87 +50,33 @@ impl Gatehouse {
     }
 
     /// SPEC §7 then §6: normalise, serve our own endpoints, route,
-    /// authenticate, authorize. Only a successful `authorize` sets a permit.
+    /// authenticate, authorize, rate-limit. Only `authorize` makes a permit.
     async fn gate(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<Flow, GateError> {
         let state = &self.state;
-        let server = &state.config.server;
-        ctx.tls = session.digest().and_then(|d| d.ssl_digest.as_ref()).is_some();
-        if let Some(peer) = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip()) {
-            ctx.peer = Some(peer);
-            ctx.peer_trusted = server.trusted_proxies.iter().any(|n| n.contains(&peer));
-            ctx.client_ip = Some(client_ip_from_headers(peer, &session.req_header().headers, &server.trusted_proxies));
-        }
-        let h1_head = session.as_downstream().as_http1().map(|h1| h1.get_headers_raw_bytes());
-        check_framing(&session.req_header().headers, || h1_head.clone())?;
-        // Pingora drops a `#fragment` from the parsed target; SPEC §7 wants
-        // it refused, so HTTP/1 targets are read from the raw request line.
-        let path = match h1_head.as_deref().and_then(request_target) {
-            Some(target) => normalize(target)?,
-            None => normalize(session.req_header().raw_path())?,
-        };
+        self.observe_peer(session, ctx);
+        let path = read_target(session)?;
         // Before Pingora's own hop-by-hop pass, so a hostile `Connection`
         // header is cleaned rather than acted on.
         headers::sanitize_request(session.req_header_mut(), &state.config.headers, ctx.peer_trusted);
         let live = state.live.load_full();
         ctx.live = Some(live.clone());
-        if let Some(answer) =
-            endpoints::dispatch(session, state, &live, &path.path, path.query.as_deref(), ctx.client_ip, ctx.tls).await
-        {
-            respond::send(session, answer, ctx.tls).await.map_err(|e| GateError::Internal(e.to_string()))?;
-            ctx.endpoint = true;
-            return Ok(Flow::Answered);
+        let query = path.query.as_deref();
+        if let Some(answer) = endpoints::dispatch(session, state, &live, &path.path, query, ctx.client_ip, ctx.tls).await {
+            return answered(session, ctx, answer).await;
         }
         let req = session.req_header();
         let host = host_of(req);
         if let Some(answer) = preflight(&live, req, host.as_deref(), &path.path) {
-            respond::send(session, answer, ctx.tls).await.map_err(|e| GateError::Internal(e.to_string()))?;
-            ctx.endpoint = true;
-            return Ok(Flow::Answered);
+            return answered(session, ctx, answer).await;
         }
         let route = live.policy.routes.find(&req.method, host.as_deref(), &path.path).ok_or(GateError::NotFound)?;
         ctx.route = Some(route.index);
-        let identity = match route.access {
-            // Public routes never touch the store: they keep working when it
-            // is down, and carry no identity upstream.
-            Access::Public => None,
-            Access::Authenticated { .. } => {
-                let creds = credentials(req, &state.config.session.cookie_name);
-                let store = state.store().await.map_err(|_| GateError::StoreUnavailable)?;
-                let outcome = authenticate(
-                    creds,
-                    &state.tokens,
-                    store.as_ref(),
-                    &live.users,
-                    state.config.session.idle_timeout,
-                    unix_now(),
-                )
-                .await
-                .map_err(|_| GateError::StoreUnavailable)?;
-                let method = creds.method().map(|m| m.as_str()).unwrap_or("none");
-                let result = match &outcome {
-                    AuthOutcome::Authenticated(_) => "ok",
-                    AuthOutcome::Anonymous => "anonymous",
-                    AuthOutcome::Refused(reason) => reason,
-                };
-                METRICS.auth.with_label_values(&[method, result]).inc();
-                match outcome {
-                    AuthOutcome::Authenticated(id) => {
-                        if id.method == AuthMethod::Cookie && is_unsafe(&req.method) {
-                            // An origin the route trusts with credentials (CORS) passes too.
-                            let cors_ok = route.cors.as_ref().is_some_and(|c| c.credentials && c.allowed(&req.headers).is_some());
-                            if !cors_ok {
-                                let own = endpoints::own_origin(req, ctx.tls);
-                                check_origin(&req.headers, server.public_origin.as_deref(), &own)?;
-                            }
-                        }
-                        Some(Arc::new(id))
-                    }
-                    AuthOutcome::Anonymous | AuthOutcome::Refused(_) => None,
-                }
-            }
-        };
+        let identity = self.identify(req, route, &live, ctx.tls).await?;
         let permit = authorize(route, &live.policy.roles, identity).map_err(|e| match e {
-            GateError::Unauthenticated { .. } => GateError::Unauthenticated { browser: login_redirect(req, server.auth_prefix.as_str(), &path.path_and_query()) },
+            GateError::Unauthenticated { .. } => {
+                let login = login_redirect(req, &state.config.server.auth_prefix, &path.path_and_query());
+                GateError::Unauthenticated { browser: login }
+            }
             other => other,
         })?;
         if let Some(limit) = route.rate_limit.and_then(|i| live.policy.rate_limits.get(i)) {
@@ -142,6 +88,78 @@ impl Gatehouse {
         ctx.path = Some(path);
         Ok(Flow::Forward)
     }
+
+    /// TLS or not, the socket peer, whether it is a trusted proxy, and the
+    /// client IP it vouches for.
+    fn observe_peer(&self, session: &Session, ctx: &mut RequestCtx) {
+        let trusted = &self.state.config.server.trusted_proxies;
+        ctx.tls = session.digest().and_then(|d| d.ssl_digest.as_ref()).is_some();
+        if let Some(peer) = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip()) {
+            ctx.peer = Some(peer);
+            ctx.peer_trusted = trusted.iter().any(|n| n.contains(&peer));
+            ctx.client_ip = Some(client_ip_from_headers(peer, &session.req_header().headers, trusted));
+        }
+    }
+
+    /// The verified identity for a route. Public routes never touch the
+    /// store: they keep working when it is down, and carry no identity.
+    /// A store failure on a protected route fails closed (503).
+    async fn identify(&self, req: &RequestHeader, route: &Route, live: &Live, tls: bool) -> Result<Option<Arc<Identity>>, GateError> {
+        if route.access == Access::Public {
+            return Ok(None);
+        }
+        let state = &self.state;
+        let creds = credentials(req, &state.config.session.cookie_name);
+        let store = state.store().await.map_err(|_| GateError::StoreUnavailable)?;
+        let idle = state.config.session.idle_timeout;
+        let outcome = authenticate(creds, &state.tokens, store.as_ref(), &live.users, idle, unix_now())
+            .await
+            .map_err(|_| GateError::StoreUnavailable)?;
+        let method = creds.method().map(|m| m.as_str()).unwrap_or("none");
+        let result = match &outcome {
+            AuthOutcome::Authenticated(_) => "ok",
+            AuthOutcome::Anonymous => "anonymous",
+            AuthOutcome::Refused(reason) => reason,
+        };
+        METRICS.auth.with_label_values(&[method, result]).inc();
+        let AuthOutcome::Authenticated(id) = outcome else {
+            return Ok(None);
+        };
+        if id.method == AuthMethod::Cookie && is_unsafe(&req.method) {
+            self.check_csrf(req, route, tls)?;
+        }
+        Ok(Some(Arc::new(id)))
+    }
+
+    /// SPEC §6 CSRF for a cookie-carried unsafe request; an origin the route
+    /// trusts with credentials (CORS) passes too.
+    fn check_csrf(&self, req: &RequestHeader, route: &Route, tls: bool) -> Result<(), GateError> {
+        let cors_ok = route.cors.as_ref().is_some_and(|c| c.credentials && c.allowed(&req.headers).is_some());
+        if cors_ok {
+            return Ok(());
+        }
+        let own = endpoints::own_origin(req, tls);
+        check_origin(&req.headers, self.state.config.server.public_origin.as_deref(), &own)
+    }
+}
+
+/// Framing checks, then the normalised target. Pingora drops a `#fragment`
+/// from the parsed target; SPEC §7 wants it refused, so HTTP/1 targets are
+/// read from the raw request line.
+fn read_target(session: &Session) -> Result<NormalizedPath, GateError> {
+    let h1_head = session.as_downstream().as_http1().map(|h1| h1.get_headers_raw_bytes());
+    check_framing(&session.req_header().headers, || h1_head.clone())?;
+    match h1_head.as_deref().and_then(request_target) {
+        Some(target) => normalize(target),
+        None => normalize(session.req_header().raw_path()),
+    }
+}
+
+/// Write a gateway answer and end the request there.
+async fn answered(session: &mut Session, ctx: &mut RequestCtx, answer: Answer) -> Result<Flow, GateError> {
+    respond::send(session, answer, ctx.tls).await.map_err(|e| GateError::Internal(e.to_string()))?;
+    ctx.endpoint = true;
+    Ok(Flow::Answered)
 }
 
 /// A CORS preflight for a route with CORS settings: answered here, before
