@@ -1,9 +1,10 @@
-//! The per-request check (SPEC §5): a bearer JWT or the session cookie,
-//! verified and then looked up in the store on every request, so a logout or
-//! revocation takes effect at once.
+//! The per-request check (SPEC §5): a bearer JWT, an API key or the session
+//! cookie, verified and then looked up in the store on every request, so a
+//! logout or revocation takes effect at once.
 
 use pingora::http::RequestHeader;
 
+use crate::auth::apikey;
 use crate::auth::identity::{AuthMethod, Identity};
 use crate::auth::session::{find_cookie, sid_of};
 use crate::auth::tokens::TokenService;
@@ -15,6 +16,8 @@ use crate::store::{SessionRecord, Store, StoreError};
 pub enum Credentials<'a> {
     None,
     Bearer(&'a str),
+    /// `Authorization: ApiKey KEY` or `X-API-Key: KEY`.
+    ApiKey(&'a str),
     /// The session cookie's secret.
     Cookie(&'a str),
 }
@@ -24,18 +27,33 @@ impl Credentials<'_> {
         match self {
             Credentials::None => None,
             Credentials::Bearer(_) => Some(AuthMethod::Bearer),
+            Credentials::ApiKey(_) => Some(AuthMethod::ApiKey),
             Credentials::Cookie(_) => Some(AuthMethod::Cookie),
         }
     }
 }
 
-/// Pick the credentials: an `Authorization: Bearer` header wins over the
-/// cookie, and a bad bearer token never falls back to the cookie.
+/// Pick the credentials, first present wins: `Authorization: Bearer`, then
+/// `Authorization: ApiKey`, then `X-API-Key`, then the cookie. Only the one
+/// picked is checked: a bad credential never falls back to another.
 pub fn credentials<'a>(req: &'a RequestHeader, cookie_name: &str) -> Credentials<'a> {
     if let Some(v) = req.headers.get(http::header::AUTHORIZATION) {
-        if let Some(token) = v.to_str().ok().and_then(bearer_token) {
+        let value = v.to_str().ok();
+        if let Some(token) = value.and_then(|v| scheme_value(v, "bearer")) {
             return Credentials::Bearer(token);
         }
+        if let Some(key) = value.and_then(|v| scheme_value(v, "apikey")) {
+            return Credentials::ApiKey(key);
+        }
+    }
+    let mut api_keys = req.headers.get_all(API_KEY_HEADER).iter();
+    if let Some(first) = api_keys.next() {
+        // Two keys are ambiguous: refuse (an empty key never matches).
+        let key = match api_keys.next() {
+            None => first.to_str().map(str::trim).unwrap_or(""),
+            Some(_) => "",
+        };
+        return Credentials::ApiKey(key);
     }
     let cookies: Vec<&str> = req
         .headers
@@ -49,14 +67,16 @@ pub fn credentials<'a>(req: &'a RequestHeader, cookie_name: &str) -> Credentials
     }
 }
 
-/// `Bearer <token>`, scheme case-insensitive (RFC 7235).
-fn bearer_token(value: &str) -> Option<&str> {
-    let (scheme, rest) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
+const API_KEY_HEADER: &str = "x-api-key";
+
+/// `<scheme> <value>`, scheme case-insensitive (RFC 7235).
+fn scheme_value<'a>(header: &'a str, scheme: &str) -> Option<&'a str> {
+    let (given, rest) = header.split_once(' ')?;
+    if !given.eq_ignore_ascii_case(scheme) {
         return None;
     }
-    let token = rest.trim();
-    (!token.is_empty()).then_some(token)
+    let value = rest.trim();
+    (!value.is_empty()).then_some(value)
 }
 
 /// Result of checking credentials.
@@ -69,7 +89,8 @@ pub enum AuthOutcome {
     Refused(&'static str),
 }
 
-/// Verify credentials and look the session up (sliding its idle timeout).
+/// Verify credentials and look the session (sliding its idle timeout) or
+/// the API key up.
 pub async fn authenticate(
     creds: Credentials<'_>,
     tokens: &TokenService,
@@ -85,6 +106,12 @@ pub async fn authenticate(
             Err(_) => return Ok(AuthOutcome::Refused("bad_token")),
         },
         Credentials::Cookie(secret) => (sid_of(secret), AuthMethod::Cookie, None),
+        Credentials::ApiKey(key) => {
+            return Ok(match apikey::lookup(key, store, now).await? {
+                Some(id) => AuthOutcome::Authenticated(id),
+                None => AuthOutcome::Refused("bad_api_key"),
+            });
+        }
     };
     let Some(session) = store.touch_session(&sid, now, idle).await? else {
         return Ok(AuthOutcome::Refused("no_session"));
@@ -118,10 +145,97 @@ mod tests {
 
     #[test]
     fn bearer_scheme_is_case_insensitive_and_needs_a_token() {
+        let bearer_token = |v| scheme_value(v, "bearer");
         assert_eq!(bearer_token("Bearer abc"), Some("abc"));
         assert_eq!(bearer_token("bearer  abc "), Some("abc"));
         assert_eq!(bearer_token("Bearer "), None);
         assert_eq!(bearer_token("Basic abc"), None);
         assert_eq!(bearer_token("Bearerabc"), None);
+        assert_eq!(scheme_value("APIKEY k", "apikey"), Some("k"));
+    }
+
+    fn req(headers: &[(&str, &str)]) -> RequestHeader {
+        let mut r = RequestHeader::build("GET", b"/", None).expect("request");
+        for (k, v) in headers {
+            r.append_header(k.to_string(), *v).expect("header");
+        }
+        r
+    }
+
+    /// Precedence: Bearer, Authorization ApiKey, X-API-Key, cookie; the
+    /// first present is the only one used.
+    #[test]
+    fn credentials_precedence_table() {
+        use Credentials::*;
+        let cases: Vec<(Vec<(&str, &str)>, Credentials<'static>)> = vec![
+            (vec![], None),
+            (vec![("cookie", "gh=c1")], Cookie("c1")),
+            (vec![("cookie", "gh=")], None),
+            (vec![("x-api-key", "k1"), ("cookie", "gh=c1")], ApiKey("k1")),
+            (vec![("X-Api-Key", " k1 ")], ApiKey("k1")),
+            (vec![("x-api-key", "")], ApiKey("")),
+            (vec![("x-api-key", "k1"), ("x-api-key", "k2")], ApiKey("")),
+            (
+                vec![("authorization", "ApiKey k2"), ("x-api-key", "k1")],
+                ApiKey("k2"),
+            ),
+            (vec![("authorization", "apikey k2")], ApiKey("k2")),
+            (
+                vec![
+                    ("authorization", "Bearer t"),
+                    ("x-api-key", "k1"),
+                    ("cookie", "gh=c1"),
+                ],
+                Bearer("t"),
+            ),
+            (
+                vec![("authorization", "Basic xyz"), ("x-api-key", "k1")],
+                ApiKey("k1"),
+            ),
+            (
+                vec![("authorization", "Basic xyz"), ("cookie", "gh=c1")],
+                Cookie("c1"),
+            ),
+        ];
+        for (headers, want) in cases {
+            let r = req(&headers);
+            assert_eq!(credentials(&r, "gh"), want, "{headers:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn api_key_never_falls_back_to_the_cookie() {
+        use crate::auth::keys::KeySet;
+        use crate::store::{ApiKeyRecord, MemoryStore};
+        let store = MemoryStore::new();
+        let key = apikey::new_key();
+        let rec = ApiKeyRecord {
+            name: "ci".into(),
+            roles: vec!["service".into()],
+            created: 1,
+            last_used: None,
+            expires_at: None,
+        };
+        assert!(store
+            .create_api_key(&apikey::key_hash(&key), &rec)
+            .await
+            .expect("create"));
+        let keys = KeySet::from_hmac_secret(&[0x5a; 32]).expect("hmac key");
+        let tokens = TokenService::new(keys, "iss".into(), "aud".into(), 60);
+        let users = UserDirectory::default();
+        let idle = std::time::Duration::from_secs(60);
+        let good = authenticate(Credentials::ApiKey(&key), &tokens, &store, &users, idle, 10)
+            .await
+            .expect("auth");
+        assert!(
+            matches!(good, AuthOutcome::Authenticated(ref id) if id.username == "apikey:ci" && id.method == AuthMethod::ApiKey),
+            "{good:?}"
+        );
+        let wrong = apikey::new_key();
+        let r = req(&[("x-api-key", &wrong), ("cookie", "gh=whatever")]);
+        let bad = authenticate(credentials(&r, "gh"), &tokens, &store, &users, idle, 10)
+            .await
+            .expect("auth");
+        assert_eq!(bad, AuthOutcome::Refused("bad_api_key"));
     }
 }

@@ -1,6 +1,8 @@
-//! Authentication: passwords, tokens, keys, sessions, refresh tokens, and the
-//! per-request check of a cookie or bearer token against the store.
+//! Authentication: passwords, tokens, keys, sessions, refresh tokens, API
+//! keys, TOTP, and the per-request check of a cookie, bearer token or API
+//! key against the store.
 
+pub mod apikey;
 pub mod check;
 pub mod identity;
 pub mod keys;
@@ -8,5 +10,6 @@ pub mod password;
 pub mod refresh;
 pub mod session;
 pub mod tokens;
+pub mod totp;
 
 pub use identity::{AuthMethod, Identity};

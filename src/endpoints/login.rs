@@ -11,6 +11,7 @@ use subtle::ConstantTimeEq;
 use crate::auth::password::{dummy_verify, verify_password};
 use crate::auth::refresh::{new_token, token_hash};
 use crate::auth::session::{find_cookie, new_secret, set_cookie, sid_of};
+use crate::auth::totp::{self, SecondFactor};
 use crate::config::users::User;
 use crate::endpoints::{json, Call};
 use crate::error::{Answer, GateError, LimitInfo};
@@ -33,6 +34,9 @@ struct LoginInput {
     /// The login form's CSRF token (form posts only).
     #[serde(skip)]
     csrf: String,
+    /// TOTP code or backup code, when the user has TOTP (SPEC §4).
+    #[serde(default)]
+    totp: Option<String>,
 }
 
 /// The login form. Works without JavaScript.
@@ -54,6 +58,7 @@ pub fn page(call: &Call<'_>) -> Answer {
 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
 <p><label>Username <input name=\"username\" autocomplete=\"username\" required></label></p>\
 <p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label></p>\
+<p><label>One-time code (if enabled) <input name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\"></label></p>\
 <p><button type=\"submit\">Sign in</button></p></form></main></body></html>",
         action = html_escape::encode_double_quoted_attribute(&action),
         rd = html_escape::encode_double_quoted_attribute(rd),
@@ -80,6 +85,7 @@ fn parse(call: &Call<'_>) -> Result<LoginInput, GateError> {
                 "password" => input.password = v.into_owned(),
                 "rd" => input.rd = Some(v.into_owned()),
                 "csrf" => input.csrf = v.into_owned(),
+                "totp" => input.totp = Some(v.into_owned()),
                 _ => {}
             }
         }
@@ -145,18 +151,34 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
     }
     let candidate = if input.username.len() <= MAX_FIELD { call.live.users.get(&input.username).cloned() } else { None };
     let Some(user) = verify(candidate, input.password).await? else {
-        let count = store
-            .record_login_failure(&fail_key, cfg.login.lockout)
-            .await
-            .map_err(|_| GateError::StoreUnavailable)?;
-        let username = printable(&input.username);
-        tracing::info!(event = "login_failed", username = %username, ip = %call.client_ip, reason = "bad credentials", "login failed");
-        METRICS.logins.with_label_values(&["failed"]).inc();
-        if count >= cfg.login.max_failures {
-            tracing::warn!(event = "lockout", username = %username, ip = %call.client_ip, reason = "too many failed logins", "username locked out");
-        }
+        failed(call, &fail_key, &input.username, "bad credentials").await?;
         return Err(GateError::BadLogin);
     };
+    // An admin lock (`gatehouse user lock`) answers like a bad password,
+    // after the same password work, so it cannot be told apart either.
+    if store.user_locked(&user.id).await.map_err(|_| GateError::StoreUnavailable)? {
+        failed(call, &fail_key, &input.username, "user locked").await?;
+        return Err(GateError::BadLogin);
+    }
+    let second = totp::check_login(store.as_ref(), &user.id, input.totp.as_deref(), unix_now())
+        .await
+        .map_err(|_| GateError::StoreUnavailable)?;
+    match second {
+        SecondFactor::NotEnrolled | SecondFactor::Passed => {}
+        // The first half of a two-step login: not a failure.
+        SecondFactor::Missing => {
+            METRICS.logins.with_label_values(&["mfa_required"]).inc();
+            return Err(GateError::MfaRequired);
+        }
+        // A wrong code counts towards the lockout like a wrong password, so
+        // knowing the password does not buy unlimited guesses at the code.
+        SecondFactor::Invalid => {
+            failed(call, &fail_key, &input.username, "bad totp code").await?;
+            return Err(GateError::MfaRequired);
+        }
+    }
+    // Only after every factor passed: a right password alone must not
+    // reset the count of wrong codes.
     store.clear_login_failures(&fail_key).await.map_err(|_| GateError::StoreUnavailable)?;
     let issued = issue_session(call, &user).await?;
     METRICS.logins.with_label_values(&["ok"]).inc();
@@ -180,6 +202,24 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
     }));
     answer.headers.extend(cookies);
     Ok(answer)
+}
+
+/// Count a failed login for the lockout and log it (audit `login_failed`,
+/// and `lockout` when this failure reaches the limit).
+async fn failed(call: &Call<'_>, fail_key: &str, username: &str, reason: &'static str) -> Result<(), GateError> {
+    let cfg = &call.state.config;
+    let store = call.store().await?;
+    let count = store
+        .record_login_failure(fail_key, cfg.login.lockout)
+        .await
+        .map_err(|_| GateError::StoreUnavailable)?;
+    let username = printable(username);
+    tracing::info!(event = "login_failed", username = %username, ip = %call.client_ip, reason, "login failed");
+    METRICS.logins.with_label_values(&["failed"]).inc();
+    if count >= cfg.login.max_failures {
+        tracing::warn!(event = "lockout", username = %username, ip = %call.client_ip, reason = "too many failed logins", "username locked out");
+    }
+    Ok(())
 }
 
 /// What a login hands out.

@@ -21,7 +21,7 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
     } else {
         serde_json::from_slice(&call.body).map_err(|_| GateError::BadRequest("expected a JSON object"))?
     };
-    let identity = call.require_identity().await?;
+    let identity = call.require_user().await?;
     let store = call.store().await?;
     let ended = if input.all {
         store.delete_user_sessions(&identity.user_id).await.map_err(|_| GateError::StoreUnavailable)?

@@ -1,5 +1,5 @@
 //! The endpoints the gateway serves itself (SPEC §4): login, refresh,
-//! logout, me, sessions, JWKS, health. `dispatch` runs before routing; a
+//! logout, me, sessions, TOTP enrolment, JWKS, health. `dispatch` runs before routing; a
 //! request it does not claim goes on to the proxy pipeline.
 
 use std::sync::Arc;
@@ -23,6 +23,7 @@ mod logout;
 mod me;
 mod refresh;
 mod sessions;
+mod totp;
 
 /// Largest request body the gateway reads for its own endpoints.
 const MAX_BODY: usize = 16 * 1024;
@@ -36,6 +37,8 @@ enum Endpoint {
     Me,
     Sessions,
     Session,
+    TotpEnroll,
+    TotpConfirm,
     Jwks,
     Health,
     Ready,
@@ -85,6 +88,8 @@ pub async fn dispatch(
         Endpoint::Me => me::get(&call).await,
         Endpoint::Sessions => sessions::list(&call).await,
         Endpoint::Session => sessions::delete(&call).await,
+        Endpoint::TotpEnroll => totp::enroll(&call).await,
+        Endpoint::TotpConfirm => totp::confirm(&call).await,
         Endpoint::Jwks => Ok(jwks::get(&call)),
         Endpoint::Health => Ok(health::live()),
         Endpoint::Ready => Ok(health::ready(&call).await),
@@ -107,6 +112,8 @@ fn route(prefix: &str, path: &str) -> Option<Endpoint> {
         "/logout" => Endpoint::Logout,
         "/me" => Endpoint::Me,
         "/sessions" => Endpoint::Sessions,
+        "/totp/enroll" => Endpoint::TotpEnroll,
+        "/totp/confirm" => Endpoint::TotpConfirm,
         _ => {
             let id = rest.strip_prefix("/sessions/")?;
             if id.is_empty() || id.contains('/') {
@@ -121,7 +128,7 @@ fn allowed(e: Endpoint, m: &Method) -> bool {
     let read = m == Method::GET || m == Method::HEAD;
     match e {
         Endpoint::Login => read || m == Method::POST,
-        Endpoint::Refresh | Endpoint::Logout => m == Method::POST,
+        Endpoint::Refresh | Endpoint::Logout | Endpoint::TotpEnroll | Endpoint::TotpConfirm => m == Method::POST,
         Endpoint::Session => m == Method::DELETE,
         Endpoint::Me | Endpoint::Sessions | Endpoint::Jwks | Endpoint::Health | Endpoint::Ready => read,
     }
@@ -130,7 +137,7 @@ fn allowed(e: Endpoint, m: &Method) -> bool {
 fn allow_list(e: Endpoint) -> &'static str {
     match e {
         Endpoint::Login => "GET, HEAD, POST",
-        Endpoint::Refresh | Endpoint::Logout => "POST",
+        Endpoint::Refresh | Endpoint::Logout | Endpoint::TotpEnroll | Endpoint::TotpConfirm => "POST",
         Endpoint::Session => "DELETE",
         _ => "GET, HEAD",
     }
@@ -185,6 +192,17 @@ impl Call<'_> {
         let id = self.identity().await?.ok_or(GateError::Unauthenticated { browser: None })?;
         if id.method == AuthMethod::Cookie {
             self.check_csrf()?;
+        }
+        Ok(id)
+    }
+
+    /// `require_identity` for endpoints that act on the caller's own user
+    /// account (sessions, logout, TOTP): an API key stands for a service,
+    /// not a user, so it gets 403.
+    pub async fn require_user(&self) -> Result<Identity, GateError> {
+        let id = self.require_identity().await?;
+        if id.method == AuthMethod::ApiKey {
+            return Err(GateError::Forbidden);
         }
         Ok(id)
     }
@@ -248,6 +266,10 @@ mod tests {
             ("/auth/sessions/abc", Some(Endpoint::Session)),
             ("/auth/sessions/", None),
             ("/auth/sessions/a/b", None),
+            ("/auth/totp/enroll", Some(Endpoint::TotpEnroll)),
+            ("/auth/totp/confirm", Some(Endpoint::TotpConfirm)),
+            ("/auth/totp", None),
+            ("/auth/totp/enroll/", None),
             ("/auth", None),
             ("/authx/login", None),
             ("/.well-known/jwks.json", Some(Endpoint::Jwks)),

@@ -5,7 +5,7 @@ use crate::endpoints::{json, Call};
 use crate::error::{Answer, GateError};
 
 pub async fn list(call: &Call<'_>) -> Result<Answer, GateError> {
-    let id = call.require_identity().await?;
+    let id = call.require_user().await?;
     let store = call.store().await?;
     let sessions = store.list_sessions(&id.user_id).await.map_err(|_| GateError::StoreUnavailable)?;
     let items: Vec<_> = sessions
@@ -25,7 +25,7 @@ pub async fn list(call: &Call<'_>) -> Result<Answer, GateError> {
 }
 
 pub async fn delete(call: &Call<'_>) -> Result<Answer, GateError> {
-    let id = call.require_identity().await?;
+    let id = call.require_user().await?;
     let target = call.path.rsplit('/').next().unwrap_or_default();
     let store = call.store().await?;
     // Another user's session answers exactly like a missing one.

@@ -559,6 +559,274 @@ async fn login_failures(s: Arc<dyn Store>) {
     assert!(t1.elapsed() >= Duration::from_millis(550), "expired early");
 }
 
+fn api_key(name: &str, roles: &[&str], created: i64, expires_at: Option<i64>) -> ApiKeyRecord {
+    ApiKeyRecord {
+        name: name.into(),
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+        created,
+        last_used: None,
+        expires_at,
+    }
+}
+
+async fn api_keys(s: Arc<dyn Store>) {
+    let t = unix_now();
+    let ci = api_key("ci", &["service"], t, None);
+    assert!(s.create_api_key("h-ci", &ci).await.expect("create"));
+    assert!(
+        !s.create_api_key("h-other", &api_key("ci", &[], t, None))
+            .await
+            .expect("create"),
+        "names are unique"
+    );
+    assert_eq!(
+        s.use_api_key("h-other", t, LONG).await.expect("use"),
+        None,
+        "a refused create wrote nothing"
+    );
+    let bot = api_key("bot", &["a", "b"], t, None);
+    assert!(s.create_api_key("h-bot", &bot).await.expect("create"));
+
+    // First use records last_used; within `touch_every` it is not rewritten.
+    let used = s.use_api_key("h-ci", t + 5, LONG).await.expect("use");
+    assert_eq!(
+        used,
+        Some(ApiKeyRecord {
+            last_used: Some(t + 5),
+            ..ci.clone()
+        })
+    );
+    let again = s.use_api_key("h-ci", t + 30, LONG).await.expect("use");
+    assert_eq!(again.and_then(|r| r.last_used), Some(t + 5), "throttled");
+    let later = s.use_api_key("h-ci", t + 65, LONG).await.expect("use");
+    assert_eq!(
+        later.and_then(|r| r.last_used),
+        Some(t + 65),
+        "written again after a minute"
+    );
+    assert_eq!(s.use_api_key("h-none", t, LONG).await.expect("use"), None);
+
+    let list = s.list_api_keys().await.expect("list");
+    assert_eq!(
+        list,
+        vec![
+            bot.clone(),
+            ApiKeyRecord {
+                last_used: Some(t + 65),
+                ..ci.clone()
+            }
+        ],
+        "by name, with last_used"
+    );
+
+    assert!(s.revoke_api_key("ci").await.expect("revoke"));
+    assert!(!s.revoke_api_key("ci").await.expect("revoke twice"));
+    assert!(!s.revoke_api_key("nobody").await.expect("revoke unknown"));
+    assert_eq!(
+        s.use_api_key("h-ci", t + 70, LONG).await.expect("use"),
+        None
+    );
+    assert_eq!(s.list_api_keys().await.expect("list"), vec![bot]);
+    // A revoked name can be used again, with a new key.
+    assert!(s.create_api_key("h-ci2", &ci).await.expect("recreate"));
+    assert!(s
+        .use_api_key("h-ci2", t, LONG)
+        .await
+        .expect("use")
+        .is_some());
+    assert_eq!(s.use_api_key("h-ci", t, LONG).await.expect("use"), None);
+}
+
+async fn api_key_expiry(s: Arc<dyn Store>) {
+    let t = unix_now();
+    let short = api_key("short", &["x"], t, Some(t + 1));
+    assert!(s.create_api_key("h-short", &short).await.expect("create"));
+    assert!(s
+        .use_api_key("h-short", t, LONG)
+        .await
+        .expect("use")
+        .is_some());
+    eventually(Duration::from_secs(3), "key to expire", || async {
+        s.use_api_key("h-short", unix_now(), LONG)
+            .await
+            .expect("use")
+            .is_none()
+    })
+    .await;
+    eventually(
+        Duration::from_secs(2),
+        "expired key to leave the list",
+        || async { s.list_api_keys().await.expect("list").is_empty() },
+    )
+    .await;
+    assert!(
+        s.create_api_key("h-short2", &api_key("short", &[], t, None))
+            .await
+            .expect("create"),
+        "an expired key's name is free"
+    );
+}
+
+async fn user_locks(s: Arc<dyn Store>) {
+    let t = unix_now();
+    for (sid, user) in [("l1", "u1"), ("l2", "u1"), ("l3", "u2")] {
+        s.create_session(&session(sid, user, t, t + HOUR), IDLE)
+            .await
+            .expect("create");
+    }
+    assert!(!s.user_locked("u1").await.expect("locked?"));
+    assert_eq!(s.lock_user("u1").await.expect("lock"), 2, "sessions ended");
+    assert!(s.user_locked("u1").await.expect("locked?"));
+    assert_eq!(s.get_session("l1").await.expect("get"), None);
+    assert_eq!(s.list_sessions("u1").await.expect("list"), vec![]);
+    assert!(
+        s.get_session("l3").await.expect("get").is_some(),
+        "other users untouched"
+    );
+    assert!(!s.user_locked("u2").await.expect("locked?"));
+    assert_eq!(s.lock_user("u1").await.expect("lock again"), 0);
+    assert!(s.unlock_user("u1").await.expect("unlock"));
+    assert!(!s.unlock_user("u1").await.expect("unlock again"));
+    assert!(!s.user_locked("u1").await.expect("locked?"));
+}
+
+async fn totp_records(s: Arc<dyn Store>) {
+    let ttl = LONG;
+    assert_eq!(s.get_totp("u1").await.expect("get"), None);
+    assert!(s.begin_totp("u1", "SECRET1", ttl).await.expect("begin"));
+    assert!(s
+        .begin_totp("u1", "SECRET2", ttl)
+        .await
+        .expect("begin again replaces"));
+    let pending = TotpRecord {
+        secret: "SECRET2".into(),
+        active: false,
+        last_step: 0,
+        backup_codes_left: 0,
+    };
+    assert_eq!(s.get_totp("u1").await.expect("get"), Some(pending));
+    assert!(
+        !s.use_totp_step("u1", 5).await.expect("step"),
+        "pending takes no codes"
+    );
+    let hashes: Vec<String> = (0..3).map(|i| format!("bk{i}")).collect();
+    assert!(
+        !s.activate_totp("u1", "SECRET1", 100, &hashes)
+            .await
+            .expect("activate"),
+        "only the secret pending now"
+    );
+    assert!(!s
+        .activate_totp("u2", "SECRET2", 100, &hashes)
+        .await
+        .expect("activate"));
+    assert!(s
+        .activate_totp("u1", "SECRET2", 100, &hashes)
+        .await
+        .expect("activate"));
+    assert!(!s
+        .activate_totp("u1", "SECRET2", 100, &hashes)
+        .await
+        .expect("activate twice"));
+    let active = TotpRecord {
+        secret: "SECRET2".into(),
+        active: true,
+        last_step: 100,
+        backup_codes_left: 3,
+    };
+    assert_eq!(s.get_totp("u1").await.expect("get"), Some(active.clone()));
+    assert!(
+        !s.begin_totp("u1", "SECRET3", ttl).await.expect("begin"),
+        "active is kept"
+    );
+    assert_eq!(s.get_totp("u1").await.expect("get"), Some(active));
+
+    assert!(
+        !s.use_totp_step("u1", 100).await.expect("step"),
+        "the confirming step is used"
+    );
+    assert!(!s.use_totp_step("u1", 99).await.expect("step"));
+    assert!(s.use_totp_step("u1", 101).await.expect("step"));
+    assert!(
+        !s.use_totp_step("u1", 101).await.expect("step"),
+        "each code once"
+    );
+    assert!(s.use_totp_step("u1", 103).await.expect("step"));
+    assert!(!s.use_totp_step("u1", 102).await.expect("step"));
+    assert!(!s.use_totp_step("u2", 500).await.expect("step"));
+
+    assert!(s.use_backup_code("u1", "bk1").await.expect("backup"));
+    assert!(
+        !s.use_backup_code("u1", "bk1").await.expect("backup"),
+        "each backup code once"
+    );
+    assert!(!s.use_backup_code("u1", "nope").await.expect("backup"));
+    assert!(!s.use_backup_code("u2", "bk0").await.expect("backup"));
+    let left = s
+        .get_totp("u1")
+        .await
+        .expect("get")
+        .map(|r| (r.last_step, r.backup_codes_left));
+    assert_eq!(left, Some((103, 2)));
+
+    assert!(s.delete_totp("u1").await.expect("delete"));
+    assert!(!s.delete_totp("u1").await.expect("delete twice"));
+    assert_eq!(s.get_totp("u1").await.expect("get"), None);
+    assert!(!s.use_backup_code("u1", "bk0").await.expect("backup"));
+    assert!(s
+        .begin_totp("u1", "SECRET4", ttl)
+        .await
+        .expect("enrol again after reset"));
+}
+
+async fn totp_pending_lapses(s: Arc<dyn Store>) {
+    let ttl = Duration::from_millis(300);
+    assert!(s.begin_totp("u1", "S", ttl).await.expect("begin"));
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert_eq!(s.get_totp("u1").await.expect("get"), None);
+    assert!(
+        !s.activate_totp("u1", "S", 1, &[]).await.expect("activate"),
+        "lapsed"
+    );
+    // An active one does not lapse.
+    assert!(s.begin_totp("u2", "S", ttl).await.expect("begin"));
+    assert!(s.activate_totp("u2", "S", 1, &[]).await.expect("activate"));
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert!(s
+        .get_totp("u2")
+        .await
+        .expect("get")
+        .is_some_and(|r| r.active));
+}
+
+async fn totp_concurrent_use(s: Arc<dyn Store>) {
+    assert!(s.begin_totp("u1", "S", LONG).await.expect("begin"));
+    let hashes = vec!["only".to_string()];
+    assert!(s
+        .activate_totp("u1", "S", 10, &hashes)
+        .await
+        .expect("activate"));
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let s = s.clone();
+        set.spawn(async move {
+            if i % 2 == 0 {
+                s.use_totp_step("u1", 11).await.expect("step")
+            } else {
+                s.use_backup_code("u1", "only").await.expect("backup")
+            }
+        });
+    }
+    let mut wins = 0;
+    while let Some(r) = set.join_next().await {
+        wins += usize::from(r.expect("task"));
+    }
+    assert_eq!(
+        wins, 2,
+        "one step use and one backup use, whatever the interleaving"
+    );
+}
+
 /// One `#[tokio::test]` per behaviour and backend.
 macro_rules! contract_tests {
     ($($case:ident),* $(,)?) => {
@@ -591,6 +859,12 @@ contract_tests!(
     concurrent_rotation,
     gcra_limits,
     login_failures,
+    api_keys,
+    api_key_expiry,
+    user_locks,
+    totp_records,
+    totp_pending_lapses,
+    totp_concurrent_use,
 );
 
 // ---------------------------------------------------------------- redis only
@@ -661,6 +935,76 @@ async fn redis_every_key_is_prefixed_and_has_a_ttl() {
         .await
         .expect("pttl");
     assert!(ttl > 3_000_000, "{ttl}");
+}
+
+/// The long-lived records: prefixed, no TTL (API keys without one, locks,
+/// active TOTP); a pending enrolment and an expiring key have one.
+#[tokio::test]
+async fn redis_long_lived_records_have_no_ttl() {
+    let server = RedisServer::spawn();
+    let s: Arc<dyn Store> = Arc::new(server.store("pfx:").await);
+    let t = unix_now();
+    s.create_api_key("hk", &api_key("ci", &["x"], t, None))
+        .await
+        .expect("create");
+    s.create_api_key("hk2", &api_key("tmp", &["x"], t, Some(t + 3600)))
+        .await
+        .expect("create");
+    s.use_api_key("hk", t, LONG).await.expect("use");
+    s.lock_user("u1").await.expect("lock");
+    s.begin_totp("u1", "S", LONG).await.expect("begin");
+    s.begin_totp("u2", "S", LONG).await.expect("begin");
+    s.activate_totp("u2", "S", 1, &["b".to_string()])
+        .await
+        .expect("activate");
+
+    let client = ::redis::Client::open(server.url()).expect("client");
+    let mut c = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("conn");
+    let mut keys: Vec<String> = ::redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut c)
+        .await
+        .expect("keys");
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "pfx:ak:hk",
+            "pfx:ak:hk2",
+            "pfx:akn",
+            "pfx:lock:u1",
+            "pfx:totp:u1",
+            "pfx:totp:u2"
+        ]
+    );
+    for (key, has_ttl) in [
+        ("pfx:ak:hk", false),
+        ("pfx:ak:hk2", true),
+        ("pfx:akn", false),
+        ("pfx:lock:u1", false),
+        ("pfx:totp:u1", true),
+        ("pfx:totp:u2", false),
+    ] {
+        let ttl: i64 = ::redis::cmd("PTTL")
+            .arg(key)
+            .query_async(&mut c)
+            .await
+            .expect("pttl");
+        assert_eq!(ttl > 0, has_ttl, "{key}: pttl {ttl}");
+        if !has_ttl {
+            assert_eq!(ttl, -1, "{key} exists without TTL");
+        }
+    }
+    // Only hashes of keys and backup codes are stored.
+    let fields: Vec<String> = ::redis::cmd("HKEYS")
+        .arg("pfx:totp:u2")
+        .query_async(&mut c)
+        .await
+        .expect("hkeys");
+    assert!(fields.contains(&"bk:b".to_string()), "{fields:?}");
 }
 
 #[tokio::test]

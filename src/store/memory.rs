@@ -10,7 +10,8 @@
 //! few map operations. Refresh tokens sit behind one lock: rotation is rare
 //! (once per access-token lifetime) and must be atomic (SPEC §5). Lock order,
 //! to rule out deadlocks: refresh → user → session; `touch_session` takes only
-//! a session shard.
+//! a session shard. API keys, user locks and TOTP live in `accounts`, each
+//! behind its own lock, never held together with another.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
@@ -21,9 +22,11 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::{
-    gcra, session_ttl, unix_now, GcraRule, LimitDecision, RefreshRecord, RotateOutcome,
-    SessionRecord, Store, StoreError,
+    gcra, session_ttl, unix_now, ApiKeyRecord, GcraRule, LimitDecision, RefreshRecord,
+    RotateOutcome, SessionRecord, Store, StoreError, TotpRecord,
 };
+
+mod accounts;
 
 /// Number of lock shards per map.
 pub const SHARDS: usize = 16;
@@ -149,6 +152,8 @@ pub struct MemoryStore {
     /// GCRA theoretical arrival times, µs on `clock`.
     limits: Shards<i64>,
     failures: Shards<u32>,
+    /// API keys, admin locks, TOTP: the long-lived records.
+    accounts: accounts::Accounts,
     /// Origin of the monotonic µs clock used for GCRA.
     clock: Instant,
 }
@@ -167,6 +172,7 @@ impl MemoryStore {
             refresh: Mutex::new(Shard::default()),
             limits: Shards::new(),
             failures: Shards::new(),
+            accounts: accounts::Accounts::default(),
             clock: Instant::now(),
         }
     }
@@ -400,6 +406,78 @@ impl Store for MemoryStore {
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
         self.failures.lock(key).remove(key, Instant::now());
         Ok(())
+    }
+
+    async fn create_api_key(&self, key_hash: &str, rec: &ApiKeyRecord) -> Result<bool, StoreError> {
+        Ok(self.accounts.create_api_key(key_hash, rec, unix_now()))
+    }
+
+    async fn use_api_key(
+        &self,
+        key_hash: &str,
+        now: i64,
+        touch_every: Duration,
+    ) -> Result<Option<ApiKeyRecord>, StoreError> {
+        Ok(self.accounts.use_api_key(key_hash, now, touch_every))
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        Ok(self.accounts.list_api_keys(unix_now()))
+    }
+
+    async fn revoke_api_key(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self.accounts.revoke_api_key(name, unix_now()))
+    }
+
+    async fn lock_user(&self, user_id: &str) -> Result<usize, StoreError> {
+        // Flag first: a login that checks after this point is refused.
+        self.accounts.set_locked(user_id, true);
+        self.delete_user_sessions(user_id).await
+    }
+
+    async fn unlock_user(&self, user_id: &str) -> Result<bool, StoreError> {
+        Ok(self.accounts.set_locked(user_id, false))
+    }
+
+    async fn user_locked(&self, user_id: &str) -> Result<bool, StoreError> {
+        Ok(self.accounts.is_locked(user_id))
+    }
+
+    async fn begin_totp(
+        &self,
+        user_id: &str,
+        secret: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        Ok(self.accounts.begin_totp(user_id, secret, ttl))
+    }
+
+    async fn get_totp(&self, user_id: &str) -> Result<Option<TotpRecord>, StoreError> {
+        Ok(self.accounts.get_totp(user_id))
+    }
+
+    async fn activate_totp(
+        &self,
+        user_id: &str,
+        secret: &str,
+        step: i64,
+        backup_hashes: &[String],
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .accounts
+            .activate_totp(user_id, secret, step, backup_hashes))
+    }
+
+    async fn use_totp_step(&self, user_id: &str, step: i64) -> Result<bool, StoreError> {
+        Ok(self.accounts.use_totp_step(user_id, step))
+    }
+
+    async fn use_backup_code(&self, user_id: &str, code_hash: &str) -> Result<bool, StoreError> {
+        Ok(self.accounts.use_backup_code(user_id, code_hash))
+    }
+
+    async fn delete_totp(&self, user_id: &str) -> Result<bool, StoreError> {
+        Ok(self.accounts.delete_totp(user_id))
     }
 }
 

@@ -1,9 +1,18 @@
 //! The session store: one trait, two real backends (`memory`, the embedded
-//! default, and `redis`). Knows nothing about HTTP. Every key written has a TTL.
+//! default, and `redis`). Knows nothing about HTTP.
+//!
+//! Every ephemeral key has a TTL (sessions, refresh tokens, rate limits,
+//! login failures, pending TOTP enrolments). Three kinds of record are
+//! long-lived on purpose and carry none: API keys (until revoked, unless
+//! created with a TTL), admin user locks (until unlocked) and active TOTP
+//! enrolments (until reset). Their number is bounded by what operators and
+//! users create, not by traffic.
 //!
 //! Sessions are stored under their public id (`sid`, a hash of the cookie
-//! secret), so a dump of the store never holds a usable cookie; refresh tokens
-//! are stored under their SHA-256 hash only.
+//! secret), so a dump of the store never holds a usable cookie; refresh tokens,
+//! API keys and TOTP backup codes are stored under their SHA-256 hash only.
+//! TOTP secrets are the exception: the server needs them to compute codes, so
+//! they are kept as issued (a shared secret: protect the store like a key file).
 
 use std::time::Duration;
 
@@ -70,12 +79,44 @@ pub enum RotateOutcome {
     Rotated(RefreshRecord),
     /// The token was rotated less than `grace` ago: the successor recorded
     /// then (sealed with the old token, see `auth::refresh`) is returned.
-    Grace { record: RefreshRecord, sealed_successor: String },
+    Grace {
+        record: RefreshRecord,
+        sealed_successor: String,
+    },
     /// A rotated token came back after the grace window: the whole family
     /// (its session) has been revoked.
     Reused { sid: String, user_id: String },
     /// Unknown or expired token.
     Invalid,
+}
+
+/// An API key (SPEC §5), stored under the SHA-256 of the key, never the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    /// Unique; what `apikey list` and `revoke` use, and the identity's name.
+    pub name: String,
+    pub roles: Vec<String>,
+    /// Unix seconds.
+    pub created: i64,
+    /// Unix seconds of the last recorded use (written at most once per
+    /// `touch_every`, see `Store::use_api_key`); None: never used.
+    #[serde(default)]
+    pub last_used: Option<i64>,
+    /// Unix seconds; None: valid until revoked.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+}
+
+/// A user's TOTP enrolment (SPEC §4), pending until confirmed with a code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotpRecord {
+    /// Base32 shared secret, as given to the authenticator app.
+    pub secret: String,
+    pub active: bool,
+    /// Highest time step already used (replay guard); 0 before any.
+    pub last_step: i64,
+    /// Backup codes not used yet.
+    pub backup_codes_left: usize,
 }
 
 /// Everything gatehouse keeps in its store.
@@ -139,6 +180,63 @@ pub trait Store: Send + Sync + 'static {
     async fn record_login_failure(&self, key: &str, window: Duration) -> Result<u32, StoreError>;
     /// Forget failures for `key` (after a successful login).
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Store a new API key under `key_hash`, unless a live key already has
+    /// its name: false then, and nothing is written. No TTL unless
+    /// `expires_at` is set.
+    async fn create_api_key(&self, key_hash: &str, rec: &ApiKeyRecord) -> Result<bool, StoreError>;
+    /// The live key under `key_hash`, in one atomic step with recording its
+    /// use: `last_used` is set to `now` when it is unset or at least
+    /// `touch_every` old, so a busy key costs no write per request.
+    async fn use_api_key(
+        &self,
+        key_hash: &str,
+        now: i64,
+        touch_every: Duration,
+    ) -> Result<Option<ApiKeyRecord>, StoreError>;
+    /// All live keys, by name.
+    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
+    /// Revoke the key called `name`. Returns whether a live key was revoked.
+    async fn revoke_api_key(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// Lock a user out (admin): set the lock flag and end all their sessions
+    /// (which also ends their refresh-token families and refuses their JWTs,
+    /// so the per-request check needs no extra lookup). Returns how many
+    /// sessions were ended.
+    async fn lock_user(&self, user_id: &str) -> Result<usize, StoreError>;
+    /// Lift the lock. Returns whether the user was locked.
+    async fn unlock_user(&self, user_id: &str) -> Result<bool, StoreError>;
+    /// Whether an admin has locked the user (checked at login).
+    async fn user_locked(&self, user_id: &str) -> Result<bool, StoreError>;
+
+    /// Start a TOTP enrolment: a pending record with `secret`, kept for
+    /// `ttl`, replacing any earlier pending one. False (nothing written)
+    /// when the user already has active TOTP.
+    async fn begin_totp(
+        &self,
+        user_id: &str,
+        secret: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError>;
+    /// The user's TOTP record, pending or active.
+    async fn get_totp(&self, user_id: &str) -> Result<Option<TotpRecord>, StoreError>;
+    /// Activate a pending enrolment whose secret is still `secret`, with
+    /// `step` as the last used step and the backup-code hashes; the record
+    /// loses its TTL. False when there is no such pending enrolment.
+    async fn activate_totp(
+        &self,
+        user_id: &str,
+        secret: &str,
+        step: i64,
+        backup_hashes: &[String],
+    ) -> Result<bool, StoreError>;
+    /// Use time step `step` of active TOTP: true, and recorded, only when
+    /// it is above the last used step (each code works once), atomically.
+    async fn use_totp_step(&self, user_id: &str, step: i64) -> Result<bool, StoreError>;
+    /// Use a backup code (by hash) of active TOTP: true at most once per code.
+    async fn use_backup_code(&self, user_id: &str, code_hash: &str) -> Result<bool, StoreError>;
+    /// Remove the user's TOTP (admin reset). Returns whether there was one.
+    async fn delete_totp(&self, user_id: &str) -> Result<bool, StoreError>;
 }
 
 /// A session's store TTL at `now`: `min(idle, expires_at - now)`, or None
@@ -168,7 +266,9 @@ impl LimitDecision {
 /// Connect the configured backend. Does no network I/O: a Redis that is
 /// down at start makes calls fail (503 on protected routes) until it is back.
 /// Call it inside the Tokio runtime (the Redis backend spawns a task).
-pub async fn connect(cfg: &crate::config::StoreConfig) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+pub async fn connect(
+    cfg: &crate::config::StoreConfig,
+) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     use crate::config::StoreBackend;
     Ok(match cfg.backend {
         StoreBackend::Memory => std::sync::Arc::new(MemoryStore::new()),

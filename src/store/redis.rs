@@ -11,6 +11,15 @@
 //! - `{p}rl:{key}` GCRA TAT in µs; TTL until the budget is full again.
 //! - `{p}lf:{key}` failed-login counter; TTL the lockout window.
 //!
+//! Long-lived, no TTL (see the `store` module doc; `accounts.rs`):
+//! - `{p}ak:{hash}` API key: hash `rec` (record JSON), `lu` (last used,
+//!   written at most once per minute); a TTL only if created with one.
+//! - `{p}akn`      hash name → key hash; entries of expired keys are pruned
+//!   by `list` and replaced by `create`.
+//! - `{p}lock:{uid}` admin lock flag.
+//! - `{p}totp:{uid}` hash `secret`, `active`, `step` (last used time step),
+//!   `bk:{hash}` per unused backup code; TTL only while pending.
+//!
 //! Scripts build session and index keys from the prefix, so this targets a
 //! single Redis (or a primary with replicas), not Redis Cluster.
 //!
@@ -27,9 +36,11 @@ use redis::{ErrorKind, RedisError, Script};
 
 use super::memory::secs;
 use super::{
-    gcra, session_ttl, unix_now, GcraRule, LimitDecision, RefreshRecord, RotateOutcome,
-    SessionRecord, Store, StoreError,
+    gcra, session_ttl, unix_now, ApiKeyRecord, GcraRule, LimitDecision, RefreshRecord,
+    RotateOutcome, SessionRecord, Store, StoreError, TotpRecord,
 };
+
+mod accounts;
 
 /// Reconnect attempts per reconnection round, kept short so a Redis that
 /// comes back is noticed within a second or so; callers drive new rounds.
@@ -68,6 +79,7 @@ pub struct RedisStore {
     prefix: String,
     timeout: Duration,
     scripts: Scripts,
+    account_scripts: accounts::Scripts,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -105,6 +117,7 @@ impl RedisStore {
             prefix: key_prefix.to_string(),
             timeout,
             scripts: Scripts::new(),
+            account_scripts: accounts::Scripts::new(),
         })
     }
 
@@ -417,6 +430,75 @@ impl Store for RedisStore {
         let mut cmd = redis::cmd("DEL");
         cmd.arg(self.key("lf", key));
         self.query::<i64>(&cmd).await.map(drop)
+    }
+
+    async fn create_api_key(&self, key_hash: &str, rec: &ApiKeyRecord) -> Result<bool, StoreError> {
+        self.create_api_key_impl(key_hash, rec).await
+    }
+
+    async fn use_api_key(
+        &self,
+        key_hash: &str,
+        now: i64,
+        touch_every: Duration,
+    ) -> Result<Option<ApiKeyRecord>, StoreError> {
+        self.use_api_key_impl(key_hash, now, touch_every).await
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        self.list_api_keys_impl().await
+    }
+
+    async fn revoke_api_key(&self, name: &str) -> Result<bool, StoreError> {
+        self.revoke_api_key_impl(name).await
+    }
+
+    async fn lock_user(&self, user_id: &str) -> Result<usize, StoreError> {
+        self.lock_user_impl(user_id).await
+    }
+
+    async fn unlock_user(&self, user_id: &str) -> Result<bool, StoreError> {
+        self.unlock_user_impl(user_id).await
+    }
+
+    async fn user_locked(&self, user_id: &str) -> Result<bool, StoreError> {
+        self.user_locked_impl(user_id).await
+    }
+
+    async fn begin_totp(
+        &self,
+        user_id: &str,
+        secret: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        self.begin_totp_impl(user_id, secret, ttl).await
+    }
+
+    async fn get_totp(&self, user_id: &str) -> Result<Option<TotpRecord>, StoreError> {
+        self.get_totp_impl(user_id).await
+    }
+
+    async fn activate_totp(
+        &self,
+        user_id: &str,
+        secret: &str,
+        step: i64,
+        backup_hashes: &[String],
+    ) -> Result<bool, StoreError> {
+        self.activate_totp_impl(user_id, secret, step, backup_hashes)
+            .await
+    }
+
+    async fn use_totp_step(&self, user_id: &str, step: i64) -> Result<bool, StoreError> {
+        self.use_totp_step_impl(user_id, step).await
+    }
+
+    async fn use_backup_code(&self, user_id: &str, code_hash: &str) -> Result<bool, StoreError> {
+        self.use_backup_code_impl(user_id, code_hash).await
+    }
+
+    async fn delete_totp(&self, user_id: &str) -> Result<bool, StoreError> {
+        self.delete_totp_impl(user_id).await
     }
 }
 

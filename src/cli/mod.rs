@@ -1,5 +1,6 @@
 //! Command line (SPEC §1). Exit codes: 0 ok, 1 runtime failure, 2 bad
-//! config or usage.
+//! config or usage. Store administration (API keys, sessions, users) lives
+//! in `admin`.
 
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -10,6 +11,8 @@ use clap::{Parser, Subcommand};
 use crate::auth::keys::generate_ed25519;
 use crate::auth::password::hash_password;
 use crate::state::{load_all, AppState};
+
+pub mod admin;
 
 #[derive(Parser)]
 #[command(name = "gatehouse", version, about = "Reverse-proxy authentication gateway")]
@@ -33,6 +36,21 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// API keys in the store (redis backend).
+    Apikey {
+        #[command(subcommand)]
+        command: admin::ApiKeyCommand,
+    },
+    /// Users' sessions in the store (redis backend).
+    Sessions {
+        #[command(subcommand)]
+        command: admin::SessionsCommand,
+    },
+    /// Admin locks and TOTP resets (redis backend).
+    User {
+        #[command(subcommand)]
+        command: admin::UserCommand,
     },
 }
 
@@ -60,6 +78,9 @@ pub fn main() -> i32 {
         Command::Run => run(&cli.config),
         Command::Check => check(&cli.config),
         Command::HashPassword => hash_from_stdin(),
+        Command::Apikey { command } => admin_logging(|| admin::apikey(&cli.config, command)),
+        Command::Sessions { command } => admin_logging(|| admin::sessions(&cli.config, command)),
+        Command::User { command } => admin_logging(|| admin::user(&cli.config, command)),
         Command::Keys { command: KeysCommand::Generate { out } } => match generate_ed25519(&out) {
             Ok(path) => {
                 println!("wrote {}", path.display());
@@ -71,6 +92,12 @@ pub fn main() -> i32 {
             }
         },
     }
+}
+
+/// Admin commands log their audit events like the gateway does.
+fn admin_logging(f: impl FnOnce() -> i32) -> i32 {
+    init_logging();
+    f()
 }
 
 /// JSON log lines on stderr; readable text when stderr is a terminal.
