@@ -99,24 +99,32 @@ pub async fn authenticate(
     idle: std::time::Duration,
     now: i64,
 ) -> Result<AuthOutcome, StoreError> {
-    let (sid, method, sub) = match creds {
-        Credentials::None => return Ok(AuthOutcome::Anonymous),
-        Credentials::Bearer(token) => match tokens.verify(token, now) {
-            Ok(claims) => (claims.sid, AuthMethod::Bearer, Some(claims.sub)),
+    let claims = match creds {
+        Credentials::Bearer(token) => match tokens.verify_cached(token, now) {
+            Ok(claims) => Some(claims),
             Err(_) => return Ok(AuthOutcome::Refused("bad_token")),
         },
-        Credentials::Cookie(secret) => (sid_of(secret), AuthMethod::Cookie, None),
-        Credentials::ApiKey(key) => {
+        _ => None,
+    };
+    let cookie_sid;
+    let (sid, method) = match (&claims, creds) {
+        (Some(c), _) => (c.sid.as_str(), AuthMethod::Bearer),
+        (None, Credentials::Cookie(secret)) => {
+            cookie_sid = sid_of(secret);
+            (cookie_sid.as_str(), AuthMethod::Cookie)
+        }
+        (None, Credentials::ApiKey(key)) => {
             return Ok(match apikey::lookup(key, store, now).await? {
                 Some(id) => AuthOutcome::Authenticated(id),
                 None => AuthOutcome::Refused("bad_api_key"),
             });
         }
+        (None, _) => return Ok(AuthOutcome::Anonymous),
     };
-    let Some(session) = store.touch_session(&sid, now, idle).await? else {
+    let Some(session) = store.touch_session(sid, now, idle).await? else {
         return Ok(AuthOutcome::Refused("no_session"));
     };
-    if sub.is_some_and(|s| s != session.user_id) {
+    if claims.as_ref().is_some_and(|c| c.sub != session.user_id) {
         return Ok(AuthOutcome::Refused("subject_mismatch"));
     }
     // A user removed or disabled by a reload loses access at once.

@@ -10,6 +10,7 @@ pub mod password;
 pub mod refresh;
 pub mod session;
 pub mod tokens;
+pub mod verified;
 pub mod totp;
 
 pub use identity::{AuthMethod, Identity};

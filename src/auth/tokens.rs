@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::auth::keys::KeySet;
+use crate::auth::verified::VerifiedTokens;
 use crate::store::SessionRecord;
 
 /// Longest token looked at; real ones are well under 1 KiB. Bounds the work
@@ -76,6 +78,8 @@ pub struct TokenService {
     pub access_ttl_secs: i64,
     /// Built once: pinned to the one algorithm, our `iss` and `aud`.
     validation: Validation,
+    /// Tokens that passed `verify` before (see `auth::verified`).
+    verified: VerifiedTokens,
 }
 
 impl TokenService {
@@ -95,6 +99,7 @@ impl TokenService {
             audience,
             access_ttl_secs,
             validation,
+            verified: VerifiedTokens::default(),
         }
     }
 
@@ -122,6 +127,21 @@ impl TokenService {
         Ok((token, exp))
     }
 
+    /// `verify`, answered from the cache of verified tokens when this exact
+    /// token passed before; the time checks are always redone.
+    pub fn verify_cached(&self, token: &str, now: i64) -> Result<Arc<AccessClaims>, TokenError> {
+        if let Some(claims) = self.verified.get(token) {
+            if let Err(e) = check_times(&claims, now) {
+                self.verified.remove(token);
+                return Err(e);
+            }
+            return Ok(claims);
+        }
+        let claims = Arc::new(self.verify(token, now)?);
+        self.verified.insert(token, claims.clone());
+        Ok(claims)
+    }
+
     /// Verify signature and claims. `now` in Unix seconds; no leeway beyond
     /// a few seconds of clock skew.
     pub fn verify(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
@@ -140,12 +160,7 @@ impl TokenService {
             jsonwebtoken::decode::<AccessClaims>(token, &self.keys.decoding, &self.validation)
                 .map_err(|e| map_error(e.kind()))?
                 .claims;
-        if now >= claims.exp.saturating_add(LEEWAY_SECS) {
-            return Err(TokenError::Expired);
-        }
-        if matches!(claims.nbf, Some(nbf) if nbf > now.saturating_add(LEEWAY_SECS)) {
-            return Err(TokenError::NotYetValid);
-        }
+        check_times(&claims, now)?;
         Ok(claims)
     }
 
@@ -230,6 +245,17 @@ fn map_error(kind: &ErrorKind) -> TokenError {
         ErrorKind::ImmatureSignature => TokenError::NotYetValid,
         _ => TokenError::Malformed,
     }
+}
+
+/// `exp` and `nbf` against `now`, with the small leeway for clock skew.
+fn check_times(claims: &AccessClaims, now: i64) -> Result<(), TokenError> {
+    if now >= claims.exp.saturating_add(LEEWAY_SECS) {
+        return Err(TokenError::Expired);
+    }
+    if matches!(claims.nbf, Some(nbf) if nbf > now.saturating_add(LEEWAY_SECS)) {
+        return Err(TokenError::NotYetValid);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
