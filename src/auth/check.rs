@@ -99,6 +99,13 @@ pub async fn authenticate(
     idle: std::time::Duration,
     now: i64,
 ) -> Result<AuthOutcome, StoreError> {
+    // A trusted IdP's token (tokens.trusted_issuers) is stateless: verified
+    // with that issuer's keys, with no session to look up.
+    if let (Credentials::Bearer(token), Some(external)) = (creds, &tokens.external) {
+        if let Some(outcome) = external.authenticate(token, now).await {
+            return Ok(outcome);
+        }
+    }
     let (sid, method, sub) = match creds {
         Credentials::None => return Ok(AuthOutcome::Anonymous),
         Credentials::Bearer(token) => match tokens.verify(token, now) {

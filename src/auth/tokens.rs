@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -20,6 +21,7 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::auth::external::TrustedIssuers;
 use crate::auth::keys::KeySet;
 use crate::store::SessionRecord;
 
@@ -74,6 +76,9 @@ pub struct TokenService {
     pub issuer: String,
     pub audience: String,
     pub access_ttl_secs: i64,
+    /// Trusted external issuers (`[[tokens.trusted_issuers]]`), if any: the
+    /// per-request check hands their tokens to them.
+    pub external: Option<Arc<TrustedIssuers>>,
     /// Built once: pinned to the one algorithm, our `iss` and `aud`.
     validation: Validation,
 }
@@ -94,6 +99,7 @@ impl TokenService {
             issuer,
             audience,
             access_ttl_secs,
+            external: None,
             validation,
         }
     }
@@ -184,7 +190,7 @@ fn new_jti() -> String {
 /// Decode the header segment strictly: canonical base64url without padding,
 /// a JSON object, no member named twice (so `{"alg":"EdDSA","alg":"none"}`
 /// cannot mean one thing here and another to a library).
-fn decode_header(segment: &str) -> Result<BTreeMap<String, Value>, TokenError> {
+pub(crate) fn decode_header(segment: &str) -> Result<BTreeMap<String, Value>, TokenError> {
     let json = URL_SAFE_NO_PAD
         .decode(segment)
         .map_err(|_| TokenError::Malformed)?;
@@ -194,7 +200,7 @@ fn decode_header(segment: &str) -> Result<BTreeMap<String, Value>, TokenError> {
 }
 
 /// A JSON object whose deserialisation fails on a duplicate member.
-struct StrictObject(BTreeMap<String, Value>);
+pub(crate) struct StrictObject(pub(crate) BTreeMap<String, Value>);
 
 impl<'de> Deserialize<'de> for StrictObject {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
