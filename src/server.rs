@@ -8,6 +8,7 @@ use pingora::server::configuration::ServerConf;
 use pingora::server::{Server, ShutdownWatch};
 use pingora::services::background::{background_service, BackgroundService};
 
+use crate::auth::external::TrustedIssuers;
 use crate::proxy::Gatehouse;
 use crate::state::AppState;
 
@@ -43,6 +44,9 @@ pub fn run(state: Arc<AppState>) -> ! {
         svc.add_tcp(&admin.listen.to_string());
         server.add_service(svc);
     }
+    if let Some(issuers) = state.tokens.external.clone().filter(|e| e.has_remote()) {
+        server.add_service(background_service("jwks refresh", JwksRefresher { issuers }));
+    }
     server.add_service(background_service("reload", Reloader { state }));
     tracing::info!("gatehouse started");
     server.run_forever()
@@ -72,6 +76,21 @@ impl BackgroundService for Reloader {
                 },
                 _ = shutdown.changed() => return,
             }
+        }
+    }
+}
+
+/// Fetches the `jwks_url` of trusted issuers at start and every `refresh`.
+struct JwksRefresher {
+    issuers: Arc<TrustedIssuers>,
+}
+
+#[async_trait]
+impl BackgroundService for JwksRefresher {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        tokio::select! {
+            _ = self.issuers.clone().refresh_forever() => {}
+            _ = shutdown.changed() => {}
         }
     }
 }

@@ -7,6 +7,7 @@ use arc_swap::ArcSwap;
 use pingora::upstreams::peer::HttpPeer;
 use tokio::sync::OnceCell;
 
+use crate::auth::external::TrustedIssuers;
 use crate::auth::keys::KeySet;
 use crate::auth::tokens::TokenService;
 use crate::config::users::{load_users, UserDirectory};
@@ -89,12 +90,14 @@ fn key_line(path: &std::path::Path, key: &str) -> Option<usize> {
 
 impl AppState {
     pub fn new(config: Config, users: UserDirectory, keys: KeySet) -> AppState {
-        let tokens = TokenService::new(
+        let mut tokens = TokenService::new(
             keys,
             config.tokens.issuer.clone(),
             config.tokens.audience.clone(),
             config.tokens.access_ttl.as_secs() as i64,
         );
+        tokens.external =
+            TrustedIssuers::new(&config.tokens.issuer, &config.trusted_issuers, config.policy.roles.clone());
         let store = OnceCell::new();
         let live = ArcSwap::from_pointee(Live::new(config.policy.clone(), users));
         let limiter = Limiter::new(Arc::new(MemoryStore::new()));
@@ -125,6 +128,10 @@ impl AppState {
     pub fn reload(&self) -> Result<(), ConfigError> {
         let fresh = config::load(&self.config.path)?;
         let users = load_users(&fresh.users_file, &|r| fresh.policy.roles.contains(r))?;
+        // Trusted issuers keep their keys; their roles follow the policy.
+        if let Some(external) = &self.tokens.external {
+            external.set_roles(fresh.policy.roles.clone());
+        }
         self.live.store(Arc::new(Live::new(fresh.policy, users)));
         Ok(())
     }

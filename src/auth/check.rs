@@ -102,7 +102,16 @@ pub async fn authenticate(
     let claims = match creds {
         Credentials::Bearer(token) => match tokens.verify_cached(token, now) {
             Ok(claims) => Some(claims),
-            Err(_) => return Ok(AuthOutcome::Refused("bad_token")),
+            Err(_) => {
+                // Not one of ours: a trusted IdP's token (tokens.trusted_issuers)
+                // is stateless, verified with that issuer's keys, no session.
+                if let Some(external) = &tokens.external {
+                    if let Some(outcome) = external.authenticate(token, now).await {
+                        return Ok(outcome);
+                    }
+                }
+                return Ok(AuthOutcome::Refused("bad_token"));
+            }
         },
         _ => None,
     };

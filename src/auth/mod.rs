@@ -4,6 +4,7 @@
 
 pub mod apikey;
 pub mod check;
+pub mod external;
 pub mod identity;
 pub mod keys;
 pub mod password;

@@ -21,6 +21,7 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::auth::external::TrustedIssuers;
 use crate::auth::keys::KeySet;
 use crate::auth::verified::VerifiedTokens;
 use crate::store::SessionRecord;
@@ -76,6 +77,9 @@ pub struct TokenService {
     pub issuer: String,
     pub audience: String,
     pub access_ttl_secs: i64,
+    /// Trusted external issuers (`[[tokens.trusted_issuers]]`), if any: the
+    /// per-request check hands their tokens to them.
+    pub external: Option<Arc<TrustedIssuers>>,
     /// Built once: pinned to the one algorithm, our `iss` and `aud`.
     validation: Validation,
     /// Tokens that passed `verify` before (see `auth::verified`).
@@ -98,6 +102,7 @@ impl TokenService {
             issuer,
             audience,
             access_ttl_secs,
+            external: None,
             validation,
             verified: VerifiedTokens::default(),
         }
@@ -199,7 +204,7 @@ fn new_jti() -> String {
 /// Decode the header segment strictly: canonical base64url without padding,
 /// a JSON object, no member named twice (so `{"alg":"EdDSA","alg":"none"}`
 /// cannot mean one thing here and another to a library).
-fn decode_header(segment: &str) -> Result<BTreeMap<String, Value>, TokenError> {
+pub(crate) fn decode_header(segment: &str) -> Result<BTreeMap<String, Value>, TokenError> {
     let json = URL_SAFE_NO_PAD
         .decode(segment)
         .map_err(|_| TokenError::Malformed)?;
@@ -209,7 +214,7 @@ fn decode_header(segment: &str) -> Result<BTreeMap<String, Value>, TokenError> {
 }
 
 /// A JSON object whose deserialisation fails on a duplicate member.
-struct StrictObject(BTreeMap<String, Value>);
+pub(crate) struct StrictObject(pub(crate) BTreeMap<String, Value>);
 
 impl<'de> Deserialize<'de> for StrictObject {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

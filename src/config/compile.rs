@@ -7,6 +7,7 @@
 
 mod auth;
 mod headers;
+mod issuers;
 mod policy;
 mod server;
 #[cfg(test)]
@@ -38,7 +39,12 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 /// Compile config text as if read from `path` (relative paths resolve
 /// against `path`'s directory).
 pub fn compile(path: &Path, text: &str) -> Result<Config, ConfigError> {
-    let raw: RawConfig = diag::parse_toml(path, text)?;
+    let mut raw: RawConfig = diag::parse_toml(path, text)?;
+    // Compiled after the policy: role_map targets must name [roles] entries.
+    let raw_issuers = raw
+        .tokens
+        .as_mut()
+        .and_then(|t| t.get_mut().trusted_issuers.take());
     let base = path.parent().unwrap_or(Path::new(""));
     let mut c = Compiler {
         d: Diags::new(path, text),
@@ -53,6 +59,7 @@ pub fn compile(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let login = c.login(raw.login);
     let headers = c.headers(raw.headers);
     let policy = c.policy(raw.upstreams, raw.roles, raw.rate_limits, raw.routes);
+    let trusted_issuers = c.trusted_issuers(raw_issuers, &tokens.issuer, &policy.roles);
     c.d.finish(Config {
         path: path.to_path_buf(),
         server,
@@ -63,6 +70,7 @@ pub fn compile(path: &Path, text: &str) -> Result<Config, ConfigError> {
         session,
         login,
         headers,
+        trusted_issuers,
         policy,
     })
 }

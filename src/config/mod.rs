@@ -2,12 +2,15 @@
 //! into the types below, which the hot path reads without parsing anything.
 //! Every problem is reported as `file:line: key: message` (`diag`).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::HeaderName;
 use ipnet::IpNet;
+use jsonwebtoken::Algorithm;
 
 pub mod compile;
 pub mod diag;
@@ -18,6 +21,7 @@ pub mod users;
 pub use compile::load;
 pub use diag::{ConfigError, Diagnostic};
 
+use crate::auth::external::jwks::IssuerKeys;
 use crate::policy::Policy;
 
 /// The whole compiled configuration.
@@ -33,6 +37,9 @@ pub struct Config {
     pub session: SessionConfig,
     pub login: LoginConfig,
     pub headers: HeaderConfig,
+    /// `[[tokens.trusted_issuers]]`: external IdPs whose JWTs are accepted.
+    /// Like the rest of `[tokens]`, not reloaded on SIGHUP.
+    pub trusted_issuers: Vec<TrustedIssuerConfig>,
     /// Routes, roles, upstreams, rate limits: what SIGHUP swaps.
     pub policy: Policy,
 }
@@ -119,6 +126,34 @@ pub struct TokenConfig {
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
     pub refresh_reuse_grace: Duration,
+}
+
+/// One trusted external issuer, checked and with its keys file parsed.
+#[derive(Debug, Clone)]
+pub struct TrustedIssuerConfig {
+    /// The exact `iss` of its tokens; never gatehouse's own issuer.
+    pub issuer: String,
+    /// The `aud` its tokens must carry.
+    pub audience: String,
+    pub jwks: JwksSource,
+    /// Accepted signing algorithms, asymmetric only; never the token's choice.
+    pub algorithms: Vec<Algorithm>,
+    /// Top-level claim name or dotted path of the roles.
+    pub roles_claim: String,
+    /// IdP value -> gatehouse role; `None` passes values through unchanged.
+    /// Either way only names of `[roles]` entries survive.
+    pub role_map: Option<BTreeMap<String, String>>,
+    pub username_claim: String,
+    pub email_claim: String,
+}
+
+/// Where a trusted issuer's public keys come from.
+#[derive(Debug, Clone)]
+pub enum JwksSource {
+    /// Read and parsed at load.
+    File { path: PathBuf, keys: Arc<IssuerKeys> },
+    /// Fetched at start, every `refresh`, and on an unknown `kid`.
+    Url { url: String, refresh: Duration },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -78,6 +78,39 @@ pub struct RawTokens {
     pub access_ttl: Option<Str>,
     pub refresh_ttl: Option<Str>,
     pub refresh_reuse_grace: Option<Str>,
+    /// `[[tokens.trusted_issuers]]`: external identity providers (see
+    /// `RawTrustedIssuer`).
+    pub trusted_issuers: Option<Vec<Spanned<RawTrustedIssuer>>>,
+}
+
+/// One `[[tokens.trusted_issuers]]` entry: an identity provider whose bearer
+/// JWTs are accepted alongside gatehouse's own.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrustedIssuer {
+    /// Required: the exact `iss` of the IdP's tokens.
+    pub issuer: Option<Str>,
+    /// Required: the `aud` tokens must carry (the string, or one of the array).
+    pub audience: Option<Str>,
+    /// The IdP's public keys as a JWKS file (relative to the config dir);
+    /// exactly one of `jwks_file` and `jwks_url`.
+    pub jwks_file: Option<Str>,
+    /// The IdP's JWKS endpoint: https, or http on loopback only.
+    pub jwks_url: Option<Str>,
+    /// Required: the signing algorithms accepted from this IdP; asymmetric
+    /// only (RS256/384/512, PS256/384/512, ES256/384, EdDSA).
+    pub algorithms: Option<Spanned<Vec<Str>>>,
+    /// Claim holding the roles: a top-level name or a dotted path to an
+    /// array of strings or a space/comma separated string. Default "roles".
+    pub roles_claim: Option<Str>,
+    /// IdP role value -> gatehouse role. When set, only mapped values count.
+    pub role_map: Option<BTreeMap<String, Str>>,
+    /// Claim giving the username (X-Auth-User). Default "sub".
+    pub username_claim: Option<Str>,
+    /// Claim giving the email (X-Auth-Email). Default "email".
+    pub email_claim: Option<Str>,
+    /// How often `jwks_url` is fetched again. Default "10m".
+    pub refresh: Option<Str>,
 }
 
 #[derive(Debug, Default, Deserialize)]

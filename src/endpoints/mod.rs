@@ -198,10 +198,11 @@ impl Call<'_> {
 
     /// `require_identity` for endpoints that act on the caller's own user
     /// account (sessions, logout, TOTP): an API key stands for a service,
-    /// not a user, so it gets 403.
+    /// not a user, and a trusted IdP's token (no `sid`) for an account
+    /// gatehouse does not hold, so both get 403.
     pub async fn require_user(&self) -> Result<Identity, GateError> {
         let id = self.require_identity().await?;
-        if id.method == AuthMethod::ApiKey {
+        if id.method == AuthMethod::ApiKey || id.sid.is_none() {
             return Err(GateError::Forbidden);
         }
         Ok(id)

@@ -1,0 +1,355 @@
+//! Trusted external issuers (`[[tokens.trusted_issuers]]`): bearer JWTs
+//! from an existing identity provider, accepted alongside gatehouse's own.
+//!
+//! A bearer token is routed by its (unverified) `iss`: gatehouse's own issuer
+//! takes the usual path; a trusted issuer's token is verified with that
+//! issuer's keys and algorithms only, so one issuer's key never verifies
+//! another's token and the token's `alg` never picks the key type (no
+//! RS256 -> HS256 confusion). Everything else is left to the usual path,
+//! which refuses it.
+//!
+//! These tokens are stateless: there is no gatehouse session behind them to
+//! revoke, so they are good until their `exp` unless the IdP's keys change.
+
+pub mod claims;
+pub mod fetch;
+pub mod jwks;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::Algorithm;
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use crate::auth::check::AuthOutcome;
+use crate::auth::identity::Identity;
+use crate::auth::tokens::{decode_header, StrictObject, TokenError};
+use crate::config::{JwksSource, TrustedIssuerConfig};
+use crate::policy::Roles;
+use claims::Claims;
+use jwks::IssuerKeys;
+
+/// Longest external token looked at. IdP tokens carrying many groups run
+/// larger than ours; this still bounds the work before the signature check.
+pub const MAX_TOKEN_LEN: usize = 16 * 1024;
+/// An unknown `kid` makes at most one fetch per this long per issuer, so
+/// forged kids cannot turn the gateway against the IdP.
+pub const UNKNOWN_KID_COOLDOWN: Duration = Duration::from_secs(30);
+/// After a failed fetch, the next scheduled one comes at most this late.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
+
+/// All trusted issuers, their current keys and the roles they may map to.
+pub struct TrustedIssuers {
+    /// Gatehouse's own `iss`: such tokens are never handled here.
+    own_issuer: String,
+    issuers: Vec<Issuer>,
+    /// The current `[roles]` (swapped on SIGHUP with the policy).
+    roles: ArcSwap<Roles>,
+    /// For `jwks_url` issuers; `None` if there are none or it cannot be built.
+    client: Option<reqwest::Client>,
+}
+
+struct Issuer {
+    cfg: TrustedIssuerConfig,
+    keys: ArcSwap<IssuerKeys>,
+    remote: Option<Remote>,
+}
+
+/// A `jwks_url` issuer's fetch state.
+struct Remote {
+    url: String,
+    refresh: Duration,
+    /// Held for the length of a fetch, so scheduled and on-demand fetches
+    /// never overlap; holds when the last on-demand fetch started.
+    fetching: Mutex<Option<Instant>>,
+}
+
+impl TrustedIssuers {
+    /// `None` when no issuer is configured. `jwks_url` keys start empty:
+    /// tokens from such an issuer are refused until a fetch succeeds.
+    pub fn new(
+        own_issuer: &str,
+        list: &[TrustedIssuerConfig],
+        roles: Roles,
+    ) -> Option<Arc<TrustedIssuers>> {
+        if list.is_empty() {
+            return None;
+        }
+        let issuers: Vec<Issuer> = list
+            .iter()
+            .map(|cfg| {
+                let (keys, remote) = match &cfg.jwks {
+                    JwksSource::File { keys, .. } => (keys.clone(), None),
+                    JwksSource::Url { url, refresh } => (
+                        Arc::new(IssuerKeys::default()),
+                        Some(Remote {
+                            url: url.clone(),
+                            refresh: *refresh,
+                            fetching: Mutex::new(None),
+                        }),
+                    ),
+                };
+                match &cfg.jwks {
+                    JwksSource::File { path, keys } => tracing::info!(issuer = %cfg.issuer, file = %path.display(), kids = ?keys.kids(), "trusting external issuer"),
+                    JwksSource::Url { url, .. } => tracing::info!(issuer = %cfg.issuer, %url, "trusting external issuer; keys fetched from its JWKS URL"),
+                }
+                Issuer {
+                    cfg: cfg.clone(),
+                    keys: ArcSwap::new(keys),
+                    remote,
+                }
+            })
+            .collect();
+        let client = if issuers.iter().any(|i| i.remote.is_some()) {
+            fetch::client()
+                .map_err(
+                    |e| tracing::error!(error = %e, "jwks_url issuers will refuse every token"),
+                )
+                .ok()
+        } else {
+            None
+        };
+        Some(Arc::new(TrustedIssuers {
+            own_issuer: own_issuer.to_owned(),
+            issuers,
+            roles: ArcSwap::from_pointee(roles),
+            client,
+        }))
+    }
+
+    /// Take the `[roles]` of a reloaded policy.
+    pub fn set_roles(&self, roles: Roles) {
+        self.roles.store(Arc::new(roles));
+    }
+
+    /// Whether any issuer fetches its keys (and so needs `refresh_forever`).
+    pub fn has_remote(&self) -> bool {
+        self.issuers.iter().any(|i| i.remote.is_some())
+    }
+
+    /// Check a bearer token if a trusted issuer claims it; `None` leaves it
+    /// to gatehouse's own verification (own `iss`, unknown `iss`, or not a
+    /// JWT at all, all of which that path refuses unless it is ours).
+    pub async fn authenticate(&self, token: &str, now: i64) -> Option<AuthOutcome> {
+        let (issuer, parts) = self.route(token)?;
+        Some(match self.verify(issuer, &parts, now).await {
+            Ok(id) => AuthOutcome::Authenticated(id),
+            Err(e) => {
+                tracing::debug!(issuer = %issuer.cfg.issuer, error = %e, "external token refused");
+                AuthOutcome::Refused(reason(&e))
+            }
+        })
+    }
+
+    /// The trusted issuer a token names in its `iss`, if any but ours.
+    fn route<'t>(&self, token: &'t str) -> Option<(&Issuer, Parts<'t>)> {
+        let parts = Parts::split(token)?;
+        let iss = parts.claims.get("iss")?.as_str()?;
+        if iss == self.own_issuer {
+            return None;
+        }
+        let issuer = self.issuers.iter().find(|i| i.cfg.issuer == iss)?;
+        Some((issuer, parts))
+    }
+
+    async fn verify(
+        &self,
+        issuer: &Issuer,
+        parts: &Parts<'_>,
+        now: i64,
+    ) -> Result<Identity, TokenError> {
+        let (_, kid) = check_header(parts.header, &issuer.cfg.algorithms)?;
+        let mut keys = issuer.keys.load_full();
+        if keys.get(&kid).is_none() {
+            if let (Some(remote), Some(client)) = (&issuer.remote, &self.client) {
+                keys = issuer.refetch_for(remote, client, &kid).await;
+            }
+        }
+        verify_with(&issuer.cfg, &keys, parts, now, &self.roles.load())
+    }
+
+    /// Fetch every `jwks_url` issuer's keys now and then every `refresh`
+    /// (sooner after a failure), until dropped.
+    pub async fn refresh_forever(self: Arc<Self>) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for index in 0..self.issuers.len() {
+            let this = self.clone();
+            tasks.spawn(async move { this.refresh_one(index).await });
+        }
+        // The loops never end; dropping `tasks` (when this future is
+        // dropped at shutdown) aborts them.
+        while tasks.join_next().await.is_some() {}
+    }
+
+    async fn refresh_one(&self, index: usize) {
+        let (Some(issuer), Some(client)) = (self.issuers.get(index), &self.client) else {
+            return;
+        };
+        let Some(remote) = &issuer.remote else {
+            return;
+        };
+        loop {
+            let ok = {
+                let _fetching = remote.fetching.lock().await;
+                issuer.fetch(remote, client).await
+            };
+            let wait = if ok {
+                remote.refresh
+            } else {
+                remote.refresh.min(RETRY_AFTER_FAILURE)
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+impl Issuer {
+    /// A token named a `kid` we do not have: the IdP may have rotated its
+    /// keys. Fetch again unless one was fetched for this reason lately, and
+    /// wait for a fetch already under way rather than start another.
+    async fn refetch_for(
+        &self,
+        remote: &Remote,
+        client: &reqwest::Client,
+        kid: &str,
+    ) -> Arc<IssuerKeys> {
+        let mut last = remote.fetching.lock().await;
+        let keys = self.keys.load_full();
+        // Someone else's fetch may have brought it while we waited.
+        if keys.get(kid).is_some() || last.is_some_and(|t| t.elapsed() < UNKNOWN_KID_COOLDOWN) {
+            return keys;
+        }
+        *last = Some(Instant::now());
+        self.fetch(remote, client).await;
+        self.keys.load_full()
+    }
+
+    /// One fetch; the keys are swapped in only if it succeeds. Callers hold
+    /// `remote.fetching`.
+    async fn fetch(&self, remote: &Remote, client: &reqwest::Client) -> bool {
+        match fetch::fetch_jwks(client, &remote.url, &self.cfg.algorithms).await {
+            Ok(parsed) => {
+                for why in &parsed.skipped {
+                    tracing::warn!(issuer = %self.cfg.issuer, url = %remote.url, "JWKS key skipped: {why}");
+                }
+                tracing::info!(issuer = %self.cfg.issuer, kids = ?parsed.keys.kids(), "JWKS fetched");
+                self.keys.store(Arc::new(parsed.keys));
+                true
+            }
+            Err(e) => {
+                tracing::warn!(issuer = %self.cfg.issuer, url = %remote.url, error = %e, "JWKS fetch failed; keeping the keys we had");
+                false
+            }
+        }
+    }
+}
+
+/// A token cut at its dots, with the payload decoded (strictly: no member
+/// named twice) so its `iss` can route it.
+struct Parts<'a> {
+    header: &'a str,
+    /// `header.payload`, what the signature covers.
+    signing_input: &'a str,
+    signature: &'a str,
+    claims: Claims,
+}
+
+impl<'a> Parts<'a> {
+    fn split(token: &'a str) -> Option<Parts<'a>> {
+        if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+            return None;
+        }
+        let (signing_input, signature) = token.rsplit_once('.')?;
+        let (header, payload) = signing_input.split_once('.')?;
+        if payload.contains('.') {
+            return None;
+        }
+        let json = URL_SAFE_NO_PAD.decode(payload).ok()?;
+        let claims = serde_json::from_slice::<StrictObject>(&json).ok()?.0;
+        Some(Parts {
+            header,
+            signing_input,
+            signature,
+            claims,
+        })
+    }
+}
+
+/// The header gate, as for our own tokens (SPEC §5): an algorithm from this
+/// issuer's list (checked first: `none`, HS256 with a public key, ...), no
+/// `crit`, a string `kid`, a JWT `typ` if any. Returns the algorithm and kid.
+fn check_header(
+    segment: &str,
+    algorithms: &[Algorithm],
+) -> Result<(Algorithm, String), TokenError> {
+    let header = decode_header(segment)?;
+    let alg = match header.get("alg") {
+        Some(Value::String(name)) => match Algorithm::from_str(name) {
+            Ok(a) if algorithms.contains(&a) => a,
+            _ => return Err(TokenError::Algorithm),
+        },
+        _ => return Err(TokenError::Algorithm),
+    };
+    // We understand no extensions, so any `crit` must be refused (RFC 7515 §4.1.11).
+    if header.contains_key("crit") {
+        return Err(TokenError::Crit);
+    }
+    let kid = match header.get("kid") {
+        Some(Value::String(kid)) if !kid.is_empty() => kid.clone(),
+        _ => return Err(TokenError::UnknownKid),
+    };
+    match header.get("typ") {
+        None => {}
+        // RFC 9068 access tokens say `at+jwt`.
+        Some(Value::String(t))
+            if ["JWT", "at+jwt", "application/at+jwt"]
+                .iter()
+                .any(|ok| t.eq_ignore_ascii_case(ok)) => {}
+        Some(_) => return Err(TokenError::Malformed),
+    }
+    Ok((alg, kid))
+}
+
+/// Header, key, signature, then claims, against one issuer's keys only.
+fn verify_with(
+    cfg: &TrustedIssuerConfig,
+    keys: &IssuerKeys,
+    parts: &Parts<'_>,
+    now: i64,
+    roles: &Roles,
+) -> Result<Identity, TokenError> {
+    let (alg, kid) = check_header(parts.header, &cfg.algorithms)?;
+    let key = keys.get(&kid).ok_or(TokenError::UnknownKid)?;
+    // The key's type decides, not the token: an RSA key never meets HS256.
+    if !key.allows(alg) {
+        return Err(TokenError::Algorithm);
+    }
+    match jsonwebtoken::crypto::verify(
+        parts.signature,
+        parts.signing_input.as_bytes(),
+        &key.decoding,
+        alg,
+    ) {
+        Ok(true) => {}
+        _ => return Err(TokenError::Signature),
+    }
+    claims::check_registered(cfg, &parts.claims, now)?;
+    claims::identity(cfg, &parts.claims, roles)
+}
+
+/// The auth metric's result label for a refusal (a fixed set).
+fn reason(e: &TokenError) -> &'static str {
+    match e {
+        TokenError::Expired => "external_expired",
+        TokenError::UnknownKid => "external_unknown_kid",
+        _ => "external_bad_token",
+    }
+}
+
+#[cfg(test)]
+mod tests;
