@@ -8,7 +8,8 @@
 #
 # Knobs (environment): ROUNDS=3 DURATION=10 (seconds per run) CONNECTIONS=32
 #   WARMUP=1 (seconds before each run) WRK_THREADS=2 THREADS=2 (proxy threads /
-#   nginx workers) UPSTREAM_THREADS=1 LOGINS=5 LOGIN_SECONDS=5 SESSIONS=100000
+#   nginx workers) WORK_STEALING=false (gatehouse's runtime, see bench/README.md)
+#   UPSTREAM_THREADS=1 LOGINS=5 LOGIN_SECONDS=5 SESSIONS=100000
 #   ONLY=regex (run only targets whose name matches, plus bare Pingora)
 #   BUSY_MAX=15 (% of CPU busy between runs that counts as another job on the
 #   machine) QUIET_WAIT=60 (seconds, in all, to wait for such a job to stop)
@@ -26,6 +27,9 @@ CONNECTIONS=${CONNECTIONS:-32}
 WARMUP=${WARMUP:-1}
 WRK_THREADS=${WRK_THREADS:-2}
 THREADS=${THREADS:-2}
+# gatehouse's server tuning: "false" runs one single-threaded runtime per
+# thread (fewer cross-thread wake-ups on a box shared with wrk and the upstream).
+WORK_STEALING=${WORK_STEALING:-false}
 UPSTREAM_THREADS=${UPSTREAM_THREADS:-1}
 LOGINS=${LOGINS:-5}
 LOGIN_SECONDS=${LOGIN_SECONDS:-5}
@@ -63,7 +67,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
     cargo build --release --bin gatehouse --examples >&2
 fi
 BIN=$ROOT/target/release
-for b in gatehouse examples/bare_proxy examples/bench_upstream examples/bench_login examples/bench_sessions; do
+for b in gatehouse examples/bare_proxy examples/bare_proxy_tuned examples/bench_upstream examples/bench_login examples/bench_sessions; do
     [ -x "$BIN/$b" ] || die "$BIN/$b is not built"
 done
 
@@ -151,8 +155,8 @@ nginx_rss() {
     rss_kib "${ids[@]}"
 }
 
-alloc_port P_UP; alloc_port P_BARE; alloc_port P_NGINX; alloc_port P_HA; alloc_port P_HA_JWT
-alloc_port P_REDIS; alloc_port P_GH; alloc_port P_GH_HS; alloc_port P_GH_REDIS
+alloc_port P_UP; alloc_port P_BARE; alloc_port P_TUNED; alloc_port P_NGINX; alloc_port P_HA; alloc_port P_HA_JWT
+alloc_port P_REDIS; alloc_port P_GH; alloc_port P_GH_HS; alloc_port P_GH_REDIS; alloc_port P_GH_CACHE
 UP=127.0.0.1:$P_UP
 
 log "bench: starting the upstream, bare Pingora, nginx, HAProxy, redis-server (work dir $WORK)"
@@ -162,6 +166,8 @@ wait_port upstream "$PID_UP" "$P_UP"
 
 start bare "$BIN/examples/bare_proxy" "127.0.0.1:$P_BARE" "$UP" "$THREADS"
 PID_BARE=$LAST_PID
+start bare-tuned "$BIN/examples/bare_proxy_tuned" "127.0.0.1:$P_TUNED" "$UP" "$THREADS"
+PID_TUNED=$LAST_PID
 
 mkdir -p "$WORK/nginx-prefix"
 render "$BENCH/nginx.conf.tmpl" "$WORK/nginx.conf" WORK="$WORK" THREADS="$THREADS" UPSTREAM="$UP" LISTEN="127.0.0.1:$P_NGINX"
@@ -198,7 +204,7 @@ signing_key_file = "keys/signing.pem"'
 HS256_TOKENS='algorithm = "HS256"
 secret_env = "GH_BENCH_SECRET"'
 gh_config() { # NAME PORT STORE TOKENS
-    render "$BENCH/gateway.toml.tmpl" "$WORK/$1.toml" LISTEN="127.0.0.1:$2" THREADS="$THREADS" STORE="$3" \
+    render "$BENCH/gateway.toml.tmpl" "$WORK/$1.toml" LISTEN="127.0.0.1:$2" THREADS="$THREADS" WORK_STEALING="$WORK_STEALING" STORE="$3" \
         TOKENS="$4" ISSUER="$ISSUER" AUDIENCE="$AUDIENCE" UPSTREAM="$UP"
     GH_BENCH_SECRET=$GH_BENCH_SECRET "$GH" check --config "$WORK/$1.toml" >"$WORK/$1-check.log" 2>&1 ||
         { cat "$WORK/$1-check.log" >&2; die "gatehouse check refused $1.toml"; }
@@ -207,6 +213,9 @@ gh_config gh-eddsa "$P_GH" 'backend = "memory"' "$EDDSA_TOKENS"
 gh_config gh-hs256 "$P_GH_HS" 'backend = "memory"' "$HS256_TOKENS"
 gh_config gh-redis "$P_GH_REDIS" "backend = \"redis\"
 url = \"redis://127.0.0.1:$P_REDIS/0\"" "$EDDSA_TOKENS"
+gh_config gh-cache "$P_GH_CACHE" "backend = \"redis\"
+url = \"redis://127.0.0.1:$P_REDIS/0\"
+local_cache = \"1s\"" "$EDDSA_TOKENS"
 start gh-eddsa "$GH" run --config "$WORK/gh-eddsa.toml"
 PID_GH=$LAST_PID
 start gh-hs256 env GH_BENCH_SECRET="$GH_BENCH_SECRET" "$GH" run --config "$WORK/gh-hs256.toml"
@@ -214,12 +223,16 @@ PID_GH_HS=$LAST_PID
 wait_port redis "$PID_REDIS" "$P_REDIS"
 start gh-redis "$GH" run --config "$WORK/gh-redis.toml"
 PID_GH_REDIS=$LAST_PID
+start gh-cache "$GH" run --config "$WORK/gh-cache.toml"
+PID_GH_CACHE=$LAST_PID
 wait_port bare "$PID_BARE" "$P_BARE"
+wait_port bare-tuned "$PID_TUNED" "$P_TUNED"
 wait_port nginx "$PID_NGINX" "$P_NGINX"
 wait_port haproxy "$PID_HA" "$P_HA_JWT"
 wait_port gh-eddsa "$PID_GH" "$P_GH"
 wait_port gh-hs256 "$PID_GH_HS" "$P_GH_HS"
 wait_port gh-redis "$PID_GH_REDIS" "$P_GH_REDIS"
+wait_port gh-cache "$PID_GH_CACHE" "$P_GH_CACHE"
 sleep 0.5
 declare -A RSS_IDLE=(
     [bare]=$(rss_kib "$PID_BARE") [nginx]=$(nginx_rss) [haproxy]=$(rss_kib "$PID_HA")
@@ -255,6 +268,7 @@ REDIS_COOKIE=$COOKIE
 TARGETS=(
     "upstream direct|http://$UP/public/x||0"
     "bare Pingora|http://127.0.0.1:$P_BARE/public/x||0"
+    "bare Pingora, tuned|http://127.0.0.1:$P_TUNED/public/x||0"
     "nginx|http://127.0.0.1:$P_NGINX/public/x||0"
     "HAProxy|http://127.0.0.1:$P_HA/public/x||0"
     "HAProxy JWT HS256|http://127.0.0.1:$P_HA_JWT/api/x|Authorization: Bearer $HS_TOKEN|1"
@@ -263,11 +277,12 @@ TARGETS=(
     "gatehouse JWT HS256|http://127.0.0.1:$P_GH_HS/api/x|Authorization: Bearer $HS_TOKEN|1"
     "gatehouse cookie, memory|http://127.0.0.1:$P_GH/api/x|Cookie: $COOKIE_NAME=$MEM_COOKIE|1"
     "gatehouse cookie, Redis|http://127.0.0.1:$P_GH_REDIS/api/x|Cookie: $COOKIE_NAME=$REDIS_COOKIE|1"
+    "gatehouse cookie, Redis, local_cache 1s|http://127.0.0.1:$P_GH_CACHE/api/x|Cookie: $COOKIE_NAME=$REDIS_COOKIE|1"
 )
 SELECTED=()
 for t in "${TARGETS[@]}"; do
     name=${t%%|*}
-    [[ $name =~ $ONLY || $name == "bare Pingora" ]] && SELECTED+=("$t")
+    [[ $name =~ $ONLY || $name == "bare Pingora"* ]] && SELECTED+=("$t")
 done
 
 # Before measuring, each target must answer 200 (and the auth ones must
@@ -362,6 +377,9 @@ col() { awk -F'\t' -v i="$1" -v c="$2" '$1 == i { print $c }' "$RESULTS"; }
 bare_i=
 for i in "${!SELECTED[@]}"; do [ "${SELECTED[$i]%%|*}" = "bare Pingora" ] && bare_i=$i; done
 bare_rps=$(col "$bare_i" 3 | median)
+tuned_i=
+for i in "${!SELECTED[@]}"; do [ "${SELECTED[$i]%%|*}" = "bare Pingora, tuned" ] && tuned_i=$i; done
+tuned_rps=$(col "$tuned_i" 3 | median)
 
 # --- password checks and memory ------------------------------------------------------
 log "bench: argon2 verification throughput (2 x ${LOGIN_SECONDS}s), then $SESSIONS sessions in the memory store"
@@ -378,8 +396,8 @@ echo "wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s --latency, $ROUNDS interl
 echo "proxies: $THREADS threads/workers; upstream: bench_upstream, $UPSTREAM_THREADS thread; all on 127.0.0.1, load generator on the same cores."
 echo "$(nginx -v 2>&1 | sed 's/^nginx version: //'), $(haproxy -v | head -n 1 | awk '{print "HAProxy " $3}'), $(redis-server --version | awk '{print "Redis " $3}' | tr -d 'v='), $(wrk -v 2>&1 | head -n 1 | awk '{print "wrk " $2}')"
 echo
-echo "| target | req/s | p50 ms | p99 ms | vs bare Pingora | req/s per round |"
-echo "|---|---:|---:|---:|---:|---|"
+echo "| target | req/s | p50 ms | p99 ms | vs bare Pingora | vs bare, tuned | req/s per round |"
+echo "|---|---:|---:|---:|---:|---:|---|"
 for i in "${!SELECTED[@]}"; do
     name=${SELECTED[$i]%%|*}
     rps=$(col "$i" 3 | median)
@@ -390,9 +408,10 @@ for i in "${!SELECTED[@]}"; do
     busy=$(col "$i" 7 | awk -v m="$BUSY_MAX" '$1 > m { n++ } END { print n + 0 }')
     if ((busy)); then per="$per ($busy on a busy machine)"; fi
     ratio=$(awk -v a="$rps" -v b="$bare_rps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
+    tuned=$(awk -v a="$rps" -v b="$tuned_rps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
     flag=
     if ((bad)); then flag=' (ERRORS)'; fi
-    printf '| %s%s | %.0f | %.2f | %.2f | %s | %s |\n' "$name" "$flag" "$rps" "$p50" "$p99" "$ratio" "$per"
+    printf '| %s%s | %.0f | %.2f | %.2f | %s | %s | %s |\n' "$name" "$flag" "$rps" "$p50" "$p99" "$ratio" "$tuned" "$per"
 done
 echo
 sorted=$(printf '%s\n' "${LOGIN_TIMES[@]}" | sort -g)

@@ -17,6 +17,7 @@ pub fn run(state: Arc<AppState>) -> ! {
     let cfg = &state.config.server;
     let conf = ServerConf {
         threads: cfg.threads,
+        work_stealing: cfg.work_stealing,
         daemon: false,
         // Pingora waits the whole grace period after SIGTERM before stopping
         // the runtimes, so in-flight requests get `shutdown_timeout` to finish.

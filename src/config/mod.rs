@@ -51,6 +51,9 @@ pub struct ServerConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub threads: usize,
+    /// Pingora's work-stealing runtime (true, its default) or one
+    /// single-threaded runtime per thread (false: fewer cross-thread wake-ups).
+    pub work_stealing: bool,
     pub trusted_proxies: Vec<IpNet>,
     /// `scheme://host[:port]` with no trailing slash, when configured.
     pub public_origin: Option<String>,
@@ -78,6 +81,9 @@ pub struct StoreConfig {
     pub key_prefix: String,
     /// Bound on any one store call, so no request hangs on a dead store.
     pub timeout: Duration,
+    /// Redis only: lifetime of locally cached positive session lookups,
+    /// invalidated over pub/sub (`0s`, the default: every request asks Redis).
+    pub local_cache: Duration,
 }
 
 /// JWT signing algorithm; the only one ever accepted (SPEC §5).

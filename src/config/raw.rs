@@ -38,6 +38,7 @@ pub struct RawServer {
     pub tls_cert: Option<Str>,
     pub tls_key: Option<Str>,
     pub threads: Option<Spanned<i64>>,
+    pub work_stealing: Option<bool>,
     pub trusted_proxies: Option<Vec<Str>>,
     pub public_url: Option<Str>,
     pub shutdown_timeout: Option<Str>,
@@ -59,6 +60,8 @@ pub struct RawStore {
     pub key_prefix: Option<Str>,
     /// Bound on one store call.
     pub timeout: Option<Str>,
+    /// Redis session cache lifetime ("0s": off).
+    pub local_cache: Option<Str>,
 }
 
 #[derive(Debug, Default, Deserialize)]

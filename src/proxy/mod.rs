@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use pingora::prelude::*;
+use pingora::modules::http::HttpModules;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::http::{RequestHeader, ResponseHeader};
@@ -241,6 +242,10 @@ impl ProxyHttp for Gatehouse {
     fn new_ctx(&self) -> RequestCtx {
         RequestCtx::new()
     }
+
+    /// No downstream modules: gatehouse never compresses, so it skips the
+    /// (disabled) compression module Pingora otherwise runs on every request.
+    fn init_downstream_modules(&self, _modules: &mut HttpModules) {}
 
     /// The whole decision: answer here, or grant a permit to forward.
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {

@@ -273,7 +273,9 @@ pub async fn connect(
     Ok(match cfg.backend {
         StoreBackend::Memory => std::sync::Arc::new(MemoryStore::new()),
         StoreBackend::Redis => {
-            std::sync::Arc::new(RedisStore::connect(&cfg.url, &cfg.key_prefix, cfg.timeout).await?)
+            std::sync::Arc::new(
+                RedisStore::connect(&cfg.url, &cfg.key_prefix, cfg.timeout, cfg.local_cache).await?,
+            )
         }
     })
 }

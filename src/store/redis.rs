@@ -28,11 +28,13 @@
 //! with `Unavailable`/`Timeout` (→ 503, fail closed); the manager reconnects
 //! on the next calls once Redis is back.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ErrorKind, RedisError, Script};
+use thread_local::ThreadLocal;
 
 use super::memory::secs;
 use super::{
@@ -41,6 +43,9 @@ use super::{
 };
 
 mod accounts;
+pub mod cache;
+
+use cache::SessionCache;
 
 /// Reconnect attempts per reconnection round, kept short so a Redis that
 /// comes back is noticed within a second or so; callers drive new rounds.
@@ -75,11 +80,28 @@ impl Scripts {
 
 /// The Redis store (`[store] backend = "redis"`).
 pub struct RedisStore {
-    conn: ConnectionManager,
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+    /// One multiplexed connection per proxy thread, made lazily on first use
+    /// there: its driver task then runs on that thread's runtime, so a store
+    /// call never waits for a wake-up from another thread.
+    conns: ThreadLocal<ConnectionManager>,
+    /// `[store] local_cache`: positive session lookups, invalidated over pub/sub.
+    pub(super) cache: Option<Arc<SessionCache>>,
+    /// The invalidation subscriber, stopped with the store.
+    subscriber: Option<tokio::task::JoinHandle<()>>,
     prefix: String,
     timeout: Duration,
     scripts: Scripts,
     account_scripts: accounts::Scripts,
+}
+
+impl Drop for RedisStore {
+    fn drop(&mut self) {
+        if let Some(task) = &self.subscriber {
+            task.abort();
+        }
+    }
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -97,10 +119,13 @@ impl RedisStore {
     /// first call connects, so a Redis that is down at start only makes calls
     /// fail until it is back. Fails only on a malformed URL. Must run inside
     /// a Tokio runtime (the manager spawns a task).
+    /// Connect lazily; `local_cache` > 0 turns the session cache on (it
+    /// starts a subscriber task on the current runtime).
     pub async fn connect(
         url: &str,
         key_prefix: &str,
         timeout: Duration,
+        local_cache: Duration,
     ) -> Result<Self, StoreError> {
         // The error text may quote the URL, and with it a password: drop it.
         let client = redis::Client::open(url)
@@ -111,14 +136,49 @@ impl RedisStore {
             .set_number_of_retries(CONNECT_RETRIES)
             .set_min_delay(CONNECT_MIN_DELAY)
             .set_max_delay(CONNECT_MAX_DELAY);
-        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(store_err)?;
+        // Fails now, not on first use, if the URL or settings are unusable.
+        ConnectionManager::new_lazy_with_config(client.clone(), config.clone()).map_err(store_err)?;
+        let (cache, subscriber) = if local_cache.is_zero() {
+            (None, None)
+        } else {
+            let cache = SessionCache::new(local_cache);
+            let channel = format!("{key_prefix}revoked");
+            let task = tokio::spawn(cache::subscribe_forever(client.clone(), channel, cache.clone()));
+            (Some(cache), Some(task))
+        };
         Ok(RedisStore {
-            conn,
+            client,
+            config,
+            conns: ThreadLocal::new(),
+            cache,
+            subscriber,
             prefix: key_prefix.to_string(),
             timeout,
             scripts: Scripts::new(),
             account_scripts: accounts::Scripts::new(),
         })
+    }
+
+    /// Tell every gateway's session cache (this one's at once) that
+    /// sessions ended: `s:<sid>` or `u:<user id>`. A lost message is bounded
+    /// by the cache's entry lifetime.
+    async fn publish_revoked(&self, message: String) {
+        if let Some(cache) = &self.cache {
+            cache.invalidate(&message);
+        }
+        let mut cmd = redis::cmd("PUBLISH");
+        cmd.arg(format!("{}revoked", self.prefix)).arg(message);
+        if let Err(e) = self.query::<i64>(&cmd).await {
+            tracing::warn!(error = %e, "cannot publish a session revocation to other gateways' caches");
+        }
+    }
+
+    /// This thread's connection.
+    fn conn(&self) -> Result<ConnectionManager, StoreError> {
+        self.conns
+            .get_or_try(|| ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone()))
+            .cloned()
+            .map_err(store_err)
     }
 
     fn key(&self, kind: &str, id: &str) -> String {
@@ -158,13 +218,13 @@ impl RedisStore {
         for a in args {
             inv.arg(*a);
         }
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn()?;
         self.bounded(async move { inv.invoke_async(&mut conn).await })
             .await
     }
 
     async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, StoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn()?;
         self.bounded(cmd.query_async(&mut conn)).await
     }
 }
@@ -262,6 +322,10 @@ impl Store for RedisStore {
         now: i64,
         idle: Duration,
     ) -> Result<Option<SessionRecord>, StoreError> {
+        if let Some(hit) = self.cache.as_ref().and_then(|c| c.get(sid, now)) {
+            return Ok(Some(SessionRecord { last_seen: now, ..hit }));
+        }
+        let epoch = self.cache.as_ref().map(|c| c.epoch());
         let key = self.key("s", sid);
         let idle_ms = idle.as_millis().min(i64::MAX as u128).to_string();
         let rec: Option<String> = self
@@ -271,12 +335,17 @@ impl Store for RedisStore {
                 &[&now.to_string(), &idle_ms],
             )
             .await?;
-        rec.map(|r| {
-            let mut s = decode_session(&r, None)?;
-            s.last_seen = now;
-            Ok(s)
-        })
-        .transpose()
+        let rec = rec
+            .map(|r| {
+                let mut s = decode_session(&r, None)?;
+                s.last_seen = now;
+                Ok(s)
+            })
+            .transpose()?;
+        if let (Some(cache), Some(epoch), Some(rec)) = (&self.cache, epoch, &rec) {
+            cache.insert(epoch, rec);
+        }
+        Ok(rec)
     }
 
     async fn get_session(&self, sid: &str) -> Result<Option<SessionRecord>, StoreError> {
@@ -295,6 +364,9 @@ impl Store for RedisStore {
                 &[&self.user_prefix(), sid],
             )
             .await?;
+        if n > 0 {
+            self.publish_revoked(format!("s:{sid}")).await;
+        }
         Ok(n > 0)
     }
 
@@ -327,6 +399,7 @@ impl Store for RedisStore {
                 &[&self.session_prefix()],
             )
             .await?;
+        self.publish_revoked(format!("u:{user_id}")).await;
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
@@ -354,7 +427,7 @@ impl Store for RedisStore {
             .arg(&key)
             .arg(ms(ttl))
             .ignore();
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn()?;
         self.bounded(pipe.exec_async(&mut conn)).await
     }
 
@@ -382,7 +455,11 @@ impl Store for RedisStore {
         let reply: Vec<String> = self
             .script(&self.scripts.refresh_rotate, &keys, &args)
             .await?;
-        decode_rotate(&reply)
+        let outcome = decode_rotate(&reply)?;
+        if let RotateOutcome::Reused { sid, .. } = &outcome {
+            self.publish_revoked(format!("s:{sid}")).await;
+        }
+        Ok(outcome)
     }
 
     async fn rate_limit(&self, key: &str, rule: &GcraRule) -> Result<LimitDecision, StoreError> {
@@ -421,7 +498,7 @@ impl Store for RedisStore {
             .arg(&key)
             .arg(ms(window))
             .ignore();
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn()?;
         let (n,): (u32,) = self.bounded(pipe.query_async(&mut conn)).await?;
         Ok(n)
     }
@@ -454,7 +531,9 @@ impl Store for RedisStore {
     }
 
     async fn lock_user(&self, user_id: &str) -> Result<usize, StoreError> {
-        self.lock_user_impl(user_id).await
+        let n = self.lock_user_impl(user_id).await?;
+        self.publish_revoked(format!("u:{user_id}")).await;
+        Ok(n)
     }
 
     async fn unlock_user(&self, user_id: &str) -> Result<bool, StoreError> {

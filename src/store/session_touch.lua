@@ -3,7 +3,7 @@
 -- KEYS[1] session key
 -- ARGV[1] now (unix s), ARGV[2] idle_ms
 -- Returns the record JSON, or nil.
-local v = redis.call('HMGET', KEYS[1], 'rec', 'exp')
+local v = redis.call('HMGET', KEYS[1], 'rec', 'exp', 'ls')
 if not v[1] then
   return false
 end
@@ -12,6 +12,9 @@ if ttl <= 0 then
   redis.call('DEL', KEYS[1])
   return false
 end
-redis.call('HSET', KEYS[1], 'ls', ARGV[1])
+-- last_seen has one-second resolution: write it only when it changes.
+if v[3] ~= ARGV[1] then
+  redis.call('HSET', KEYS[1], 'ls', ARGV[1])
+end
 redis.call('PEXPIRE', KEYS[1], string.format('%.0f', ttl))
 return v[1]

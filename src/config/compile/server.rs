@@ -18,6 +18,8 @@ const DEFAULT_THREADS: i64 = 2;
 const DEFAULT_SHUTDOWN: Duration = Duration::from_secs(10);
 const DEFAULT_AUTH_PREFIX: &str = "/auth";
 const DEFAULT_KEY_PREFIX: &str = "gh:";
+/// Longest `[store] local_cache` lifetime accepted.
+const MAX_LOCAL_CACHE: Duration = Duration::from_secs(5);
 const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Compiler<'_> {
@@ -123,6 +125,7 @@ impl Compiler<'_> {
             tls_cert,
             tls_key,
             threads: usize::try_from(threads).unwrap_or(2),
+            work_stealing: s.work_stealing.unwrap_or(true),
             trusted_proxies,
             public_origin,
             shutdown_timeout,
@@ -246,11 +249,17 @@ impl Compiler<'_> {
             }
         }
         let timeout = self.positive(s.timeout.as_ref(), "store.timeout", DEFAULT_STORE_TIMEOUT);
+        let local_cache = self.duration(s.local_cache.as_ref(), "store.local_cache", Duration::ZERO);
+        if local_cache > MAX_LOCAL_CACHE {
+            let span = s.local_cache.as_ref().map(|v| v.span());
+            self.at(span, "store.local_cache", "at most \"5s\": it bounds how long a lost revocation message is ignored");
+        }
         StoreConfig {
             backend,
             url,
             key_prefix,
             timeout,
+            local_cache,
         }
     }
 

@@ -1,0 +1,43 @@
+//! The bare Pingora passthrough shared by `bare_proxy` (Pingora's defaults)
+//! and `bare_proxy_tuned` (gatehouse's server tuning), for `bench/run.sh`.
+//!
+//! Usage: `PROGRAM LISTEN UPSTREAM THREADS`, e.g. `127.0.0.1:8090 127.0.0.1:3000 2`.
+
+use async_trait::async_trait;
+use pingora::prelude::*;
+use pingora::server::configuration::ServerConf;
+
+struct Passthrough {
+    peer: HttpPeer,
+}
+
+#[async_trait]
+impl ProxyHttp for Passthrough {
+    type CTX = ();
+    fn new_ctx(&self) {}
+    async fn upstream_peer(&self, _s: &mut Session, _c: &mut ()) -> Result<Box<HttpPeer>> {
+        Ok(Box::new(self.peer.clone()))
+    }
+}
+
+/// Serve until killed; `work_stealing` as in Pingora's `ServerConf`.
+pub fn run(work_stealing: bool) {
+    let args: Vec<String> = std::env::args().collect();
+    let listen = args.get(1).map(String::as_str).unwrap_or("127.0.0.1:8090");
+    let upstream = args.get(2).map(String::as_str).unwrap_or("127.0.0.1:3000");
+    let threads = args.get(3).and_then(|t| t.parse().ok()).unwrap_or(2);
+    let conf = ServerConf {
+        threads,
+        work_stealing,
+        grace_period_seconds: Some(0),
+        graceful_shutdown_timeout_seconds: Some(0),
+        ..ServerConf::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+    let proxy = Passthrough { peer: HttpPeer::new(upstream, false, String::new()) };
+    let mut svc = http_proxy_service(&server.configuration, proxy);
+    svc.add_tcp(listen);
+    server.add_service(svc);
+    server.run_forever();
+}
