@@ -2,11 +2,13 @@
 //! Unknown user, wrong password and disabled user get one answer in about
 //! the same time (SPEC §6); every login gets a new session id (fixation).
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
 
 use crate::auth::password::{dummy_verify, verify_password};
 use crate::auth::refresh::{new_token, token_hash};
@@ -18,6 +20,10 @@ use crate::error::{Answer, GateError, LimitInfo};
 use crate::metrics::METRICS;
 use crate::policy::redirect::safe_redirect;
 use crate::store::{unix_now, GcraRule, RefreshRecord, SessionRecord};
+
+/// Concurrent password checks: the number of cores.
+static PASSWORD_CHECKS: LazyLock<Semaphore> =
+    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
 
 /// Longest username or password considered; longer ones fail like bad ones
 /// (argon2 on megabytes of input is a denial of service).
@@ -119,6 +125,10 @@ fn check_form_csrf(call: &Call<'_>, token: &str) -> Result<(), GateError> {
 /// Check the password off the async threads; unknown and disabled users run
 /// a dummy verification so timing does not tell them apart.
 async fn verify(user: Option<User>, password: String) -> Result<Option<User>, GateError> {
+    // At most one argon2 check per core at a time: each takes ~19 MiB and
+    // ~17 ms, so a login flood queues here instead of piling up hundreds of
+    // blocking threads and gigabytes of memory.
+    let _permit = PASSWORD_CHECKS.acquire().await.map_err(|_| GateError::Internal("password check closed".into()))?;
     tokio::task::spawn_blocking(move || {
         let too_long = password.len() > MAX_FIELD;
         match user {
