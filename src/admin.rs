@@ -14,11 +14,20 @@ pub struct AdminApp;
 impl ServeHttp for AdminApp {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
         let req = session.req_header();
-        let (status, content_type, body) = if req.uri.path() == "/metrics" && req.method == http::Method::GET {
-            (200, "text/plain; version=0.0.4", METRICS.render().into_bytes())
-        } else {
-            (404, "application/json", br#"{"error":"not_found","message":"no such admin endpoint"}"#.to_vec())
-        };
+        let (status, content_type, body) =
+            if req.uri.path() == "/metrics" && req.method == http::Method::GET {
+                (
+                    200,
+                    "text/plain; version=0.0.4",
+                    METRICS.render().into_bytes(),
+                )
+            } else {
+                (
+                    404,
+                    "application/json",
+                    br#"{"error":"not_found","message":"no such admin endpoint"}"#.to_vec(),
+                )
+            };
         Response::builder()
             .status(status)
             .header("Content-Type", content_type)

@@ -67,7 +67,9 @@ impl GateError {
             GateError::NotFound => (404, "not_found", "no route matches this request"),
             GateError::MethodNotAllowed => (405, "method_not_allowed", "method not allowed"),
             GateError::PayloadTooLarge => (413, "payload_too_large", "request body too large"),
-            GateError::Unauthenticated { browser: Some(login) } => {
+            GateError::Unauthenticated {
+                browser: Some(login),
+            } => {
                 return Answer {
                     status: 302,
                     headers: vec![("Location", login.clone())],
@@ -89,7 +91,11 @@ impl GateError {
                 };
             }
             GateError::MfaRequired => (401, "mfa_required", "a TOTP code is required"),
-            GateError::Forbidden => (403, "forbidden", "you are not allowed to access this resource"),
+            GateError::Forbidden => (
+                403,
+                "forbidden",
+                "you are not allowed to access this resource",
+            ),
             GateError::Csrf => (403, "forbidden", "cross-site request refused"),
             GateError::RateLimited(info) => {
                 return Answer {
@@ -98,13 +104,15 @@ impl GateError {
                     body: json_error("rate_limited", "too many requests"),
                 };
             }
-            GateError::StoreUnavailable => {
-                (503, "unavailable", "the session store is unavailable")
-            }
+            GateError::StoreUnavailable => (503, "unavailable", "the session store is unavailable"),
             GateError::UpstreamDown => (502, "bad_gateway", "the upstream is unavailable"),
             GateError::Internal(_) => (500, "internal", "unexpected error"),
         };
-        Answer { status, headers: Vec::new(), body: json_error(code, message) }
+        Answer {
+            status,
+            headers: Vec::new(),
+            body: json_error(code, message),
+        }
     }
 }
 
@@ -148,10 +156,23 @@ mod tests {
 
     #[test]
     fn rate_limited_carries_retry_after_and_ratelimit_headers() {
-        let info = LimitInfo { limit: 5, remaining: 0, reset: 12, retry_after: 3 };
+        let info = LimitInfo {
+            limit: 5,
+            remaining: 0,
+            reset: 12,
+            retry_after: 3,
+        };
         let a = GateError::RateLimited(info).answer();
         assert_eq!(a.status, 429);
         let names: Vec<_> = a.headers.iter().map(|h| h.0).collect();
-        assert_eq!(names, ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"]);
+        assert_eq!(
+            names,
+            [
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+                "Retry-After"
+            ]
+        );
     }
 }

@@ -4,7 +4,9 @@
 
 use std::sync::LazyLock;
 
-use prometheus::{Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+};
 
 /// All of gatehouse's series, in their own registry.
 pub struct Metrics {
@@ -24,23 +26,59 @@ impl Metrics {
     fn new() -> Metrics {
         let registry = Registry::new();
         let counter_vec = |name: &str, help: &str, labels: &[&str]| {
-            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("static metric definition");
-            registry.register(Box::new(c.clone())).expect("unique metric name");
+            let c = IntCounterVec::new(Opts::new(name, help), labels)
+                .expect("static metric definition");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("unique metric name");
             c
         };
-        let requests = counter_vec("gatehouse_requests_total", "Requests by route and status.", &["route", "status"]);
-        let auth = counter_vec("gatehouse_auth_total", "Credential checks by method and result.", &["method", "result"]);
-        let ratelimited = counter_vec("gatehouse_ratelimited_total", "Requests refused by a rate limit.", &["limit"]);
-        let logins = counter_vec("gatehouse_logins_total", "Login attempts by outcome.", &["outcome"]);
-        let store_errors = IntCounter::new("gatehouse_store_errors_total", "Failed store calls.").expect("static metric");
-        registry.register(Box::new(store_errors.clone())).expect("unique metric name");
+        let requests = counter_vec(
+            "gatehouse_requests_total",
+            "Requests by route and status.",
+            &["route", "status"],
+        );
+        let auth = counter_vec(
+            "gatehouse_auth_total",
+            "Credential checks by method and result.",
+            &["method", "result"],
+        );
+        let ratelimited = counter_vec(
+            "gatehouse_ratelimited_total",
+            "Requests refused by a rate limit.",
+            &["limit"],
+        );
+        let logins = counter_vec(
+            "gatehouse_logins_total",
+            "Login attempts by outcome.",
+            &["outcome"],
+        );
+        let store_errors = IntCounter::new("gatehouse_store_errors_total", "Failed store calls.")
+            .expect("static metric");
+        registry
+            .register(Box::new(store_errors.clone()))
+            .expect("unique metric name");
         let store_latency = Histogram::with_opts(
-            HistogramOpts::new("gatehouse_store_latency_seconds", "Store call latency.")
-                .buckets(vec![0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0, 2.5]),
+            HistogramOpts::new("gatehouse_store_latency_seconds", "Store call latency.").buckets(
+                vec![
+                    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5,
+                    1.0, 2.5,
+                ],
+            ),
         )
         .expect("static metric");
-        registry.register(Box::new(store_latency.clone())).expect("unique metric name");
-        Metrics { registry, requests, auth, ratelimited, logins, store_errors, store_latency }
+        registry
+            .register(Box::new(store_latency.clone()))
+            .expect("unique metric name");
+        Metrics {
+            registry,
+            requests,
+            auth,
+            ratelimited,
+            logins,
+            store_errors,
+            store_latency,
+        }
     }
 
     /// The Prometheus text exposition of every series.
@@ -59,7 +97,10 @@ mod tests {
 
     #[test]
     fn render_contains_series_after_use() {
-        METRICS.requests.with_label_values(&["/api/**", "200"]).inc();
+        METRICS
+            .requests
+            .with_label_values(&["/api/**", "200"])
+            .inc();
         METRICS.store_latency.observe(0.001);
         let text = METRICS.render();
         assert!(text.contains("gatehouse_requests_total{route=\"/api/**\",status=\"200\"}"));

@@ -28,25 +28,36 @@ pub fn run(state: Arc<AppState>) -> ! {
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
 
-    let mut proxy =
-        pingora::proxy::http_proxy_service_with_name(&server.configuration, Gatehouse::new(state.clone()), "gatehouse");
+    let mut proxy = pingora::proxy::http_proxy_service_with_name(
+        &server.configuration,
+        Gatehouse::new(state.clone()),
+        "gatehouse",
+    );
     if let Some(addr) = cfg.listen {
         proxy.add_tcp(&addr.to_string());
     }
     if let (Some(addr), Some(cert), Some(key)) = (cfg.tls_listen, &cfg.tls_cert, &cfg.tls_key) {
-        if let Err(e) = proxy.add_tls(&addr.to_string(), &cert.to_string_lossy(), &key.to_string_lossy()) {
+        if let Err(e) = proxy.add_tls(
+            &addr.to_string(),
+            &cert.to_string_lossy(),
+            &key.to_string_lossy(),
+        ) {
             tracing::error!(error = %e, "cannot set up the TLS listener");
             std::process::exit(2);
         }
     }
     server.add_service(proxy);
     if let Some(admin) = &state.config.admin {
-        let mut svc = pingora::services::listening::Service::new("admin".to_string(), crate::admin::AdminApp);
+        let mut svc =
+            pingora::services::listening::Service::new("admin".to_string(), crate::admin::AdminApp);
         svc.add_tcp(&admin.listen.to_string());
         server.add_service(svc);
     }
     if let Some(issuers) = state.tokens.external.clone().filter(|e| e.has_remote()) {
-        server.add_service(background_service("jwks refresh", JwksRefresher { issuers }));
+        server.add_service(background_service(
+            "jwks refresh",
+            JwksRefresher { issuers },
+        ));
     }
     server.add_service(background_service("reload", Reloader { state }));
     tracing::info!("gatehouse started");

@@ -33,7 +33,11 @@ impl Live {
             .iter()
             .map(|u| HttpPeer::new(u.addr.as_str(), u.tls, u.sni.clone()))
             .collect();
-        Live { policy, users, peers }
+        Live {
+            policy,
+            users,
+            peers,
+        }
     }
 }
 
@@ -58,7 +62,9 @@ pub fn load_all(path: &std::path::Path) -> Result<(Config, UserDirectory, KeySet
     let keys = KeySet::load(&config.tokens).map_err(|message| {
         ConfigError(vec![Diagnostic {
             file: config.path.clone(),
-            line: key_line(&config.path, "signing_key_file").or_else(|| key_line(&config.path, "secret_env")).unwrap_or(0),
+            line: key_line(&config.path, "signing_key_file")
+                .or_else(|| key_line(&config.path, "secret_env"))
+                .unwrap_or(0),
             key: "tokens".into(),
             message,
         }])
@@ -85,7 +91,9 @@ pub fn load_all(path: &std::path::Path) -> Result<(Config, UserDirectory, KeySet
 /// Line of the first `key =` in a file, to place key-loading errors.
 fn key_line(path: &std::path::Path, key: &str) -> Option<usize> {
     let text = std::fs::read_to_string(path).ok()?;
-    text.lines().position(|l| l.trim_start().starts_with(key)).map(|i| i + 1)
+    text.lines()
+        .position(|l| l.trim_start().starts_with(key))
+        .map(|i| i + 1)
 }
 
 impl AppState {
@@ -96,12 +104,21 @@ impl AppState {
             config.tokens.audience.clone(),
             config.tokens.access_ttl.as_secs() as i64,
         );
-        tokens.external =
-            TrustedIssuers::new(&config.tokens.issuer, &config.trusted_issuers, config.policy.roles.clone());
+        tokens.external = TrustedIssuers::new(
+            &config.tokens.issuer,
+            &config.trusted_issuers,
+            config.policy.roles.clone(),
+        );
         let store = OnceCell::new();
         let live = ArcSwap::from_pointee(Live::new(config.policy.clone(), users));
         let limiter = Limiter::new(Arc::new(MemoryStore::new()));
-        AppState { config, live, tokens, limiter, store }
+        AppState {
+            config,
+            live,
+            tokens,
+            limiter,
+            store,
+        }
     }
 
     /// The store, connecting to Redis on first use (and again after a

@@ -11,6 +11,12 @@ pub fn check_cert_and_key(cert: &Path, key: &Path) -> Result<(), String> {
         Ok(Some((certs, _key))) if !certs.is_empty() => Ok(()),
         Ok(Some(_)) => Err(format!("{cert_s}: no certificate found in PEM file")),
         Ok(None) => Err(format!("{key_s}: no private key found in PEM file")),
-        Err(e) => Err(format!("cannot load TLS certificate or key: {}", e.context.as_ref().map(|c| c.as_str()).unwrap_or("unreadable PEM"))),
+        Err(e) => Err(format!(
+            "cannot load TLS certificate or key: {}",
+            e.context
+                .as_ref()
+                .map(|c| c.as_str())
+                .unwrap_or("unreadable PEM")
+        )),
     }
 }

@@ -31,11 +31,19 @@ async fn cors_per_route() {
     };
     let ok = send(preflight("https://spa.example")).await;
     assert_eq!(ok.status, 204, "{}", ok.body);
-    assert_eq!(ok.header("access-control-allow-origin"), Some("https://spa.example"));
+    assert_eq!(
+        ok.header("access-control-allow-origin"),
+        Some("https://spa.example")
+    );
     assert_eq!(ok.header("access-control-allow-credentials"), Some("true"));
     assert_eq!(ok.header("access-control-allow-methods"), Some("PUT"));
-    assert_eq!(ok.header("access-control-allow-headers"), Some("content-type"));
-    send(preflight("https://evil.example")).await.assert_error(403, "forbidden");
+    assert_eq!(
+        ok.header("access-control-allow-headers"),
+        Some("content-type")
+    );
+    send(preflight("https://evil.example"))
+        .await
+        .assert_error(403, "forbidden");
     // A preflight for a route without CORS is not answered as one.
     let r = send(
         c.request(reqwest::Method::OPTIONS, rig.url("/api/x"))
@@ -47,21 +55,35 @@ async fn cors_per_route() {
 
     // Actual requests: the allowed origin gets ACAO, another does not.
     let alice = login(&c, &rig.base(), "alice", ALICE_PW).await;
-    let get = |origin: &'static str| c.get(rig.url("/spa/items")).bearer_auth(&alice.access_token).header("Origin", origin);
+    let get = |origin: &'static str| {
+        c.get(rig.url("/spa/items"))
+            .bearer_auth(&alice.access_token)
+            .header("Origin", origin)
+    };
     let r = send(get("https://spa.example")).await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.header("access-control-allow-origin"), Some("https://spa.example"));
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://spa.example")
+    );
     assert_eq!(r.header("vary"), Some("Origin"));
     let r = send(get("https://evil.example")).await;
-    assert_eq!(r.status, 200, "CORS does not block server-side; the browser does");
+    assert_eq!(
+        r.status, 200,
+        "CORS does not block server-side; the browser does"
+    );
     assert!(r.header("access-control-allow-origin").is_none());
 
     // Cookie-authenticated PUT: the CORS-trusted origin passes CSRF, others not.
     let put = |origin: &'static str| {
-        c.put(rig.url("/spa/items")).header("Cookie", format!("{}={}", common::COOKIE, alice.cookie)).header("Origin", origin)
+        c.put(rig.url("/spa/items"))
+            .header("Cookie", format!("{}={}", common::COOKIE, alice.cookie))
+            .header("Origin", origin)
     };
     assert_eq!(send(put("https://spa.example")).await.status, 200);
-    send(put("https://evil.example")).await.assert_error(403, "forbidden");
+    send(put("https://evil.example"))
+        .await
+        .assert_error(403, "forbidden");
 }
 
 // Gateway answers and proxied answers carry the security headers.
@@ -74,16 +96,28 @@ async fn security_headers() {
     assert_eq!(proxied.header("x-content-type-options"), Some("nosniff"));
     assert_eq!(proxied.header("x-frame-options"), Some("SAMEORIGIN"));
     assert!(proxied.header("referrer-policy").is_some());
-    for path in ["/auth/login", "/auth/me", "/nowhere-routed-at-all", "/healthz"] {
+    for path in [
+        "/auth/login",
+        "/auth/me",
+        "/nowhere-routed-at-all",
+        "/healthz",
+    ] {
         let r = send(c.get(rig.url(path))).await;
-        assert_eq!(r.header("x-content-type-options"), Some("nosniff"), "{path}");
+        assert_eq!(
+            r.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
         if path.starts_with("/auth") {
             assert_eq!(r.header("cache-control"), Some("no-store"), "{path}");
         }
     }
     let page = send(c.get(rig.url("/auth/login"))).await;
     assert_eq!(page.header("x-frame-options"), Some("DENY"));
-    assert!(page.header("content-security-policy").unwrap_or_default().contains("frame-ancestors 'none'"));
+    assert!(page
+        .header("content-security-policy")
+        .unwrap_or_default()
+        .contains("frame-ancestors 'none'"));
 
     // `[headers] security = false` leaves proxied answers as the app sent them.
     let plain = Rig::with(StoreKind::Memory, |b| b.set("headers", "security", "false")).await;
@@ -97,7 +131,9 @@ async fn sigterm_drains_in_flight_requests() {
     let mut rig = Rig::start(StoreKind::Memory).await;
     let c = plain_client(None);
     let slow = {
-        let rb = c.get(rig.url("/public/slow")).header("X-Echo-Delay-Ms", "1500");
+        let rb = c
+            .get(rig.url("/public/slow"))
+            .header("X-Echo-Delay-Ms", "1500");
         tokio::spawn(async move { send(rb).await })
     };
     // The echo counts a request only when it answers, so there is nothing
@@ -107,9 +143,15 @@ async fn sigterm_drains_in_flight_requests() {
     rig.gw.signal("TERM");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let late = c.get(rig.url("/public/late")).send().await;
-    assert!(late.is_err(), "a new connection after SIGTERM is refused: {late:?}");
+    assert!(
+        late.is_err(),
+        "a new connection after SIGTERM is refused: {late:?}"
+    );
     let r = slow.await.expect("request task");
     assert_eq!(r.status, 200, "the in-flight request finished: {}", r.body);
-    let status = rig.gw.wait_exit(Duration::from_secs(10)).expect("gateway exited after SIGTERM");
+    let status = rig
+        .gw
+        .wait_exit(Duration::from_secs(10))
+        .expect("gateway exited after SIGTERM");
     assert!(status.success(), "exit status {status:?}");
 }

@@ -46,7 +46,9 @@ async fn login_csrf_is_refused(rig: &Rig) {
     let c = plain_client(None);
     send(form(&c, "")).await.assert_error(403, "forbidden");
     // A token of the attacker's own, without the matching cookie.
-    send(form(&c, "attacker-chosen")).await.assert_error(403, "forbidden");
+    send(form(&c, "attacker-chosen"))
+        .await
+        .assert_error(403, "forbidden");
     // The real page's token, but posted from another origin.
     let browser = rig.gw.client();
     let page = send(browser.get(format!("{base}/auth/login"))).await;
@@ -64,7 +66,9 @@ async fn login_csrf_is_refused(rig: &Rig) {
     let r = send(
         c.post(format!("{base}/auth/login"))
             .header("content-type", "text/plain")
-            .body(format!("{{\"username\":\"alice\",\"password\":\"{ALICE_PW}\"}}")),
+            .body(format!(
+                "{{\"username\":\"alice\",\"password\":\"{ALICE_PW}\"}}"
+            )),
     )
     .await;
     r.assert_error(400, "bad_request");

@@ -25,7 +25,10 @@ burst = 1
 "#;
 
 fn header_num(r: &Reply, name: &str) -> u64 {
-    r.header(name).unwrap_or_else(|| panic!("{name} missing: {:?}", r.headers)).parse().expect("numeric header")
+    r.header(name)
+        .unwrap_or_else(|| panic!("{name} missing: {:?}", r.headers))
+        .parse()
+        .expect("numeric header")
 }
 
 async fn limited(store: StoreKind) {
@@ -42,7 +45,10 @@ async fn limited(store: StoreKind) {
     let refused = send(c.get(rig.url("/limited/x"))).await;
     refused.assert_error(429, "rate_limited");
     let retry = header_num(&refused, "retry-after");
-    assert!((1..=1).contains(&retry), "one unit refills in 1 s: Retry-After {retry}");
+    assert!(
+        (1..=1).contains(&retry),
+        "one unit refills in 1 s: Retry-After {retry}"
+    );
     assert_eq!(header_num(&refused, "ratelimit-remaining"), 0);
     // Other routes are not limited.
     assert_eq!(send(c.get(rig.url("/public/x"))).await.status, 200);
@@ -70,14 +76,20 @@ async fn two_gateways_share_one_limit() {
     let rig = Rig::with(StoreKind::Redis, |b| b.routes_first(LIMITED).extra(TIGHT)).await;
     let other = rig.gw.sibling().await;
     let c = plain_client(None);
-    let urls = [rig.url("/limited/x"), format!("{}/limited/x", other.http_url())];
+    let urls = [
+        rig.url("/limited/x"),
+        format!("{}/limited/x", other.http_url()),
+    ];
     let mut passed = 0;
     for i in 0..8 {
         if send(c.get(&urls[i % 2])).await.status == 200 {
             passed += 1;
         }
     }
-    assert_eq!(passed, 4, "limit + burst across both gateways, not per gateway");
+    assert_eq!(
+        passed, 4,
+        "limit + burst across both gateways, not per gateway"
+    );
 }
 
 // Per-username lockout: counted for unknown names too, right password
@@ -89,7 +101,9 @@ async fn login_lockout() {
     let base = rig.base();
     for name in ["ghost", "bob"] {
         for _ in 0..3 {
-            login_json(&c, &base, name, "wrong").await.assert_error(401, "unauthorized");
+            login_json(&c, &base, name, "wrong")
+                .await
+                .assert_error(401, "unauthorized");
         }
         let locked = login_json(&c, &base, name, "wrong").await;
         assert_eq!(locked.status, 429, "{name}: {}", locked.body);
@@ -100,11 +114,15 @@ async fn login_lockout() {
     assert_eq!(login_json(&c, &base, "BOB", BOB_PW).await.status, 429);
     // A success in between resets alice's count.
     for _ in 0..2 {
-        login_json(&c, &base, "alice", "wrong").await.assert_error(401, "unauthorized");
+        login_json(&c, &base, "alice", "wrong")
+            .await
+            .assert_error(401, "unauthorized");
     }
     login(&c, &base, "alice", ALICE_PW).await;
     for _ in 0..2 {
-        login_json(&c, &base, "alice", "wrong").await.assert_error(401, "unauthorized");
+        login_json(&c, &base, "alice", "wrong")
+            .await
+            .assert_error(401, "unauthorized");
     }
     login(&c, &base, "alice", ALICE_PW).await;
 }
@@ -129,10 +147,21 @@ async fn sighup_reload() {
     // New policy: /public is renamed /open.
     let path = rig.gw.config_path();
     let text = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(&path, text.replace("path = \"/public/**\"", "path = \"/open/**\"")).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("path = \"/public/**\"", "path = \"/open/**\""),
+    )
+    .unwrap();
     rig.gw.signal("HUP");
-    wait_for("the new policy", async || send(c.get(rig.url("/open/x"))).await.status == 200).await;
-    assert_eq!(send(c.get(rig.url("/public/x"))).await.status, 401, "old route gone");
+    wait_for("the new policy", async || {
+        send(c.get(rig.url("/open/x"))).await.status == 200
+    })
+    .await;
+    assert_eq!(
+        send(c.get(rig.url("/public/x"))).await.status,
+        401,
+        "old route gone"
+    );
     // Sessions survive a reload.
     let r = send(c.get(rig.url("/api/x")).bearer_auth(&bob.access_token)).await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -141,9 +170,15 @@ async fn sighup_reload() {
     let good = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, good.replace("[server]", "[server]\nbogus_key = 1")).unwrap();
     rig.gw.signal("HUP");
-    wait_for("the refusal in the log", async || rig.gw.stderr_log().contains("reload_failed")).await;
+    wait_for("the refusal in the log", async || {
+        rig.gw.stderr_log().contains("reload_failed")
+    })
+    .await;
     assert_eq!(send(c.get(rig.url("/open/x"))).await.status, 200);
-    assert!(rig.gw.stderr_log().contains("bogus_key"), "the log names the problem");
+    assert!(
+        rig.gw.stderr_log().contains("bogus_key"),
+        "the log names the problem"
+    );
 
     // Users reload: disabling bob ends his access at once.
     std::fs::write(&path, good).unwrap();
@@ -151,12 +186,18 @@ async fn sighup_reload() {
     let text = std::fs::read_to_string(&users).unwrap();
     let at = text.find("username = \"bob\"").expect("bob in users.toml");
     let (head, tail) = text.split_at(at);
-    let disabled = format!("{head}{}", tail.replacen("disabled = false", "disabled = true", 1));
+    let disabled = format!(
+        "{head}{}",
+        tail.replacen("disabled = false", "disabled = true", 1)
+    );
     assert_ne!(text, disabled);
     std::fs::write(&users, disabled).unwrap();
     rig.gw.signal("HUP");
     wait_for("bob disabled", async || {
-        send(c.get(rig.url("/api/x")).bearer_auth(&bob.access_token)).await.status == 401
+        send(c.get(rig.url("/api/x")).bearer_auth(&bob.access_token))
+            .await
+            .status
+            == 401
     })
     .await;
     assert_eq!(login_json(&c, &rig.base(), "bob", BOB_PW).await.status, 401);

@@ -62,7 +62,11 @@ async fn redis_outage_fails_closed_and_recovers() {
         }
         v
     };
-    assert_eq!(statuses, [200, 200, 429], "local limiter while redis is down");
+    assert_eq!(
+        statuses,
+        [200, 200, 429],
+        "local limiter while redis is down"
+    );
     let r = send(c.get(rig.url("/public/x"))).await;
     assert_eq!(r.echo().path, "/public/x", "public routes are still served");
     assert_eq!(

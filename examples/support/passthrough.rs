@@ -35,7 +35,9 @@ pub fn run(work_stealing: bool) {
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
-    let proxy = Passthrough { peer: HttpPeer::new(upstream, false, String::new()) };
+    let proxy = Passthrough {
+        peer: HttpPeer::new(upstream, false, String::new()),
+    };
     let mut svc = http_proxy_service(&server.configuration, proxy);
     svc.add_tcp(listen);
     server.add_service(svc);

@@ -11,7 +11,7 @@ pub mod password;
 pub mod refresh;
 pub mod session;
 pub mod tokens;
-pub mod verified;
 pub mod totp;
+pub mod verified;
 
 pub use identity::{AuthMethod, Identity};

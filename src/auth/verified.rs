@@ -28,7 +28,10 @@ pub struct VerifiedTokens {
 
 impl Default for VerifiedTokens {
     fn default() -> Self {
-        VerifiedTokens { shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(), hasher: RandomState::new() }
+        VerifiedTokens {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            hasher: RandomState::new(),
+        }
     }
 }
 

@@ -15,7 +15,11 @@ use crate::state::{load_all, AppState};
 pub mod admin;
 
 #[derive(Parser)]
-#[command(name = "gatehouse", version, about = "Reverse-proxy authentication gateway")]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "Reverse-proxy authentication gateway"
+)]
 struct Cli {
     /// Path to gateway.toml.
     #[arg(long, global = true, default_value = "./gateway.toml")]
@@ -81,7 +85,9 @@ pub fn main() -> i32 {
         Command::Apikey { command } => admin_logging(|| admin::apikey(&cli.config, command)),
         Command::Sessions { command } => admin_logging(|| admin::sessions(&cli.config, command)),
         Command::User { command } => admin_logging(|| admin::user(&cli.config, command)),
-        Command::Keys { command: KeysCommand::Generate { out } } => match generate_ed25519(&out) {
+        Command::Keys {
+            command: KeysCommand::Generate { out },
+        } => match generate_ed25519(&out) {
             Ok(path) => {
                 println!("wrote {}", path.display());
                 0
@@ -104,11 +110,17 @@ fn admin_logging(f: impl FnOnce() -> i32) -> i32 {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if std::io::stderr().is_terminal() {
         builder.init();
     } else {
-        builder.json().flatten_event(true).with_current_span(false).init();
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init();
     }
 }
 
@@ -162,7 +174,10 @@ fn hash_from_stdin() -> i32 {
             eprintln!("gatehouse: cannot read password: {e}");
             return 1;
         }
-        s.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&s).to_string()
+        s.strip_suffix('\n')
+            .map(|t| t.strip_suffix('\r').unwrap_or(t))
+            .unwrap_or(&s)
+            .to_string()
     };
     if password.is_empty() {
         eprintln!("gatehouse: empty password");

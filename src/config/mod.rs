@@ -108,7 +108,9 @@ impl std::fmt::Debug for SigningSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SigningSecret::KeyFile(p) => f.debug_tuple("KeyFile").field(p).finish(),
-            SigningSecret::Hmac { env, .. } => write!(f, "Hmac {{ env: {env:?}, secret: [redacted] }}"),
+            SigningSecret::Hmac { env, .. } => {
+                write!(f, "Hmac {{ env: {env:?}, secret: [redacted] }}")
+            }
         }
     }
 }
@@ -157,7 +159,10 @@ pub struct TrustedIssuerConfig {
 #[derive(Debug, Clone)]
 pub enum JwksSource {
     /// Read and parsed at load.
-    File { path: PathBuf, keys: Arc<IssuerKeys> },
+    File {
+        path: PathBuf,
+        keys: Arc<IssuerKeys>,
+    },
     /// Fetched at start, every `refresh`, and on an unknown `kid`.
     Url { url: String, refresh: Duration },
 }

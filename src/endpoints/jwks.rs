@@ -4,5 +4,9 @@ use crate::endpoints::Call;
 use crate::error::Answer;
 
 pub fn get(call: &Call<'_>) -> Answer {
-    Answer { status: 200, headers: Vec::new(), body: call.state.tokens.keys.jwks_json.clone() }
+    Answer {
+        status: 200,
+        headers: Vec::new(),
+        body: call.state.tokens.keys.jwks_json.clone(),
+    }
 }

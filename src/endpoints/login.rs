@@ -49,7 +49,11 @@ struct LoginInput {
 pub fn page(call: &Call<'_>) -> Answer {
     let rd = call
         .query
-        .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "rd").map(|(_, v)| v.into_owned()))
+        .and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "rd")
+                .map(|(_, v)| v.into_owned())
+        })
         .unwrap_or_else(|| "/".to_string());
     let rd = safe_redirect(&rd);
     let action = format!("{}/login", call.state.config.server.auth_prefix);
@@ -75,8 +79,14 @@ pub fn page(call: &Call<'_>) -> Answer {
         status: 200,
         headers: vec![
             ("Content-Type", "text/html; charset=utf-8".to_string()),
-            ("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'".to_string()),
-            ("Set-Cookie", set_cookie(s, &s.csrf_cookie_name, &csrf, 3600)),
+            (
+                "Content-Security-Policy",
+                "default-src 'none'; form-action 'self'; frame-ancestors 'none'".to_string(),
+            ),
+            (
+                "Set-Cookie",
+                set_cookie(s, &s.csrf_cookie_name, &csrf, 3600),
+            ),
         ],
         body,
     }
@@ -98,7 +108,8 @@ fn parse(call: &Call<'_>) -> Result<LoginInput, GateError> {
         check_form_csrf(call, &input.csrf)?;
         Ok(input)
     } else if call.is_json() {
-        serde_json::from_slice(&call.body).map_err(|_| GateError::BadRequest("expected a JSON object with username and password"))
+        serde_json::from_slice(&call.body)
+            .map_err(|_| GateError::BadRequest("expected a JSON object with username and password"))
     } else {
         // Only JSON or a form: a cross-site `text/plain` post of a JSON body
         // (login CSRF) is refused without being read.
@@ -112,7 +123,13 @@ fn check_form_csrf(call: &Call<'_>, token: &str) -> Result<(), GateError> {
     if call.header("origin").is_some() || call.header("referer").is_some() {
         call.check_csrf()?;
     }
-    let cookies: Vec<&str> = call.req.headers.get_all(http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).collect();
+    let cookies: Vec<&str> = call
+        .req
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
     let cookie = find_cookie(&cookies, &call.state.config.session.csrf_cookie_name).unwrap_or("");
     let same = !token.is_empty() && bool::from(token.as_bytes().ct_eq(cookie.as_bytes()));
     if same {
@@ -128,7 +145,10 @@ async fn verify(user: Option<User>, password: String) -> Result<Option<User>, Ga
     // At most one argon2 check per core at a time: each takes ~19 MiB and
     // ~17 ms, so a login flood queues here instead of piling up hundreds of
     // blocking threads and gigabytes of memory.
-    let _permit = PASSWORD_CHECKS.acquire().await.map_err(|_| GateError::Internal("password check closed".into()))?;
+    let _permit = PASSWORD_CHECKS
+        .acquire()
+        .await
+        .map_err(|_| GateError::Internal("password check closed".into()))?;
     tokio::task::spawn_blocking(move || {
         let too_long = password.len() > MAX_FIELD;
         match user {
@@ -154,19 +174,30 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
     // SPEC §8: counted per username whether or not it exists, so lockout
     // answers cannot be used to find out which usernames exist.
     let fail_key = failure_key(&input.username);
-    let failures = store.login_failures(&fail_key).await.map_err(|_| GateError::StoreUnavailable)?;
+    let failures = store
+        .login_failures(&fail_key)
+        .await
+        .map_err(|_| GateError::StoreUnavailable)?;
     if failures >= cfg.login.max_failures {
         METRICS.logins.with_label_values(&["locked_out"]).inc();
         return Err(locked_out(cfg.login.lockout));
     }
-    let candidate = if input.username.len() <= MAX_FIELD { call.live.users.get(&input.username).cloned() } else { None };
+    let candidate = if input.username.len() <= MAX_FIELD {
+        call.live.users.get(&input.username).cloned()
+    } else {
+        None
+    };
     let Some(user) = verify(candidate, input.password).await? else {
         failed(call, &fail_key, &input.username, "bad credentials").await?;
         return Err(GateError::BadLogin);
     };
     // An admin lock (`gatehouse user lock`) answers like a bad password,
     // after the same password work, so it cannot be told apart either.
-    if store.user_locked(&user.id).await.map_err(|_| GateError::StoreUnavailable)? {
+    if store
+        .user_locked(&user.id)
+        .await
+        .map_err(|_| GateError::StoreUnavailable)?
+    {
         failed(call, &fail_key, &input.username, "user locked").await?;
         return Err(GateError::BadLogin);
     }
@@ -189,19 +220,42 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
     }
     // Only after every factor passed: a right password alone must not
     // reset the count of wrong codes.
-    store.clear_login_failures(&fail_key).await.map_err(|_| GateError::StoreUnavailable)?;
+    store
+        .clear_login_failures(&fail_key)
+        .await
+        .map_err(|_| GateError::StoreUnavailable)?;
     let issued = issue_session(call, &user).await?;
     METRICS.logins.with_label_values(&["ok"]).inc();
     tracing::info!(event = "login_ok", username = %user.username, ip = %call.client_ip, "login ok");
     let cookies = [
-        ("Set-Cookie", set_cookie(&cfg.session, &cfg.session.cookie_name, &issued.secret, cfg.session.absolute_timeout.as_secs() as i64)),
-        ("Set-Cookie", set_cookie(&cfg.session, &cfg.session.refresh_cookie_name, &issued.refresh, cfg.tokens.refresh_ttl.as_secs() as i64)),
+        (
+            "Set-Cookie",
+            set_cookie(
+                &cfg.session,
+                &cfg.session.cookie_name,
+                &issued.secret,
+                cfg.session.absolute_timeout.as_secs() as i64,
+            ),
+        ),
+        (
+            "Set-Cookie",
+            set_cookie(
+                &cfg.session,
+                &cfg.session.refresh_cookie_name,
+                &issued.refresh,
+                cfg.tokens.refresh_ttl.as_secs() as i64,
+            ),
+        ),
     ];
     if call.is_form() {
         let rd = input.rd.as_deref().map(safe_redirect).unwrap_or("/");
         let mut headers = vec![("Location", rd.to_string())];
         headers.extend(cookies);
-        return Ok(Answer { status: 303, headers, body: String::new() });
+        return Ok(Answer {
+            status: 303,
+            headers,
+            body: String::new(),
+        });
     }
     let mut answer = json(serde_json::json!({
         "access_token": issued.access,
@@ -216,7 +270,12 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
 
 /// Count a failed login for the lockout and log it (audit `login_failed`,
 /// and `lockout` when this failure reaches the limit).
-async fn failed(call: &Call<'_>, fail_key: &str, username: &str, reason: &'static str) -> Result<(), GateError> {
+async fn failed(
+    call: &Call<'_>,
+    fail_key: &str,
+    username: &str,
+    reason: &'static str,
+) -> Result<(), GateError> {
     let cfg = &call.state.config;
     let store = call.store().await?;
     let count = store
@@ -254,10 +313,16 @@ async fn issue_session(call: &Call<'_>, user: &User) -> Result<Issued, GateError
         last_seen: now,
         expires_at: now + cfg.session.absolute_timeout.as_secs() as i64,
         ip: call.client_ip.clone(),
-        user_agent: call.header("user-agent").map(|ua| printable(ua).chars().take(256).collect()).unwrap_or_default(),
+        user_agent: call
+            .header("user-agent")
+            .map(|ua| printable(ua).chars().take(256).collect())
+            .unwrap_or_default(),
     };
     let store = call.store().await?;
-    store.create_session(&record, cfg.session.idle_timeout).await.map_err(|_| GateError::StoreUnavailable)?;
+    store
+        .create_session(&record, cfg.session.idle_timeout)
+        .await
+        .map_err(|_| GateError::StoreUnavailable)?;
     let refresh = new_token();
     let refresh_rec = RefreshRecord {
         sid: record.sid.clone(),
@@ -268,17 +333,34 @@ async fn issue_session(call: &Call<'_>, user: &User) -> Result<Issued, GateError
         .put_refresh(&token_hash(&refresh), &refresh_rec, cfg.tokens.refresh_ttl)
         .await
         .map_err(|_| GateError::StoreUnavailable)?;
-    let (access, exp) = call.state.tokens.mint(&record, now).map_err(|e| GateError::Internal(e.to_string()))?;
-    Ok(Issued { secret, refresh, access, expires_in: exp - now })
+    let (access, exp) = call
+        .state
+        .tokens
+        .mint(&record, now)
+        .map_err(|e| GateError::Internal(e.to_string()))?;
+    Ok(Issued {
+        secret,
+        refresh,
+        access,
+        expires_in: exp - now,
+    })
 }
 
 /// Login attempts per client IP: 10 a minute after a burst of 10.
-const LOGIN_PER_IP: GcraRule = GcraRule { limit: 10, period: Duration::from_secs(60), burst: 10 };
+const LOGIN_PER_IP: GcraRule = GcraRule {
+    limit: 10,
+    period: Duration::from_secs(60),
+    burst: 10,
+};
 
 /// Refuse the call when its client IP is over `rule` (SPEC §8).
 pub async fn limit_ip(call: &Call<'_>, rule: GcraRule) -> Result<(), GateError> {
     let key = format!("rl:{}:ip:{}", call.path, call.client_ip);
-    let d = call.state.limiter.step(call.state.store_if_up().await, &key, &rule).await;
+    let d = call
+        .state
+        .limiter
+        .step(call.state.store_if_up().await, &key, &rule)
+        .await;
     if d.allowed {
         Ok(())
     } else {
@@ -289,17 +371,28 @@ pub async fn limit_ip(call: &Call<'_>, rule: GcraRule) -> Result<(), GateError> 
 /// Store key of a username's failure counter: hashed, so any input makes a
 /// short, safe key; lower-cased, since usernames are case-insensitive.
 fn failure_key(username: &str) -> String {
-    format!("lf:{}", hex::encode(Sha256::digest(username.to_lowercase().as_bytes())))
+    format!(
+        "lf:{}",
+        hex::encode(Sha256::digest(username.to_lowercase().as_bytes()))
+    )
 }
 
 /// 429 for a locked-out username: the lockout restarts at every failure, so
 /// the wait is at most `lockout`.
 fn locked_out(lockout: Duration) -> GateError {
     let secs = lockout.as_secs().max(1);
-    GateError::RateLimited(LimitInfo { limit: 0, remaining: 0, reset: secs, retry_after: secs })
+    GateError::RateLimited(LimitInfo {
+        limit: 0,
+        remaining: 0,
+        reset: secs,
+        retry_after: secs,
+    })
 }
 
 /// Text safe to log or store: control characters replaced, bounded length.
 pub fn printable(s: &str) -> String {
-    s.chars().take(128).map(|c| if c.is_control() { '?' } else { c }).collect()
+    s.chars()
+        .take(128)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }

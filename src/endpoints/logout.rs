@@ -19,22 +19,35 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
     let input: LogoutInput = if call.body.is_empty() || call.is_form() {
         LogoutInput::default()
     } else {
-        serde_json::from_slice(&call.body).map_err(|_| GateError::BadRequest("expected a JSON object"))?
+        serde_json::from_slice(&call.body)
+            .map_err(|_| GateError::BadRequest("expected a JSON object"))?
     };
     let identity = call.require_user().await?;
     let store = call.store().await?;
     let ended = if input.all {
-        store.delete_user_sessions(&identity.user_id).await.map_err(|_| GateError::StoreUnavailable)?
+        store
+            .delete_user_sessions(&identity.user_id)
+            .await
+            .map_err(|_| GateError::StoreUnavailable)?
     } else {
         match &identity.sid {
-            Some(sid) => usize::from(store.delete_session(sid).await.map_err(|_| GateError::StoreUnavailable)?),
+            Some(sid) => usize::from(
+                store
+                    .delete_session(sid)
+                    .await
+                    .map_err(|_| GateError::StoreUnavailable)?,
+            ),
             None => 0,
         }
     };
     tracing::info!(event = "logout", username = %identity.username, ip = %call.client_ip, all = input.all, "logout");
     let s = &call.state.config.session;
     let mut answer = json(serde_json::json!({ "ended": ended }));
-    answer.headers.push(("Set-Cookie", clear_cookie(s, &s.cookie_name)));
-    answer.headers.push(("Set-Cookie", clear_cookie(s, &s.refresh_cookie_name)));
+    answer
+        .headers
+        .push(("Set-Cookie", clear_cookie(s, &s.cookie_name)));
+    answer
+        .headers
+        .push(("Set-Cookie", clear_cookie(s, &s.refresh_cookie_name)));
     Ok(answer)
 }

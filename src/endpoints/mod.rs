@@ -11,8 +11,8 @@ use pingora::proxy::Session;
 
 use crate::auth::check::{authenticate, credentials, AuthOutcome};
 use crate::auth::{AuthMethod, Identity};
-use crate::policy::csrf::{check_origin, is_unsafe};
 use crate::error::{Answer, GateError};
+use crate::policy::csrf::{check_origin, is_unsafe};
 use crate::state::{AppState, Live};
 use crate::store::{unix_now, Store};
 
@@ -72,14 +72,25 @@ pub async fn dispatch(
     let method = session.req_header().method.clone();
     if !allowed(endpoint, &method) {
         let mut answer = GateError::MethodNotAllowed.answer();
-        answer.headers.push(("Allow", allow_list(endpoint).to_string()));
+        answer
+            .headers
+            .push(("Allow", allow_list(endpoint).to_string()));
         return Some(answer);
     }
     let body = match read_body(session).await {
         Ok(b) => b,
         Err(e) => return Some(e.answer()),
     };
-    let call = Call { state, live, req: session.req_header(), path, query, body, client_ip, tls };
+    let call = Call {
+        state,
+        live,
+        req: session.req_header(),
+        path,
+        query,
+        body,
+        client_ip,
+        tls,
+    };
     let result = match endpoint {
         Endpoint::Login if method == Method::POST => login::post(&call).await,
         Endpoint::Login => Ok(login::page(&call)),
@@ -128,16 +139,22 @@ fn allowed(e: Endpoint, m: &Method) -> bool {
     let read = m == Method::GET || m == Method::HEAD;
     match e {
         Endpoint::Login => read || m == Method::POST,
-        Endpoint::Refresh | Endpoint::Logout | Endpoint::TotpEnroll | Endpoint::TotpConfirm => m == Method::POST,
+        Endpoint::Refresh | Endpoint::Logout | Endpoint::TotpEnroll | Endpoint::TotpConfirm => {
+            m == Method::POST
+        }
         Endpoint::Session => m == Method::DELETE,
-        Endpoint::Me | Endpoint::Sessions | Endpoint::Jwks | Endpoint::Health | Endpoint::Ready => read,
+        Endpoint::Me | Endpoint::Sessions | Endpoint::Jwks | Endpoint::Health | Endpoint::Ready => {
+            read
+        }
     }
 }
 
 fn allow_list(e: Endpoint) -> &'static str {
     match e {
         Endpoint::Login => "GET, HEAD, POST",
-        Endpoint::Refresh | Endpoint::Logout | Endpoint::TotpEnroll | Endpoint::TotpConfirm => "POST",
+        Endpoint::Refresh | Endpoint::Logout | Endpoint::TotpEnroll | Endpoint::TotpConfirm => {
+            "POST"
+        }
         Endpoint::Session => "DELETE",
         _ => "GET, HEAD",
     }
@@ -163,7 +180,10 @@ async fn read_body(session: &mut Session) -> Result<Bytes, GateError> {
 impl Call<'_> {
     /// The store, or 503.
     pub async fn store(&self) -> Result<&Arc<dyn Store>, GateError> {
-        self.state.store().await.map_err(|_| GateError::StoreUnavailable)
+        self.state
+            .store()
+            .await
+            .map_err(|_| GateError::StoreUnavailable)
     }
 
     /// The caller's identity from the session cookie or bearer token.
@@ -189,7 +209,10 @@ impl Call<'_> {
     /// The caller's identity, or 401; for cookie credentials on an unsafe
     /// method, also the CSRF origin check (403).
     pub async fn require_identity(&self) -> Result<Identity, GateError> {
-        let id = self.identity().await?.ok_or(GateError::Unauthenticated { browser: None })?;
+        let id = self
+            .identity()
+            .await?
+            .ok_or(GateError::Unauthenticated { browser: None })?;
         if id.method == AuthMethod::Cookie {
             self.check_csrf()?;
         }
@@ -214,7 +237,11 @@ impl Call<'_> {
             return Ok(());
         }
         let own = own_origin(self.req, self.tls);
-        check_origin(&self.req.headers, self.state.config.server.public_origin.as_deref(), &own)
+        check_origin(
+            &self.req.headers,
+            self.state.config.server.public_origin.as_deref(),
+            &own,
+        )
     }
 
     /// A request header as text, if present and valid.
@@ -225,7 +252,12 @@ impl Call<'_> {
     /// Whether the body is JSON (`application/json` or `+json`).
     pub fn is_json(&self) -> bool {
         self.header("content-type").is_some_and(|ct| {
-            let ct = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let ct = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             ct == "application/json" || (ct.starts_with("application/") && ct.ends_with("+json"))
         })
     }
@@ -233,20 +265,31 @@ impl Call<'_> {
     /// Whether the body is form-encoded (else JSON is expected).
     pub fn is_form(&self) -> bool {
         self.header("content-type")
-            .map(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"))
+            .map(|ct| {
+                ct.to_ascii_lowercase()
+                    .starts_with("application/x-www-form-urlencoded")
+            })
             .unwrap_or(false)
     }
 }
 
 /// `scheme://Host` of the request as the client addressed it.
 pub fn own_origin(req: &RequestHeader, tls: bool) -> String {
-    let host = req.headers.get(http::header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let host = req
+        .headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     format!("{}://{}", if tls { "https" } else { "http" }, host)
 }
 
 /// A 200 JSON answer.
 pub fn json(value: serde_json::Value) -> Answer {
-    Answer { status: 200, headers: Vec::new(), body: value.to_string() }
+    Answer {
+        status: 200,
+        headers: Vec::new(),
+        body: value.to_string(),
+    }
 }
 
 #[cfg(test)]

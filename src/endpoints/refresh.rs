@@ -13,7 +13,11 @@ use crate::error::{Answer, GateError};
 use crate::store::{unix_now, GcraRule, RotateOutcome};
 
 /// Refreshes per client IP: 30 a minute after a burst of 30.
-const REFRESH_PER_IP: GcraRule = GcraRule { limit: 30, period: Duration::from_secs(60), burst: 30 };
+const REFRESH_PER_IP: GcraRule = GcraRule {
+    limit: 30,
+    period: Duration::from_secs(60),
+    burst: 30,
+};
 
 #[derive(Deserialize, Default)]
 struct RefreshInput {
@@ -24,14 +28,19 @@ struct RefreshInput {
 /// The presented token: JSON body first, else the refresh cookie.
 fn presented(call: &Call<'_>) -> Result<String, GateError> {
     if !call.body.is_empty() {
-        let input: RefreshInput =
-            serde_json::from_slice(&call.body).map_err(|_| GateError::BadRequest("expected a JSON object"))?;
+        let input: RefreshInput = serde_json::from_slice(&call.body)
+            .map_err(|_| GateError::BadRequest("expected a JSON object"))?;
         if let Some(t) = input.refresh_token {
             return Ok(t);
         }
     }
-    let cookies: Vec<&str> =
-        call.req.headers.get_all(http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).collect();
+    let cookies: Vec<&str> = call
+        .req
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
     let token = find_cookie(&cookies, &call.state.config.session.refresh_cookie_name)
         .filter(|t| !t.is_empty())
         .ok_or(GateError::Unauthenticated { browser: None })?;
@@ -64,7 +73,10 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
     let (record, successor) = match outcome {
         RotateOutcome::Rotated(record) => (record, fresh),
         // Two tabs refreshing at once: the second gets the first's successor.
-        RotateOutcome::Grace { record, sealed_successor } => match unseal(&sealed_successor, &old) {
+        RotateOutcome::Grace {
+            record,
+            sealed_successor,
+        } => match unseal(&sealed_successor, &old) {
             Some(successor) => (record, successor),
             None => return Err(GateError::Unauthenticated { browser: None }),
         },
@@ -81,7 +93,11 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
     else {
         return Err(GateError::Unauthenticated { browser: None });
     };
-    let (access, exp) = call.state.tokens.mint(&session, now).map_err(|e| GateError::Internal(e.to_string()))?;
+    let (access, exp) = call
+        .state
+        .tokens
+        .mint(&session, now)
+        .map_err(|e| GateError::Internal(e.to_string()))?;
     tracing::info!(event = "refresh", username = %session.username, ip = %call.client_ip, "refresh");
     let mut answer = json(serde_json::json!({
         "access_token": access,
@@ -91,7 +107,12 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
     }));
     answer.headers.push((
         "Set-Cookie",
-        set_cookie(&cfg.session, &cfg.session.refresh_cookie_name, &successor, cfg.tokens.refresh_ttl.as_secs() as i64),
+        set_cookie(
+            &cfg.session,
+            &cfg.session.refresh_cookie_name,
+            &successor,
+            cfg.tokens.refresh_ttl.as_secs() as i64,
+        ),
     ));
     Ok(answer)
 }

@@ -40,10 +40,17 @@ impl Cors {
 
     /// Headers for an allowed preflight: the asked method (the route
     /// already matched it) and asked headers, cached for 10 minutes.
-    pub fn preflight_headers(&self, origin: &str, method: &Method, asked_headers: Option<&str>) -> Vec<(&'static str, String)> {
+    pub fn preflight_headers(
+        &self,
+        origin: &str,
+        method: &Method,
+        asked_headers: Option<&str>,
+    ) -> Vec<(&'static str, String)> {
         let mut h = self.answer_headers(origin);
         h.push(("Access-Control-Allow-Methods", method.as_str().to_string()));
-        if let Some(asked) = asked_headers.filter(|a| a.bytes().all(|b| b.is_ascii_graphic() || b == b' ')) {
+        if let Some(asked) =
+            asked_headers.filter(|a| a.bytes().all(|b| b.is_ascii_graphic() || b == b' '))
+        {
             h.push(("Access-Control-Allow-Headers", asked.to_string()));
         }
         h.push(("Access-Control-Max-Age", "600".to_string()));
@@ -74,30 +81,61 @@ mod tests {
 
     #[test]
     fn only_listed_origins_are_allowed() {
-        let c = Cors { origins: vec!["https://app.example.com".into()], any: false, credentials: true };
-        assert_eq!(c.allowed(&headers(&[("origin", "https://app.example.com")])), Some("https://app.example.com"));
-        assert_eq!(c.allowed(&headers(&[("origin", "https://evil.example.com")])), None);
-        assert_eq!(c.allowed(&headers(&[("origin", "https://app.example.com.evil.com")])), None);
+        let c = Cors {
+            origins: vec!["https://app.example.com".into()],
+            any: false,
+            credentials: true,
+        };
+        assert_eq!(
+            c.allowed(&headers(&[("origin", "https://app.example.com")])),
+            Some("https://app.example.com")
+        );
+        assert_eq!(
+            c.allowed(&headers(&[("origin", "https://evil.example.com")])),
+            None
+        );
+        assert_eq!(
+            c.allowed(&headers(&[("origin", "https://app.example.com.evil.com")])),
+            None
+        );
         assert_eq!(c.allowed(&headers(&[("origin", "null")])), None);
         assert_eq!(c.allowed(&headers(&[])), None);
         let h = c.answer_headers("https://app.example.com");
-        assert!(h.contains(&("Access-Control-Allow-Origin", "https://app.example.com".into())));
+        assert!(h.contains(&(
+            "Access-Control-Allow-Origin",
+            "https://app.example.com".into()
+        )));
         assert!(h.contains(&("Access-Control-Allow-Credentials", "true".into())));
     }
 
     #[test]
     fn wildcard_never_carries_credentials() {
-        let c = Cors { origins: vec![], any: true, credentials: false };
+        let c = Cors {
+            origins: vec![],
+            any: true,
+            credentials: false,
+        };
         let h = c.answer_headers("https://x.example");
         assert!(h.contains(&("Access-Control-Allow-Origin", "*".into())));
-        assert!(!h.iter().any(|(n, _)| *n == "Access-Control-Allow-Credentials"));
+        assert!(!h
+            .iter()
+            .any(|(n, _)| *n == "Access-Control-Allow-Credentials"));
     }
 
     #[test]
     fn preflight_detection() {
-        let pre = headers(&[("origin", "https://a.example"), ("access-control-request-method", "PUT")]);
+        let pre = headers(&[
+            ("origin", "https://a.example"),
+            ("access-control-request-method", "PUT"),
+        ]);
         assert_eq!(preflight_method(&Method::OPTIONS, &pre), Some(Method::PUT));
         assert_eq!(preflight_method(&Method::GET, &pre), None);
-        assert_eq!(preflight_method(&Method::OPTIONS, &headers(&[("origin", "https://a.example")])), None);
+        assert_eq!(
+            preflight_method(
+                &Method::OPTIONS,
+                &headers(&[("origin", "https://a.example")])
+            ),
+            None
+        );
     }
 }

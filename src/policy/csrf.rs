@@ -14,8 +14,16 @@ pub fn is_unsafe(m: &Method) -> bool {
 }
 
 /// Check a cookie-authenticated unsafe request's origin.
-pub fn check_origin(headers: &HeaderMap, public_origin: Option<&str>, own_origin: &str) -> Result<(), GateError> {
-    let text = |name| headers.get(name).and_then(|v: &http::HeaderValue| v.to_str().ok());
+pub fn check_origin(
+    headers: &HeaderMap,
+    public_origin: Option<&str>,
+    own_origin: &str,
+) -> Result<(), GateError> {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &http::HeaderValue| v.to_str().ok())
+    };
     let claimed = match text(http::header::ORIGIN) {
         Some(o) => Some(o.to_string()),
         None => text(http::header::REFERER).and_then(origin_of),
@@ -24,7 +32,9 @@ pub fn check_origin(headers: &HeaderMap, public_origin: Option<&str>, own_origin
         return Err(GateError::Csrf);
     };
     let ok = canonical_origin(own_origin).is_some_and(|own| own == claimed)
-        || public_origin.and_then(canonical_origin).is_some_and(|p| p == claimed);
+        || public_origin
+            .and_then(canonical_origin)
+            .is_some_and(|p| p == claimed);
     if ok {
         Ok(())
     } else {
@@ -44,7 +54,10 @@ fn origin_of(url: &str) -> Option<String> {
 fn canonical_origin(origin: &str) -> Option<String> {
     let (scheme, authority) = origin.split_once("://")?;
     let scheme = scheme.to_ascii_lowercase();
-    if (scheme != "http" && scheme != "https") || authority.is_empty() || authority.contains(['/', '@', '\\', ' ']) {
+    if (scheme != "http" && scheme != "https")
+        || authority.is_empty()
+        || authority.contains(['/', '@', '\\', ' '])
+    {
         return None;
     }
     let authority = authority.to_ascii_lowercase();
@@ -77,14 +90,22 @@ mod tests {
         assert!(!check(&[("origin", "https://app.example.com.evil.com")]));
         assert!(!check(&[("origin", "http://app.example.com")]));
         assert!(!check(&[("origin", "https://app.example.com@evil.com")]));
-        assert!(!check(&[("referer", "https://evil.com/https://app.example.com")]));
+        assert!(!check(&[(
+            "referer",
+            "https://evil.com/https://app.example.com"
+        )]));
         // Origin wins over Referer.
-        assert!(!check(&[("origin", "https://evil.com"), ("referer", "https://app.example.com/")]));
+        assert!(!check(&[
+            ("origin", "https://evil.com"),
+            ("referer", "https://app.example.com/")
+        ]));
     }
 
     #[test]
     fn unsafe_methods() {
-        assert!(is_unsafe(&Method::POST) && is_unsafe(&Method::DELETE) && is_unsafe(&Method::PATCH));
+        assert!(
+            is_unsafe(&Method::POST) && is_unsafe(&Method::DELETE) && is_unsafe(&Method::PATCH)
+        );
         assert!(!is_unsafe(&Method::GET) && !is_unsafe(&Method::HEAD));
     }
 }

@@ -11,7 +11,10 @@ use crate::error::GateError;
 
 /// 400 for ambiguous or unsupported framing. `raw_head` gives the request's
 /// raw header bytes; it is only called when `Transfer-Encoding` is present.
-pub fn check_framing(headers: &HeaderMap, raw_head: impl FnOnce() -> Option<bytes::Bytes>) -> Result<(), GateError> {
+pub fn check_framing(
+    headers: &HeaderMap,
+    raw_head: impl FnOnce() -> Option<bytes::Bytes>,
+) -> Result<(), GateError> {
     // RFC 9112 §3.2: more than one Host is a 400. Routing reads the first;
     // an upstream that reads the last would see another site.
     let mut hosts = headers.get_all(http::header::HOST).iter();
@@ -26,12 +29,19 @@ pub fn check_framing(headers: &HeaderMap, raw_head: impl FnOnce() -> Option<byte
     }
     let mut te = headers.get_all(TRANSFER_ENCODING).iter();
     if let Some(first) = te.next() {
-        let plain_chunked = first.to_str().map(|v| v.trim().eq_ignore_ascii_case("chunked")).unwrap_or(false);
+        let plain_chunked = first
+            .to_str()
+            .map(|v| v.trim().eq_ignore_ascii_case("chunked"))
+            .unwrap_or(false);
         if te.next().is_some() || !plain_chunked {
             return Err(GateError::BadRequest("unsupported Transfer-Encoding"));
         }
-        if headers.contains_key(CONTENT_LENGTH) || raw_head().is_some_and(|raw| raw_has_content_length(&raw)) {
-            return Err(GateError::BadRequest("both Content-Length and Transfer-Encoding"));
+        if headers.contains_key(CONTENT_LENGTH)
+            || raw_head().is_some_and(|raw| raw_has_content_length(&raw))
+        {
+            return Err(GateError::BadRequest(
+                "both Content-Length and Transfer-Encoding",
+            ));
         }
     }
     Ok(())
@@ -68,13 +78,26 @@ mod tests {
             (&[("content-length", "5, 5")], false),
             (&[("transfer-encoding", "gzip, chunked")], false),
             (&[("transfer-encoding", "identity")], false),
-            (&[("transfer-encoding", "chunked"), ("transfer-encoding", "chunked")], false),
-            (&[("transfer-encoding", "chunked"), ("content-length", "3")], false),
+            (
+                &[
+                    ("transfer-encoding", "chunked"),
+                    ("transfer-encoding", "chunked"),
+                ],
+                false,
+            ),
+            (
+                &[("transfer-encoding", "chunked"), ("content-length", "3")],
+                false,
+            ),
             (&[("host", "a.example")], true),
             (&[("host", "a.example"), ("host", "b.example")], false),
         ];
         for (pairs, ok) in cases {
-            assert_eq!(check_framing(&headers(pairs), || None).is_ok(), *ok, "{pairs:?}");
+            assert_eq!(
+                check_framing(&headers(pairs), || None).is_ok(),
+                *ok,
+                "{pairs:?}"
+            );
         }
     }
 
@@ -86,7 +109,9 @@ mod tests {
         let raw = bytes::Bytes::from_static(b"POST / HTTP/1.1\r\nHost: x\r\nX-Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n");
         assert!(check_framing(&te, || Some(raw)).is_ok());
         // The header block's first line is the request line, never a header.
-        let raw = bytes::Bytes::from_static(b"POST /content-length:1 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+        let raw = bytes::Bytes::from_static(
+            b"POST /content-length:1 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+        );
         assert!(check_framing(&te, || Some(raw)).is_ok());
     }
 }

@@ -21,11 +21,18 @@ impl Limiter {
     }
 
     /// One step of `rule` for `key`: on the store when it answers, else locally.
-    pub async fn step(&self, store: Option<&dyn Store>, key: &str, rule: &GcraRule) -> LimitDecision {
+    pub async fn step(
+        &self,
+        store: Option<&dyn Store>,
+        key: &str,
+        rule: &GcraRule,
+    ) -> LimitDecision {
         if let Some(store) = store {
             match store.rate_limit(key, rule).await {
                 Ok(d) => return d,
-                Err(e) => tracing::warn!(error = %e, "rate limit store failed; using the local limiter"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "rate limit store failed; using the local limiter")
+                }
             }
         }
         match self.fallback.rate_limit(key, rule).await {
@@ -34,7 +41,12 @@ impl Limiter {
             // rate limiting only (auth still fails closed elsewhere).
             Err(_) => LimitDecision {
                 allowed: true,
-                info: LimitInfo { limit: rule.limit + rule.burst, remaining: 0, reset: 0, retry_after: 0 },
+                info: LimitInfo {
+                    limit: rule.limit + rule.burst,
+                    remaining: 0,
+                    reset: 0,
+                    retry_after: 0,
+                },
             },
         }
     }
@@ -61,8 +73,16 @@ impl Limiter {
 
 /// `rl:<limit>:<kind>:<value>`. A `user` limit on a request without an
 /// identity (a public route) falls back to the client IP.
-pub fn limit_key(limit: &RateLimit, route_index: usize, identity: Option<&Identity>, ip: Option<IpAddr>) -> String {
-    let ip = || ip.map(|i| i.to_string()).unwrap_or_else(|| "unknown".into());
+pub fn limit_key(
+    limit: &RateLimit,
+    route_index: usize,
+    identity: Option<&Identity>,
+    ip: Option<IpAddr>,
+) -> String {
+    let ip = || {
+        ip.map(|i| i.to_string())
+            .unwrap_or_else(|| "unknown".into())
+    };
     match (limit.key, identity) {
         (LimitKey::User, Some(id)) => format!("rl:{}:u:{}", limit.name, id.user_id),
         (LimitKey::Route, _) => format!("rl:{}:r:{}", limit.name, route_index),
@@ -77,7 +97,15 @@ mod tests {
     use std::time::Duration;
 
     fn limit(key: LimitKey) -> RateLimit {
-        RateLimit { name: "api".into(), key, rule: GcraRule { limit: 1, period: Duration::from_secs(1), burst: 0 } }
+        RateLimit {
+            name: "api".into(),
+            key,
+            rule: GcraRule {
+                limit: 1,
+                period: Duration::from_secs(1),
+                burst: 0,
+            },
+        }
     }
 
     #[test]
@@ -91,9 +119,21 @@ mod tests {
             method: AuthMethod::Bearer,
         };
         let ip = Some(IpAddr::from([10, 0, 0, 1]));
-        assert_eq!(limit_key(&limit(LimitKey::Ip), 3, Some(&id), ip), "rl:api:ip:10.0.0.1");
-        assert_eq!(limit_key(&limit(LimitKey::User), 3, Some(&id), ip), "rl:api:u:u-1");
-        assert_eq!(limit_key(&limit(LimitKey::User), 3, None, ip), "rl:api:ip:10.0.0.1");
-        assert_eq!(limit_key(&limit(LimitKey::Route), 3, None, ip), "rl:api:r:3");
+        assert_eq!(
+            limit_key(&limit(LimitKey::Ip), 3, Some(&id), ip),
+            "rl:api:ip:10.0.0.1"
+        );
+        assert_eq!(
+            limit_key(&limit(LimitKey::User), 3, Some(&id), ip),
+            "rl:api:u:u-1"
+        );
+        assert_eq!(
+            limit_key(&limit(LimitKey::User), 3, None, ip),
+            "rl:api:ip:10.0.0.1"
+        );
+        assert_eq!(
+            limit_key(&limit(LimitKey::Route), 3, None, ip),
+            "rl:api:r:3"
+        );
     }
 }

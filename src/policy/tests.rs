@@ -66,7 +66,9 @@ fn policy() -> Policy {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, "placeholder\n").unwrap();
     }
-    compile(&dir.path().join("gateway.toml"), POLICY).expect("policy compiles").policy
+    compile(&dir.path().join("gateway.toml"), POLICY)
+        .expect("policy compiles")
+        .policy
 }
 
 fn user(roles: &[&str]) -> Option<Arc<Identity>> {
@@ -97,7 +99,13 @@ fn decide(p: &Policy, who: Option<Arc<Identity>>, method: &str, host: &str, targ
 }
 
 /// (who, method, host, target, expected status)
-type Case = (Option<Arc<Identity>>, &'static str, &'static str, &'static str, u16);
+type Case = (
+    Option<Arc<Identity>>,
+    &'static str,
+    &'static str,
+    &'static str,
+    u16,
+);
 
 #[test]
 fn user_method_path_table() {
@@ -162,7 +170,10 @@ fn user_method_path_table() {
         (admin(), "GET", h, "/healthz-but-not", 404),
     ];
     for (who, method, host, target, want) in cases {
-        let label = format!("{:?} {method} {host} {target}", who.as_ref().map(|i| &i.roles));
+        let label = format!(
+            "{:?} {method} {host} {target}",
+            who.as_ref().map(|i| &i.roles)
+        );
         assert_eq!(decide(&p, who, method, host, target), want, "{label}");
     }
 }

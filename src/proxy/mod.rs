@@ -5,22 +5,22 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use pingora::prelude::*;
+use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::modules::http::HttpModules;
+use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
-use pingora::http::{RequestHeader, ResponseHeader};
 
 use crate::auth::check::{authenticate, credentials, AuthOutcome};
 use crate::auth::{AuthMethod, Identity};
 use crate::endpoints;
-use crate::policy::cors::preflight_method;
-use crate::policy::csrf::{check_origin, is_unsafe};
 use crate::error::{limit_headers, Answer, GateError};
 use crate::metrics::METRICS;
 use crate::policy::client_ip::client_ip_from_headers;
-use crate::policy::normalize::request_target;
+use crate::policy::cors::preflight_method;
+use crate::policy::csrf::{check_origin, is_unsafe};
 use crate::policy::framing::check_framing;
+use crate::policy::normalize::request_target;
 use crate::policy::routes::{Access, Route};
 use crate::policy::{authorize, normalize, NormalizedPath};
 use crate::state::{AppState, Live};
@@ -58,11 +58,25 @@ impl Gatehouse {
         let path = read_target(session)?;
         // Before Pingora's own hop-by-hop pass, so a hostile `Connection`
         // header is cleaned rather than acted on.
-        headers::sanitize_request(session.req_header_mut(), &state.config.headers, ctx.peer_trusted);
+        headers::sanitize_request(
+            session.req_header_mut(),
+            &state.config.headers,
+            ctx.peer_trusted,
+        );
         let live = state.live.load_full();
         ctx.live = Some(live.clone());
         let query = path.query.as_deref();
-        if let Some(answer) = endpoints::dispatch(session, state, &live, &path.path, query, ctx.client_ip, ctx.tls).await {
+        if let Some(answer) = endpoints::dispatch(
+            session,
+            state,
+            &live,
+            &path.path,
+            query,
+            ctx.client_ip,
+            ctx.tls,
+        )
+        .await
+        {
             return answered(session, ctx, answer).await;
         }
         let req = session.req_header();
@@ -70,20 +84,36 @@ impl Gatehouse {
         if let Some(answer) = preflight(&live, req, host.as_deref(), &path.path) {
             return answered(session, ctx, answer).await;
         }
-        let route = live.policy.routes.find(&req.method, host.as_deref(), &path.path).ok_or(GateError::NotFound)?;
+        let route = live
+            .policy
+            .routes
+            .find(&req.method, host.as_deref(), &path.path)
+            .ok_or(GateError::NotFound)?;
         ctx.route = Some(route.index);
         let identity = self.identify(req, route, &live, ctx.tls).await?;
         let permit = authorize(route, &live.policy.roles, identity).map_err(|e| match e {
             GateError::Unauthenticated { .. } => {
-                let login = login_redirect(req, &state.config.server.auth_prefix, &path.path_and_query());
+                let login = login_redirect(
+                    req,
+                    &state.config.server.auth_prefix,
+                    &path.path_and_query(),
+                );
                 GateError::Unauthenticated { browser: login }
             }
             other => other,
         })?;
-        if let Some(limit) = route.rate_limit.and_then(|i| live.policy.rate_limits.get(i)) {
+        if let Some(limit) = route
+            .rate_limit
+            .and_then(|i| live.policy.rate_limits.get(i))
+        {
             let store = state.store_if_up().await;
             let id = permit.identity.as_deref();
-            ctx.limit = Some(state.limiter.check(store, limit, route.index, id, ctx.client_ip).await?);
+            ctx.limit = Some(
+                state
+                    .limiter
+                    .check(store, limit, route.index, id, ctx.client_ip)
+                    .await?,
+            );
         }
         ctx.permit = Some(permit);
         ctx.path = Some(path);
@@ -94,28 +124,55 @@ impl Gatehouse {
     /// client IP it vouches for.
     fn observe_peer(&self, session: &Session, ctx: &mut RequestCtx) {
         let trusted = &self.state.config.server.trusted_proxies;
-        ctx.tls = session.digest().and_then(|d| d.ssl_digest.as_ref()).is_some();
-        if let Some(peer) = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip()) {
+        ctx.tls = session
+            .digest()
+            .and_then(|d| d.ssl_digest.as_ref())
+            .is_some();
+        if let Some(peer) = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip())
+        {
             ctx.peer = Some(peer);
             ctx.peer_trusted = trusted.iter().any(|n| n.contains(&peer));
-            ctx.client_ip = Some(client_ip_from_headers(peer, &session.req_header().headers, trusted));
+            ctx.client_ip = Some(client_ip_from_headers(
+                peer,
+                &session.req_header().headers,
+                trusted,
+            ));
         }
     }
 
     /// The verified identity for a route. Public routes never touch the
     /// store: they keep working when it is down, and carry no identity.
     /// A store failure on a protected route fails closed (503).
-    async fn identify(&self, req: &RequestHeader, route: &Route, live: &Live, tls: bool) -> Result<Option<Arc<Identity>>, GateError> {
+    async fn identify(
+        &self,
+        req: &RequestHeader,
+        route: &Route,
+        live: &Live,
+        tls: bool,
+    ) -> Result<Option<Arc<Identity>>, GateError> {
         if route.access == Access::Public {
             return Ok(None);
         }
         let state = &self.state;
         let creds = credentials(req, &state.config.session.cookie_name);
-        let store = state.store().await.map_err(|_| GateError::StoreUnavailable)?;
-        let idle = state.config.session.idle_timeout;
-        let outcome = authenticate(creds, &state.tokens, store.as_ref(), &live.users, idle, unix_now())
+        let store = state
+            .store()
             .await
             .map_err(|_| GateError::StoreUnavailable)?;
+        let idle = state.config.session.idle_timeout;
+        let outcome = authenticate(
+            creds,
+            &state.tokens,
+            store.as_ref(),
+            &live.users,
+            idle,
+            unix_now(),
+        )
+        .await
+        .map_err(|_| GateError::StoreUnavailable)?;
         let method = creds.method().map(|m| m.as_str()).unwrap_or("none");
         let result = match &outcome {
             AuthOutcome::Authenticated(_) => "ok",
@@ -135,12 +192,19 @@ impl Gatehouse {
     /// SPEC §6 CSRF for a cookie-carried unsafe request; an origin the route
     /// trusts with credentials (CORS) passes too.
     fn check_csrf(&self, req: &RequestHeader, route: &Route, tls: bool) -> Result<(), GateError> {
-        let cors_ok = route.cors.as_ref().is_some_and(|c| c.credentials && c.allowed(&req.headers).is_some());
+        let cors_ok = route
+            .cors
+            .as_ref()
+            .is_some_and(|c| c.credentials && c.allowed(&req.headers).is_some());
         if cors_ok {
             return Ok(());
         }
         let own = endpoints::own_origin(req, tls);
-        check_origin(&req.headers, self.state.config.server.public_origin.as_deref(), &own)
+        check_origin(
+            &req.headers,
+            self.state.config.server.public_origin.as_deref(),
+            &own,
+        )
     }
 }
 
@@ -148,7 +212,10 @@ impl Gatehouse {
 /// from the parsed target; SPEC §7 wants it refused, so HTTP/1 targets are
 /// read from the raw request line.
 fn read_target(session: &Session) -> Result<NormalizedPath, GateError> {
-    let h1_head = session.as_downstream().as_http1().map(|h1| h1.get_headers_raw_bytes());
+    let h1_head = session
+        .as_downstream()
+        .as_http1()
+        .map(|h1| h1.get_headers_raw_bytes());
     check_framing(&session.req_header().headers, || h1_head.clone())?;
     match h1_head.as_deref().and_then(request_target) {
         Some(target) => normalize(target),
@@ -157,8 +224,14 @@ fn read_target(session: &Session) -> Result<NormalizedPath, GateError> {
 }
 
 /// Write a gateway answer and end the request there.
-async fn answered(session: &mut Session, ctx: &mut RequestCtx, answer: Answer) -> Result<Flow, GateError> {
-    respond::send(session, answer, ctx.tls).await.map_err(|e| GateError::Internal(e.to_string()))?;
+async fn answered(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    answer: Answer,
+) -> Result<Flow, GateError> {
+    respond::send(session, answer, ctx.tls)
+        .await
+        .map_err(|e| GateError::Internal(e.to_string()))?;
     ctx.endpoint = true;
     Ok(Flow::Answered)
 }
@@ -170,8 +243,15 @@ fn preflight(live: &Live, req: &RequestHeader, host: Option<&str>, path: &str) -
     let cors = live.policy.routes.find(&asked, host, path)?.cors.as_ref()?;
     Some(match cors.allowed(&req.headers) {
         Some(origin) => {
-            let asked_headers = req.headers.get(http::header::ACCESS_CONTROL_REQUEST_HEADERS).and_then(|v| v.to_str().ok());
-            Answer { status: 204, headers: cors.preflight_headers(origin, &asked, asked_headers), body: String::new() }
+            let asked_headers = req
+                .headers
+                .get(http::header::ACCESS_CONTROL_REQUEST_HEADERS)
+                .and_then(|v| v.to_str().ok());
+            Answer {
+                status: 204,
+                headers: cors.preflight_headers(origin, &asked, asked_headers),
+                body: String::new(),
+            }
         }
         None => GateError::Forbidden.answer(),
     })
@@ -215,7 +295,8 @@ fn login_redirect(req: &RequestHeader, prefix: &str, original: &str) -> Option<S
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.to_ascii_lowercase().contains("text/html"));
     (read && html).then(|| {
-        let rd = percent_encoding::utf8_percent_encode(original, percent_encoding::NON_ALPHANUMERIC);
+        let rd =
+            percent_encoding::utf8_percent_encode(original, percent_encoding::NON_ALPHANUMERIC);
         format!("{prefix}/login?rd={rd}")
     })
 }
@@ -272,12 +353,19 @@ impl ProxyHttp for Gatehouse {
     }
 
     /// The permit's upstream, pre-built at load.
-    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
         let (Some(permit), Some(live)) = (&ctx.permit, &ctx.live) else {
             return Error::e_explain(ErrorType::InternalError, "no permit");
         };
         let route = &live.policy.routes.routes[permit.route];
-        let peer = live.peers.get(route.upstream).ok_or_else(|| Error::explain(ErrorType::InternalError, "no upstream"))?;
+        let peer = live
+            .peers
+            .get(route.upstream)
+            .ok_or_else(|| Error::explain(ErrorType::InternalError, "no upstream"))?;
         Ok(Box::new(peer.clone()))
     }
 
@@ -293,19 +381,35 @@ impl ProxyHttp for Gatehouse {
             return Error::e_explain(ErrorType::InternalError, "no permit");
         };
         let route = &live.policy.routes.routes[permit.route];
-        let host = up.headers.get(http::header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let host = up
+            .headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
         let s = &cfg.session;
-        headers::strip_cookies(up, &[&s.cookie_name, &s.refresh_cookie_name, &s.csrf_cookie_name]);
+        headers::strip_cookies(
+            up,
+            &[&s.cookie_name, &s.refresh_cookie_name, &s.csrf_cookie_name],
+        );
         headers::strip_credentials(up, route.forward_authorization);
         let peer = ctx.peer.unwrap_or(IpAddr::from([127, 0, 0, 1]));
-        headers::set_forwarded(up, peer, if ctx.tls { "https" } else { "http" }, &host, ctx.peer_trusted);
+        headers::set_forwarded(
+            up,
+            peer,
+            if ctx.tls { "https" } else { "http" },
+            &host,
+            ctx.peer_trusted,
+        );
         if let Some(id) = &permit.identity {
             headers::inject_identity(up, &cfg.headers, id);
         }
         // The upstream sees the path that was matched, not the raw one.
         let target = path.path_and_query();
         if up.raw_path() != target.as_bytes() {
-            let uri = target.parse::<http::Uri>().or_err(ErrorType::InternalError, "normalised path")?;
+            let uri = target
+                .parse::<http::Uri>()
+                .or_err(ErrorType::InternalError, "normalised path")?;
             up.set_uri(uri);
         }
         Ok(())
@@ -313,7 +417,12 @@ impl ProxyHttp for Gatehouse {
 
     /// Rate-limit numbers, CORS, HSTS and (configurable) security headers
     /// on proxied answers.
-    async fn response_filter(&self, session: &mut Session, resp: &mut ResponseHeader, ctx: &mut RequestCtx) -> Result<()> {
+    async fn response_filter(
+        &self,
+        session: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
         if let Some(info) = &ctx.limit {
             for (name, value) in limit_headers(info, false) {
                 resp.insert_header(name, value)?;
@@ -327,7 +436,10 @@ impl ProxyHttp for Gatehouse {
             }
         }
         if ctx.tls {
-            resp.insert_header("Strict-Transport-Security", "max-age=31536000; includeSubDomains")?;
+            resp.insert_header(
+                "Strict-Transport-Security",
+                "max-age=31536000; includeSubDomains",
+            )?;
         }
         if self.state.config.headers.security {
             // The app's own choices win; these fill only what it left out.
@@ -346,13 +458,28 @@ impl ProxyHttp for Gatehouse {
 
     /// Count the request by route and status.
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
-        let status = session.response_written().map(|r| r.status.as_u16()).unwrap_or(0);
-        let route = if ctx.endpoint { "gateway" } else { ctx.route_pattern().unwrap_or("none") };
-        METRICS.requests.with_label_values(&[route, status_label(status)]).inc();
+        let status = session
+            .response_written()
+            .map(|r| r.status.as_u16())
+            .unwrap_or(0);
+        let route = if ctx.endpoint {
+            "gateway"
+        } else {
+            ctx.route_pattern().unwrap_or("none")
+        };
+        METRICS
+            .requests
+            .with_label_values(&[route, status_label(status)])
+            .inc();
     }
 
     /// Upstream failures get our JSON body (SPEC §6: 502), never details.
-    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
         let code = match e.etype() {
             ErrorType::HTTPStatus(code) => *code,
             _ => match e.esource() {
@@ -374,6 +501,9 @@ impl ProxyHttp for Gatehouse {
                 tracing::debug!(error = %err, "could not send error answer");
             }
         }
-        FailToProxy { error_code: code, can_reuse_downstream: false }
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
     }
 }

@@ -24,12 +24,19 @@ pub async fn send(session: &mut Session, answer: Answer, tls: bool) -> pingora::
     resp.insert_header("X-Frame-Options", "DENY")?;
     resp.insert_header("Referrer-Policy", "no-referrer")?;
     if tls {
-        resp.insert_header("Strict-Transport-Security", "max-age=31536000; includeSubDomains")?;
+        resp.insert_header(
+            "Strict-Transport-Security",
+            "max-age=31536000; includeSubDomains",
+        )?;
     }
     let head_only = session.req_header().method == http::Method::HEAD;
-    session.write_response_header(Box::new(resp), head_only).await?;
+    session
+        .write_response_header(Box::new(resp), head_only)
+        .await?;
     if !head_only {
-        session.write_response_body(Some(Bytes::from(answer.body)), true).await?;
+        session
+            .write_response_body(Some(Bytes::from(answer.body)), true)
+            .await?;
     }
     Ok(())
 }

@@ -1077,9 +1077,14 @@ async fn redis_stalled_times_out() {
         }
         std::thread::sleep(Duration::from_secs(5));
     });
-    let s = RedisStore::connect(&format!("redis://127.0.0.1:{port}/"), "gh:", TIMEOUT, Duration::ZERO)
-        .await
-        .expect("connect");
+    let s = RedisStore::connect(
+        &format!("redis://127.0.0.1:{port}/"),
+        "gh:",
+        TIMEOUT,
+        Duration::ZERO,
+    )
+    .await
+    .expect("connect");
     for _ in 0..2 {
         let t0 = Instant::now();
         let r = s.touch_session("x", unix_now(), IDLE).await;
@@ -1097,9 +1102,11 @@ async fn redis_stalled_times_out() {
 
 #[tokio::test]
 async fn bad_url_is_refused() {
-    assert!(RedisStore::connect("not a url", "gh:", TIMEOUT, Duration::ZERO)
-        .await
-        .is_err());
+    assert!(
+        RedisStore::connect("not a url", "gh:", TIMEOUT, Duration::ZERO)
+            .await
+            .is_err()
+    );
 }
 
 /// `[store] local_cache`: a gateway's cached session dies at once when it
@@ -1108,37 +1115,85 @@ async fn bad_url_is_refused() {
 #[tokio::test]
 async fn redis_local_cache_is_invalidated_across_stores() {
     let server = RedisServer::spawn();
-    let cached = RedisStore::connect(&server.url(), "gh:", TIMEOUT, Duration::from_secs(5)).await.expect("connect");
+    let cached = RedisStore::connect(&server.url(), "gh:", TIMEOUT, Duration::from_secs(5))
+        .await
+        .expect("connect");
     let other = server.store("gh:").await;
     let now = unix_now();
     for sid in ["a1", "a2", "a3", "b1"] {
         let user = if sid.starts_with('a') { "alice" } else { "bob" };
-        other.create_session(&session(sid, user, now, now + HOUR), IDLE).await.expect("create");
+        other
+            .create_session(&session(sid, user, now, now + HOUR), IDLE)
+            .await
+            .expect("create");
     }
     // Wait for the subscription, then fill the cache.
     eventually(Duration::from_secs(5), "a cached hit", || async {
-        let found = cached.touch_session("a1", now, IDLE).await.expect("touch").is_some();
-        found && cached.cache.as_ref().is_some_and(|c| c.get("a1", now).is_some())
+        let found = cached
+            .touch_session("a1", now, IDLE)
+            .await
+            .expect("touch")
+            .is_some();
+        found
+            && cached
+                .cache
+                .as_ref()
+                .is_some_and(|c| c.get("a1", now).is_some())
     })
     .await;
     for sid in ["a2", "a3", "b1"] {
-        assert!(cached.touch_session(sid, now, IDLE).await.expect("touch").is_some());
+        assert!(cached
+            .touch_session(sid, now, IDLE)
+            .await
+            .expect("touch")
+            .is_some());
     }
     // Another store ends one session: the cached copy goes.
     assert!(other.delete_session("a1").await.expect("delete"));
-    eventually(Duration::from_secs(2), "a1 refused after another store's logout", || async {
-        cached.touch_session("a1", now, IDLE).await.expect("touch").is_none()
-    })
+    eventually(
+        Duration::from_secs(2),
+        "a1 refused after another store's logout",
+        || async {
+            cached
+                .touch_session("a1", now, IDLE)
+                .await
+                .expect("touch")
+                .is_none()
+        },
+    )
     .await;
     // All of a user's sessions, from elsewhere.
-    other.delete_user_sessions("alice").await.expect("delete all");
-    eventually(Duration::from_secs(2), "alice's sessions refused", || async {
-        cached.touch_session("a2", now, IDLE).await.expect("touch").is_none()
-            && cached.touch_session("a3", now, IDLE).await.expect("touch").is_none()
-    })
+    other
+        .delete_user_sessions("alice")
+        .await
+        .expect("delete all");
+    eventually(
+        Duration::from_secs(2),
+        "alice's sessions refused",
+        || async {
+            cached
+                .touch_session("a2", now, IDLE)
+                .await
+                .expect("touch")
+                .is_none()
+                && cached
+                    .touch_session("a3", now, IDLE)
+                    .await
+                    .expect("touch")
+                    .is_none()
+        },
+    )
     .await;
     // Its own logout takes effect before the call returns.
-    assert!(cached.touch_session("b1", now, IDLE).await.expect("touch").is_some());
+    assert!(cached
+        .touch_session("b1", now, IDLE)
+        .await
+        .expect("touch")
+        .is_some());
     assert!(cached.delete_session("b1").await.expect("delete"));
-    assert!(cached.touch_session("b1", now, IDLE).await.expect("touch").is_none());
+    assert!(cached
+        .touch_session("b1", now, IDLE)
+        .await
+        .expect("touch")
+        .is_none());
 }

@@ -48,7 +48,13 @@ pub fn step(tat: Option<i64>, now: i64, rule: &GcraRule) -> (LimitDecision, Opti
             reset: ceil_us(new_tat - now),
             retry_after: 0,
         };
-        (LimitDecision { allowed: true, info }, Some(new_tat))
+        (
+            LimitDecision {
+                allowed: true,
+                info,
+            },
+            Some(new_tat),
+        )
     } else {
         let info = LimitInfo {
             limit: total,
@@ -56,7 +62,13 @@ pub fn step(tat: Option<i64>, now: i64, rule: &GcraRule) -> (LimitDecision, Opti
             reset: ceil_us(tat - now),
             retry_after: ceil_us(new_tat - now - cap).max(1),
         };
-        (LimitDecision { allowed: false, info }, None)
+        (
+            LimitDecision {
+                allowed: false,
+                info,
+            },
+            None,
+        )
     }
 }
 
@@ -69,7 +81,11 @@ mod tests {
     use super::*;
 
     fn rule(limit: u64, secs: u64, burst: u64) -> GcraRule {
-        GcraRule { limit, period: Duration::from_secs(secs), burst }
+        GcraRule {
+            limit,
+            period: Duration::from_secs(secs),
+            burst,
+        }
     }
 
     #[test]

@@ -272,10 +272,8 @@ pub async fn connect(
     use crate::config::StoreBackend;
     Ok(match cfg.backend {
         StoreBackend::Memory => std::sync::Arc::new(MemoryStore::new()),
-        StoreBackend::Redis => {
-            std::sync::Arc::new(
-                RedisStore::connect(&cfg.url, &cfg.key_prefix, cfg.timeout, cfg.local_cache).await?,
-            )
-        }
+        StoreBackend::Redis => std::sync::Arc::new(
+            RedisStore::connect(&cfg.url, &cfg.key_prefix, cfg.timeout, cfg.local_cache).await?,
+        ),
     })
 }

@@ -137,13 +137,18 @@ impl RedisStore {
             .set_min_delay(CONNECT_MIN_DELAY)
             .set_max_delay(CONNECT_MAX_DELAY);
         // Fails now, not on first use, if the URL or settings are unusable.
-        ConnectionManager::new_lazy_with_config(client.clone(), config.clone()).map_err(store_err)?;
+        ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
+            .map_err(store_err)?;
         let (cache, subscriber) = if local_cache.is_zero() {
             (None, None)
         } else {
             let cache = SessionCache::new(local_cache);
             let channel = format!("{key_prefix}revoked");
-            let task = tokio::spawn(cache::subscribe_forever(client.clone(), channel, cache.clone()));
+            let task = tokio::spawn(cache::subscribe_forever(
+                client.clone(),
+                channel,
+                cache.clone(),
+            ));
             (Some(cache), Some(task))
         };
         Ok(RedisStore {
@@ -176,7 +181,9 @@ impl RedisStore {
     /// This thread's connection.
     fn conn(&self) -> Result<ConnectionManager, StoreError> {
         self.conns
-            .get_or_try(|| ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone()))
+            .get_or_try(|| {
+                ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
+            })
             .cloned()
             .map_err(store_err)
     }
@@ -323,7 +330,10 @@ impl Store for RedisStore {
         idle: Duration,
     ) -> Result<Option<SessionRecord>, StoreError> {
         if let Some(hit) = self.cache.as_ref().and_then(|c| c.get(sid, now)) {
-            return Ok(Some(SessionRecord { last_seen: now, ..hit }));
+            return Ok(Some(SessionRecord {
+                last_seen: now,
+                ..hit
+            }));
         }
         let epoch = self.cache.as_ref().map(|c| c.epoch());
         let key = self.key("s", sid);

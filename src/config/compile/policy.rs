@@ -429,18 +429,25 @@ impl Compiler<'_> {
     fn route_cors(&mut self, r: &raw::RawRoute, prefix: &str) -> Option<Cors> {
         let Some(list) = &r.cors_origins else {
             if r.cors_credentials.is_some() {
-                self.d.nowhere(format!("{prefix}.cors_credentials"), "needs cors_origins");
+                self.d
+                    .nowhere(format!("{prefix}.cors_credentials"), "needs cors_origins");
             }
             return None;
         };
         let credentials = r.cors_credentials.unwrap_or(false);
-        let mut cors = Cors { origins: Vec::new(), any: false, credentials };
+        let mut cors = Cors {
+            origins: Vec::new(),
+            any: false,
+            credentials,
+        };
         for o in list {
             let key = format!("{prefix}.cors_origins");
             match o.get_ref().as_str() {
-                "*" if credentials => {
-                    self.d.at(o.span(), key, "\"*\" cannot be combined with cors_credentials = true; list the origins")
-                }
+                "*" if credentials => self.d.at(
+                    o.span(),
+                    key,
+                    "\"*\" cannot be combined with cors_credentials = true; list the origins",
+                ),
                 "*" => cors.any = true,
                 origin => match public_origin(origin) {
                     Ok(c) => cors.origins.push(c),

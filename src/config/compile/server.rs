@@ -249,10 +249,15 @@ impl Compiler<'_> {
             }
         }
         let timeout = self.positive(s.timeout.as_ref(), "store.timeout", DEFAULT_STORE_TIMEOUT);
-        let local_cache = self.duration(s.local_cache.as_ref(), "store.local_cache", Duration::ZERO);
+        let local_cache =
+            self.duration(s.local_cache.as_ref(), "store.local_cache", Duration::ZERO);
         if local_cache > MAX_LOCAL_CACHE {
             let span = s.local_cache.as_ref().map(|v| v.span());
-            self.at(span, "store.local_cache", "at most \"5s\": it bounds how long a lost revocation message is ignored");
+            self.at(
+                span,
+                "store.local_cache",
+                "at most \"5s\": it bounds how long a lost revocation message is ignored",
+            );
         }
         StoreConfig {
             backend,

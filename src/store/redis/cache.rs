@@ -130,7 +130,9 @@ pub async fn subscribe_forever(client: redis::Client, channel: String, cache: Ar
                 }
                 cache.set_live(false);
             }
-            Err(e) => tracing::debug!(error = %e, "session cache: cannot subscribe for invalidations"),
+            Err(e) => {
+                tracing::debug!(error = %e, "session cache: cannot subscribe for invalidations")
+            }
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -167,7 +169,10 @@ mod tests {
         c.insert(e, &rec("s2", "u1", 100));
         c.insert(e, &rec("s3", "u2", 100));
         assert!(c.get("s1", 10).is_some());
-        assert!(c.get("s1", 100).is_none(), "absolute expiry is checked on every hit");
+        assert!(
+            c.get("s1", 100).is_none(),
+            "absolute expiry is checked on every hit"
+        );
         c.invalidate("s:s1");
         assert!(c.get("s1", 10).is_none());
         assert!(c.get("s2", 10).is_some());
