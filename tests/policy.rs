@@ -202,3 +202,59 @@ async fn sighup_reload() {
     .await;
     assert_eq!(login_json(&c, &rig.base(), "bob", BOB_PW).await.status, 401);
 }
+
+// Login and refresh are always limited per client IP (SPEC §8), whatever
+// the usernames: 10 a minute after a burst of 10 for logins, 30 after 30
+// for refreshes.
+#[tokio::test]
+async fn login_and_refresh_are_limited_per_ip() {
+    let rig = Rig::start(StoreKind::Memory).await;
+    let c = plain_client(None);
+    let base = rig.base();
+    // Distinct usernames, so no per-username lockout gets in first.
+    for i in 0..20 {
+        let r = login_json(&c, &base, &format!("nobody-{i}"), "wrong").await;
+        assert_eq!(r.status, 401, "attempt {i}: {}", r.body);
+    }
+    let limited = login_json(&c, &base, "alice", ALICE_PW).await;
+    limited.assert_error(429, "rate_limited");
+    assert!(limited.header("retry-after").is_some());
+
+    let refresh = || {
+        c.post(format!("{base}/auth/refresh"))
+            .json(&serde_json::json!({ "refresh_token": "not-a-real-token" }))
+    };
+    for i in 0..60 {
+        assert_eq!(send(refresh()).await.status, 401, "refresh {i}");
+    }
+    send(refresh()).await.assert_error(429, "rate_limited");
+}
+
+// A reload does not drop a request already in flight.
+#[tokio::test]
+async fn reload_keeps_requests_in_flight() {
+    let rig = Rig::start(StoreKind::Memory).await;
+    let c = plain_client(None);
+    let slow = {
+        let rb = c
+            .get(rig.url("/public/slow"))
+            .header("X-Echo-Delay-Ms", "1000");
+        tokio::spawn(async move { send(rb).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let path = rig.gw.config_path();
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("path = \"/public/**\"", "path = \"/open/**\""),
+    )
+    .unwrap();
+    rig.gw.signal("HUP");
+    wait_for("the new policy", async || {
+        send(c.get(rig.url("/open/x"))).await.status == 200
+    })
+    .await;
+    let r = slow.await.expect("request task");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.echo().path, "/public/slow");
+}

@@ -459,6 +459,7 @@ fn bad_configs_name_file_line_and_key() {
         ("[store]\nbackend = \"redis\"\n".into(), 2, "store.url", "needs url"),
         ("[store]\nbackend = \"redis\"\nurl = \"http://x:1\"\n".into(), 3, "store.url", "not a redis URL"),
         ("[store]\ntimeout = \"0s\"\n".into(), 2, "store.timeout", "greater than zero"),
+        ("[store]\nlocal_cache = \"10s\"\n".into(), 2, "store.local_cache", "at most"),
         ("[users]\nfile = \"nope.toml\"\n".into(), 2, "users.file", "nope.toml cannot be read"),
         ("[users]\n".into(), 1, "users.file", "missing"),
         (
