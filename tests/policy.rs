@@ -135,16 +135,9 @@ async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
     }
 }
 
-// SIGHUP swaps routes and users; a bad new policy keeps the old one.
-#[tokio::test]
-async fn sighup_reload() {
-    let rig = Rig::start(StoreKind::Memory).await;
-    let c = plain_client(None);
-    let bob = login(&c, &rig.base(), "bob", BOB_PW).await;
-    assert_eq!(send(c.get(rig.url("/public/x"))).await.status, 200);
-    assert_eq!(send(c.get(rig.url("/open/x"))).await.status, 401);
-
-    // New policy: /public is renamed /open.
+/// New policy: `/public/**` renamed `/open/**`, applied by SIGHUP; returns
+/// once the gateway serves it.
+async fn rename_public_to_open(rig: &Rig, c: &reqwest::Client) {
     let path = rig.gw.config_path();
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(
@@ -157,6 +150,18 @@ async fn sighup_reload() {
         send(c.get(rig.url("/open/x"))).await.status == 200
     })
     .await;
+}
+
+// SIGHUP swaps routes and users; a bad new policy keeps the old one.
+#[tokio::test]
+async fn sighup_reload() {
+    let rig = Rig::start(StoreKind::Memory).await;
+    let c = plain_client(None);
+    let bob = login(&c, &rig.base(), "bob", BOB_PW).await;
+    assert_eq!(send(c.get(rig.url("/public/x"))).await.status, 200);
+    assert_eq!(send(c.get(rig.url("/open/x"))).await.status, 401);
+
+    rename_public_to_open(&rig, &c).await;
     assert_eq!(
         send(c.get(rig.url("/public/x"))).await.status,
         401,
@@ -167,6 +172,7 @@ async fn sighup_reload() {
     assert_eq!(r.status, 200, "{}", r.body);
 
     // A bad policy is refused and logged; the one in force stays.
+    let path = rig.gw.config_path();
     let good = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, good.replace("[server]", "[server]\nbogus_key = 1")).unwrap();
     rig.gw.signal("HUP");
@@ -242,18 +248,7 @@ async fn reload_keeps_requests_in_flight() {
         tokio::spawn(async move { send(rb).await })
     };
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let path = rig.gw.config_path();
-    let text = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(
-        &path,
-        text.replace("path = \"/public/**\"", "path = \"/open/**\""),
-    )
-    .unwrap();
-    rig.gw.signal("HUP");
-    wait_for("the new policy", async || {
-        send(c.get(rig.url("/open/x"))).await.status == 200
-    })
-    .await;
+    rename_public_to_open(&rig, &c).await;
     let r = slow.await.expect("request task");
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.echo().path, "/public/slow");

@@ -6,7 +6,7 @@ use pingora::http::RequestHeader;
 
 use crate::auth::apikey;
 use crate::auth::identity::{AuthMethod, Identity};
-use crate::auth::session::{find_cookie, sid_of};
+use crate::auth::session::{request_cookie, sid_of};
 use crate::auth::tokens::TokenService;
 use crate::config::users::UserDirectory;
 use crate::store::{SessionRecord, Store, StoreError};
@@ -55,13 +55,7 @@ pub fn credentials<'a>(req: &'a RequestHeader, cookie_name: &str) -> Credentials
         };
         return Credentials::ApiKey(key);
     }
-    let cookies: Vec<&str> = req
-        .headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    match find_cookie(&cookies, cookie_name) {
+    match request_cookie(&req.headers, cookie_name) {
         Some(secret) if !secret.is_empty() => Credentials::Cookie(secret),
         _ => Credentials::None,
     }

@@ -29,8 +29,21 @@ pub fn sid_of(secret: &str) -> String {
 /// Find a cookie's value in one or more `Cookie` header values. Malformed
 /// pairs are skipped; the first cookie of that name wins.
 pub fn find_cookie<'a>(cookie_headers: &[&'a str], name: &str) -> Option<&'a str> {
-    cookie_headers
+    cookie_in(cookie_headers.iter().copied(), name)
+}
+
+/// A cookie's value from a request's `Cookie` headers (all of them; values
+/// that are not text are skipped). Allocates nothing.
+pub fn request_cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+    let values = headers
+        .get_all(http::header::COOKIE)
         .iter()
+        .filter_map(|v| v.to_str().ok());
+    cookie_in(values, name)
+}
+
+fn cookie_in<'a>(values: impl Iterator<Item = &'a str>, name: &str) -> Option<&'a str> {
+    values
         .flat_map(|h| h.split(';'))
         .filter_map(|pair| pair.split_once('='))
         .find(|(n, _)| n.trim() == name)

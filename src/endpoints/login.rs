@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 
 use crate::auth::password::{dummy_verify, verify_password};
 use crate::auth::refresh::{new_token, token_hash};
-use crate::auth::session::{find_cookie, new_secret, set_cookie, sid_of};
+use crate::auth::session::{new_secret, set_cookie, sid_of};
 use crate::auth::totp::{self, SecondFactor};
 use crate::config::users::User;
 use crate::endpoints::{json, Call};
@@ -123,14 +123,9 @@ fn check_form_csrf(call: &Call<'_>, token: &str) -> Result<(), GateError> {
     if call.header("origin").is_some() || call.header("referer").is_some() {
         call.check_csrf()?;
     }
-    let cookies: Vec<&str> = call
-        .req
-        .headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    let cookie = find_cookie(&cookies, &call.state.config.session.csrf_cookie_name).unwrap_or("");
+    let cookie = call
+        .cookie(&call.state.config.session.csrf_cookie_name)
+        .unwrap_or("");
     let same = !token.is_empty() && bool::from(token.as_bytes().ct_eq(cookie.as_bytes()));
     if same {
         Ok(())

@@ -10,6 +10,7 @@ use pingora::http::RequestHeader;
 use pingora::proxy::Session;
 
 use crate::auth::check::{authenticate, credentials, AuthOutcome};
+use crate::auth::session::request_cookie;
 use crate::auth::{AuthMethod, Identity};
 use crate::error::{Answer, GateError};
 use crate::policy::csrf::{check_origin, is_unsafe};
@@ -242,6 +243,11 @@ impl Call<'_> {
             self.state.config.server.public_origin.as_deref(),
             &own,
         )
+    }
+
+    /// A cookie sent with the request.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        request_cookie(&self.req.headers, name)
     }
 
     /// A request header as text, if present and valid.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::auth::refresh::{new_token, seal, token_hash, unseal};
-use crate::auth::session::{find_cookie, set_cookie};
+use crate::auth::session::set_cookie;
 use crate::endpoints::login::limit_ip;
 use crate::endpoints::{json, Call};
 use crate::error::{Answer, GateError};
@@ -34,14 +34,8 @@ fn presented(call: &Call<'_>) -> Result<String, GateError> {
             return Ok(t);
         }
     }
-    let cookies: Vec<&str> = call
-        .req
-        .headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    let token = find_cookie(&cookies, &call.state.config.session.refresh_cookie_name)
+    let token = call
+        .cookie(&call.state.config.session.refresh_cookie_name)
         .filter(|t| !t.is_empty())
         .ok_or(GateError::Unauthenticated { browser: None })?;
     // A token the browser attached by itself is a cookie credential: CSRF rules apply.
