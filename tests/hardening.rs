@@ -155,3 +155,20 @@ async fn sigterm_drains_in_flight_requests() {
         .expect("gateway exited after SIGTERM");
     assert!(status.success(), "exit status {status:?}");
 }
+
+// An upstream that is down answers 502 with the JSON error body (SPEC §6).
+#[tokio::test]
+async fn upstream_down_is_502_json() {
+    let closed: std::net::SocketAddr = format!("127.0.0.1:{}", common::net::free_port())
+        .parse()
+        .unwrap();
+    let rig = Rig::with(StoreKind::Memory, |b| b.upstream_addr(closed)).await;
+    let r = send(plain_client(None).get(rig.url("/public/x"))).await;
+    r.assert_error(502, "bad_gateway");
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    assert!(
+        !r.body.contains("127.0.0.1"),
+        "no internal detail: {}",
+        r.body
+    );
+}

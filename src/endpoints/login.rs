@@ -175,7 +175,7 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
         .map_err(|_| GateError::StoreUnavailable)?;
     if failures >= cfg.login.max_failures {
         METRICS.logins.with_label_values(&["locked_out"]).inc();
-        return Err(locked_out(cfg.login.lockout));
+        return Err(locked_out(cfg.login.max_failures, cfg.login.lockout));
     }
     let candidate = if input.username.len() <= MAX_FIELD {
         call.live.users.get(&input.username).cloned()
@@ -374,10 +374,10 @@ fn failure_key(username: &str) -> String {
 
 /// 429 for a locked-out username: the lockout restarts at every failure, so
 /// the wait is at most `lockout`.
-fn locked_out(lockout: Duration) -> GateError {
+fn locked_out(max_failures: u32, lockout: Duration) -> GateError {
     let secs = lockout.as_secs().max(1);
     GateError::RateLimited(LimitInfo {
-        limit: 0,
+        limit: u64::from(max_failures),
         remaining: 0,
         reset: secs,
         retry_after: secs,
