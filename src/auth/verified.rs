@@ -17,7 +17,7 @@ use crate::auth::tokens::AccessClaims;
 /// Shards, so the proxy's threads rarely wait on one another.
 const SHARDS: usize = 16;
 /// Entries per shard before it is emptied (a crude but bounded eviction).
-const SHARD_CAPACITY: usize = 4096;
+const SHARD_CAPACITY: usize = 1024;
 
 type Shard = Mutex<HashMap<Box<str>, Arc<AccessClaims>>>;
 
