@@ -6,12 +6,13 @@
 /// Refused: anything not starting with a single `/` (`//evil.com` and
 /// `https://evil.com`), any `\` (browsers read `/\evil.com` as
 /// `//evil.com`), and any control or whitespace character (browsers strip
-/// tabs and newlines, turning `/\t/evil.com` into `//evil.com`).
+/// tabs and newlines, turning `/\t/evil.com` into `//evil.com`), and any
+/// non-ASCII byte (it cannot go into a `Location` header as is).
 pub fn safe_redirect(rd: &str) -> &str {
     let b = rd.as_bytes();
     let ok = b.first() == Some(&b'/')
         && b.get(1) != Some(&b'/')
-        && !b.iter().any(|&c| c == b'\\' || c <= b' ' || c == 0x7f)
+        && !b.iter().any(|&c| c == b'\\' || c <= b' ' || c >= 0x7f)
         && !rd.to_ascii_lowercase().contains("%5c")
         && !starts_with_encoded_slash(rd);
     if ok {
@@ -51,6 +52,8 @@ mod tests {
             ("/\n/evil.com", "/"),
             (" /x", "/"),
             ("javascript:alert(1)", "/"),
+            ("/caf\u{e9}", "/"),
+            ("/%C3%A9", "/%C3%A9"),
         ];
         for (input, want) in cases {
             assert_eq!(safe_redirect(input), want, "rd = {input:?}");
