@@ -1,6 +1,8 @@
 //! Shared gateway state: the static config, the reloadable part (policy and
 //! users, swapped whole on SIGHUP), the signing keys and the store handle.
 
+use std::net::ToSocketAddrs;
+use std::path::Path;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -27,17 +29,37 @@ pub struct Live {
 }
 
 impl Live {
-    fn new(policy: Policy, users: UserDirectory) -> Live {
-        let peers = policy
-            .upstreams
-            .iter()
-            .map(|u| HttpPeer::new(u.addr.as_str(), u.tls, u.sni.clone()))
-            .collect();
-        Live {
+    fn new(policy: Policy, users: UserDirectory, path: &Path) -> Result<Live, ConfigError> {
+        let peers = peers(&policy, path)?;
+        Ok(Live {
             policy,
             users,
             peers,
+        })
+    }
+}
+
+/// One peer per upstream. Names are resolved here, once, at start-up and on
+/// each reload (as nginx does without a `resolver`): a name that does not
+/// resolve is a configuration error, never a panic inside Pingora.
+pub fn peers(policy: &Policy, path: &Path) -> Result<Vec<HttpPeer>, ConfigError> {
+    let mut peers = Vec::with_capacity(policy.upstreams.len());
+    let mut problems = Vec::new();
+    for u in &policy.upstreams {
+        match u.addr.to_socket_addrs().map(|mut a| a.next()) {
+            Ok(Some(addr)) => peers.push(HttpPeer::new(addr, u.tls, u.sni.clone())),
+            Ok(None) | Err(_) => problems.push(Diagnostic {
+                file: path.to_path_buf(),
+                line: addr_line(path, &u.name).unwrap_or(0),
+                key: format!("upstreams.{}.addr", u.name),
+                message: format!("{:?} does not resolve to an address", u.addr),
+            }),
         }
+    }
+    if problems.is_empty() {
+        Ok(peers)
+    } else {
+        Err(ConfigError(problems))
     }
 }
 
@@ -88,6 +110,18 @@ pub fn load_all(path: &std::path::Path) -> Result<(Config, UserDirectory, KeySet
     }
 }
 
+/// Line of `addr` in `[upstreams.NAME]`, to place a resolution error.
+fn addr_line(path: &Path, name: &str) -> Option<usize> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let header = format!("[upstreams.{name}]");
+    let start = text.lines().position(|l| l.trim() == header)?;
+    let offset = text
+        .lines()
+        .skip(start + 1)
+        .position(|l| l.trim_start().starts_with("addr"))?;
+    Some(start + offset + 2)
+}
+
 /// Line of the first `key =` in a file, to place key-loading errors.
 fn key_line(path: &std::path::Path, key: &str) -> Option<usize> {
     let text = std::fs::read_to_string(path).ok()?;
@@ -97,7 +131,12 @@ fn key_line(path: &std::path::Path, key: &str) -> Option<usize> {
 }
 
 impl AppState {
-    pub fn new(config: Config, users: UserDirectory, keys: KeySet) -> AppState {
+    /// Fails only if an upstream name does not resolve.
+    pub fn new(
+        config: Config,
+        users: UserDirectory,
+        keys: KeySet,
+    ) -> Result<AppState, ConfigError> {
         let mut tokens = TokenService::new(
             keys,
             config.tokens.issuer.clone(),
@@ -110,15 +149,15 @@ impl AppState {
             config.policy.roles.clone(),
         );
         let store = OnceCell::new();
-        let live = ArcSwap::from_pointee(Live::new(config.policy.clone(), users));
+        let live = ArcSwap::from_pointee(Live::new(config.policy.clone(), users, &config.path)?);
         let limiter = Limiter::new(Arc::new(MemoryStore::new()));
-        AppState {
+        Ok(AppState {
             config,
             live,
             tokens,
             limiter,
             store,
-        }
+        })
     }
 
     /// The store, connecting to Redis on first use (and again after a
@@ -145,11 +184,12 @@ impl AppState {
     pub fn reload(&self) -> Result<(), ConfigError> {
         let fresh = config::load(&self.config.path)?;
         let users = load_users(&fresh.users_file, &|r| fresh.policy.roles.contains(r))?;
+        let live = Live::new(fresh.policy, users, &self.config.path)?;
         // Trusted issuers keep their keys; their roles follow the policy.
         if let Some(external) = &self.tokens.external {
-            external.set_roles(fresh.policy.roles.clone());
+            external.set_roles(live.policy.roles.clone());
         }
-        self.live.store(Arc::new(Live::new(fresh.policy, users)));
+        self.live.store(Arc::new(live));
         Ok(())
     }
 }

@@ -178,3 +178,33 @@ fn keys_generate_creates_a_key_pair_once() {
         "the existing key changed"
     );
 }
+
+// An upstream name that does not resolve is a config error with its line,
+// for `check` and for `run` (exit 2), never a panic.
+#[test]
+fn unresolvable_upstream_is_a_config_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("gateway.toml");
+    common::gateway::generate_keys(&dir.path().join("keys"));
+    std::fs::write(dir.path().join("users.toml"), "").unwrap();
+    std::fs::write(
+        &cfg,
+        "[server]\nlisten = \"127.0.0.1:0\"\n[users]\nfile = \"users.toml\"\n[tokens]\nsigning_key_file = \"keys/signing.pem\"\n\
+         [upstreams.app]\n# the app\naddr = \"no-such-host.invalid:3000\"\n[[routes]]\npath = \"/**\"\nupstream = \"app\"\n",
+    )
+    .unwrap();
+    for cmd in ["check", "run"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .args([cmd, "--config"])
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {err}");
+        assert!(
+            err.contains("gateway.toml:9: upstreams.app.addr"),
+            "{cmd}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{cmd}: {err}");
+    }
+}

@@ -126,11 +126,11 @@ fn init_logging() {
 
 fn run(config: &Path) -> i32 {
     init_logging();
-    match load_all(config) {
-        Ok((config, users, keys)) => {
+    match load_all(config).and_then(|(config, users, keys)| AppState::new(config, users, keys)) {
+        Ok(state) => {
             // Build the dummy hash now, not on the first unknown-user login.
             crate::auth::password::warm_up();
-            crate::server::run(Arc::new(AppState::new(config, users, keys)));
+            crate::server::run(Arc::new(state));
         }
         Err(e) => {
             eprintln!("{e}");
@@ -140,8 +140,11 @@ fn run(config: &Path) -> i32 {
 }
 
 fn check(config: &Path) -> i32 {
-    match load_all(config) {
-        Ok((config, users, _keys)) => {
+    let loaded = load_all(config).and_then(|(config, users, _keys)| {
+        crate::state::peers(&config.policy, &config.path).map(|_| (config, users))
+    });
+    match loaded {
+        Ok((config, users)) => {
             println!(
                 "{}: ok ({} routes, {} upstreams, {} users)",
                 config.path.display(),
