@@ -1,8 +1,6 @@
 //! One error enum for everything a request can end in, and the single place
 //! where those errors become SPEC §6 answers (status, headers, JSON body).
 
-use std::time::Duration;
-
 /// What the rate limiter decided, for `RateLimit-*` and `Retry-After` headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LimitInfo {
@@ -127,11 +125,6 @@ pub fn limit_headers(info: &LimitInfo, refused: bool) -> Vec<(&'static str, Stri
         h.push(("Retry-After", info.retry_after.max(1).to_string()));
     }
     h
-}
-
-/// Round a duration up to whole seconds, for headers.
-pub fn ceil_secs(d: Duration) -> u64 {
-    d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
 #[cfg(test)]

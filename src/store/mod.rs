@@ -19,8 +19,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::error::LimitInfo;
-
 #[cfg(test)]
 mod contract;
 pub mod gcra;
@@ -255,12 +253,6 @@ pub fn unix_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
-}
-
-impl LimitDecision {
-    pub fn info(&self) -> LimitInfo {
-        self.info
-    }
 }
 
 /// Connect the configured backend. Does no network I/O: a Redis that is
