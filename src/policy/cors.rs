@@ -70,14 +70,7 @@ pub fn preflight_method(method: &Method, headers: &HeaderMap) -> Option<Method> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(*k, v.parse().unwrap());
-        }
-        h
-    }
+    use crate::policy::tests::header_map as headers;
 
     #[test]
     fn only_listed_origins_are_allowed() {

@@ -71,10 +71,7 @@ mod tests {
     use super::*;
 
     fn check(pairs: &[(&'static str, &'static str)]) -> bool {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(*k, v.parse().unwrap());
-        }
+        let h = crate::policy::tests::header_map(pairs);
         check_origin(&h, Some("https://app.example.com"), "http://127.0.0.1:8080").is_ok()
     }
 

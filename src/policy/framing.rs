@@ -58,14 +58,7 @@ fn raw_has_content_length(raw: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(*k, v.parse().unwrap());
-        }
-        h
-    }
+    use crate::policy::tests::header_map as headers;
 
     #[test]
     fn framing_table() {

@@ -59,6 +59,15 @@ path = "/app/**"
 upstream = "app"
 "#;
 
+/// A header map from `(name, value)` pairs, for the policy modules' tests.
+pub(crate) fn header_map(pairs: &[(&'static str, &'static str)]) -> http::HeaderMap {
+    let mut h = http::HeaderMap::new();
+    for (k, v) in pairs {
+        h.append(*k, v.parse().unwrap());
+    }
+    h
+}
+
 fn policy() -> Policy {
     let dir = tempfile::tempdir().unwrap();
     for f in ["keys/signing.pem", "users.toml"] {
