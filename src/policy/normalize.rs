@@ -45,6 +45,18 @@ impl NormalizedPath {
             None => self.path.clone(),
         }
     }
+
+    /// Whether `raw` (a request's path and query) is already exactly this,
+    /// checked without building the string: the usual case on the hot path.
+    pub fn is(&self, raw: &[u8]) -> bool {
+        let Some(rest) = raw.strip_prefix(self.path.as_bytes()) else {
+            return false;
+        };
+        match &self.query {
+            None => rest.is_empty(),
+            Some(q) => rest.first() == Some(&b'?') && &rest[1..] == q.as_bytes(),
+        }
+    }
 }
 
 const NOT_ORIGIN_FORM: &str = "request target must be an absolute path";
@@ -201,6 +213,22 @@ fn hex_digit(nibble: u8) -> char {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn is_compares_path_and_query_exactly() {
+        let p = |path: &str, query: Option<&str>| NormalizedPath {
+            path: path.into(),
+            query: query.map(Into::into),
+        };
+        assert!(p("/a", None).is(b"/a"));
+        assert!(!p("/a", None).is(b"/a?"));
+        assert!(!p("/a", None).is(b"/ab"));
+        assert!(p("/a", Some("x=1")).is(b"/a?x=1"));
+        assert!(!p("/a", Some("x=1")).is(b"/a?x=2"));
+        assert!(!p("/a", Some("")).is(b"/a"));
+        assert!(p("/a", Some("")).is(b"/a?"));
+        assert!(!p("/a/b", None).is(b"/a"));
+    }
 
     /// `Ok(path)` or `Err(())` for a 400.
     fn norm(raw: &[u8]) -> Result<String, ()> {

@@ -405,9 +405,9 @@ impl ProxyHttp for Gatehouse {
             headers::inject_identity(up, &cfg.headers, id);
         }
         // The upstream sees the path that was matched, not the raw one.
-        let target = path.path_and_query();
-        if up.raw_path() != target.as_bytes() {
-            let uri = target
+        if !path.is(up.raw_path()) {
+            let uri = path
+                .path_and_query()
                 .parse::<http::Uri>()
                 .or_err(ErrorType::InternalError, "normalised path")?;
             up.set_uri(uri);
