@@ -1,5 +1,5 @@
 //! The bare Pingora passthrough with gatehouse's server tuning (mimalloc,
-//! no work stealing), so `bench/run.sh` can show how much of gatehouse's
+//! no work stealing, one single-threaded service per thread), so `bench/run.sh` can show how much of gatehouse's
 //! standing comes from tuning and how much its own work costs.
 //!
 //! Usage: `bare_proxy_tuned LISTEN UPSTREAM THREADS`.

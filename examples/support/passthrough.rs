@@ -4,6 +4,7 @@
 //! Usage: `PROGRAM LISTEN UPSTREAM THREADS`, e.g. `127.0.0.1:8090 127.0.0.1:3000 2`.
 
 use async_trait::async_trait;
+use gatehouse::server::shards;
 use pingora::prelude::*;
 use pingora::server::configuration::ServerConf;
 
@@ -20,7 +21,8 @@ impl ProxyHttp for Passthrough {
     }
 }
 
-/// Serve until killed; `work_stealing` as in Pingora's `ServerConf`.
+/// Serve until killed; `work_stealing` as in Pingora's `ServerConf` (`false`
+/// also lays the threads out as gatehouse does).
 pub fn run(work_stealing: bool) {
     let args: Vec<String> = std::env::args().collect();
     let listen = args.get(1).map(String::as_str).unwrap_or("127.0.0.1:8090");
@@ -35,11 +37,23 @@ pub fn run(work_stealing: bool) {
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
-    let proxy = Passthrough {
-        peer: HttpPeer::new(upstream, false, String::new()),
-    };
-    let mut svc = http_proxy_service(&server.configuration, proxy);
-    svc.add_tcp(listen);
-    server.add_service(svc);
+    // Tuned: gatehouse's layout without work stealing, one single-threaded
+    // service per thread, each with its own SO_REUSEPORT listener and
+    // upstream pool (see gatehouse::server::shards).
+    let addr: std::net::SocketAddr = listen.parse().expect("LISTEN must be IP:PORT");
+    let count = shards::shard_count(threads, work_stealing, &[addr]);
+    for shard in 0..count {
+        let proxy = Passthrough {
+            peer: HttpPeer::new(upstream, false, String::new()),
+        };
+        let mut svc = http_proxy_service(&server.configuration, proxy);
+        if count > 1 {
+            svc.threads = Some(1);
+            svc.add_tcp_with_settings(&shards::shard_addr(addr, shard), shards::shard_socket());
+        } else {
+            svc.add_tcp(listen);
+        }
+        server.add_service(svc);
+    }
     server.run_forever();
 }

@@ -51,8 +51,9 @@ pub struct ServerConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub threads: usize,
-    /// Pingora's work-stealing runtime (true, its default) or one
-    /// single-threaded runtime per thread (false: fewer cross-thread wake-ups).
+    /// Pingora's work-stealing runtime (true) or, the default, one
+    /// single-threaded service per thread with its own listener and upstream
+    /// pool (false: nothing shared between threads on a request's path).
     pub work_stealing: bool,
     pub trusted_proxies: Vec<IpNet>,
     /// `scheme://host[:port]` with no trailing slash, when configured.

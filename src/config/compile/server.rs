@@ -125,7 +125,7 @@ impl Compiler<'_> {
             tls_cert,
             tls_key,
             threads: usize::try_from(threads).unwrap_or(2),
-            work_stealing: s.work_stealing.unwrap_or(true),
+            work_stealing: s.work_stealing.unwrap_or(false),
             trusted_proxies,
             public_origin,
             shutdown_timeout,

@@ -1,9 +1,15 @@
-//! Build the Pingora server from the config: the proxy service with its plain
-//! and TLS listeners, and the background service that reloads on SIGHUP.
+//! Build the Pingora server from the config: the proxy service(s) with their
+//! plain and TLS listeners (one single-threaded service per thread without
+//! work stealing, see `shards`), and the background service that reloads on
+//! SIGHUP.
 
+pub mod shards;
+
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use pingora::listeners::tls::TlsSettings;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{Server, ShutdownWatch};
 use pingora::services::background::{background_service, BackgroundService};
@@ -28,25 +34,55 @@ pub fn run(state: Arc<AppState>) -> ! {
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
 
-    let mut proxy = pingora::proxy::http_proxy_service_with_name(
-        &server.configuration,
-        Gatehouse::new(state.clone()),
-        "gatehouse",
-    );
-    if let Some(addr) = cfg.listen {
-        proxy.add_tcp(&addr.to_string());
-    }
-    if let (Some(addr), Some(cert), Some(key)) = (cfg.tls_listen, &cfg.tls_cert, &cfg.tls_key) {
-        if let Err(e) = proxy.add_tls(
-            &addr.to_string(),
-            &cert.to_string_lossy(),
-            &key.to_string_lossy(),
-        ) {
-            tracing::error!(error = %e, "cannot set up the TLS listener");
+    let addrs: Vec<SocketAddr> = cfg.listen.into_iter().chain(cfg.tls_listen).collect();
+    let shards = shards::shard_count(cfg.threads, cfg.work_stealing, &addrs);
+    for addr in &addrs {
+        if let Err(e) = shards::ensure_free(*addr) {
+            tracing::error!(error = %e, "cannot start");
             std::process::exit(2);
         }
     }
-    server.add_service(proxy);
+    for shard in 0..shards {
+        let mut proxy = pingora::proxy::http_proxy_service_with_name(
+            &server.configuration,
+            Gatehouse::new(state.clone()),
+            "gatehouse",
+        );
+        // One address string and socket per shard when sharded; Pingora's
+        // own single listener otherwise.
+        let listen_at = |addr: SocketAddr| match shards {
+            1 => (addr.to_string(), None),
+            _ => (
+                shards::shard_addr(addr, shard),
+                Some(shards::shard_socket()),
+            ),
+        };
+        if shards > 1 {
+            proxy.threads = Some(1);
+        }
+        if let Some(addr) = cfg.listen {
+            let (at, socket) = listen_at(addr);
+            match socket {
+                Some(socket) => proxy.add_tcp_with_settings(&at, socket),
+                None => proxy.add_tcp(&at),
+            }
+        }
+        if let (Some(addr), Some(cert), Some(key)) = (cfg.tls_listen, &cfg.tls_cert, &cfg.tls_key) {
+            let settings =
+                TlsSettings::intermediate(&cert.to_string_lossy(), &key.to_string_lossy());
+            match settings {
+                Ok(settings) => {
+                    let (at, socket) = listen_at(addr);
+                    proxy.add_tls_with_settings(&at, socket, settings);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot set up the TLS listener");
+                    std::process::exit(2);
+                }
+            }
+        }
+        server.add_service(proxy);
+    }
     if let Some(admin) = &state.config.admin {
         let mut svc =
             pingora::services::listening::Service::new("admin".to_string(), crate::admin::AdminApp);

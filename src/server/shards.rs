@@ -1,0 +1,98 @@
+//! Shared-nothing proxy threads.
+//!
+//! With `work_stealing = false`, Pingora still runs one service's threads as
+//! one pool: accepted connections and upstream keep-alive watchers are spawned
+//! on a random thread, and one upstream connection pool serves them all, so
+//! a request's reads and writes are often woken across threads. On a 2-core
+//! box shared with other processes that costs more than the second thread
+//! gives (bench/run.sh: about 33k req/s for two threads, 39k for one).
+//!
+//! So gatehouse runs `threads` services of one thread each, every one with
+//! its own listening socket on the same address (`SO_REUSEPORT`, the kernel
+//! spreads connections) and its own upstream pool: nothing on a request's
+//! path is shared between threads but the policy and the store (the nginx
+//! worker / HAProxy thread model).
+
+use std::net::{SocketAddr, TcpListener};
+
+use pingora::listeners::TcpSocketOptions;
+
+/// How many single-threaded services to run for `threads` threads: one per
+/// thread without work stealing, else one service with all the threads.
+/// An ephemeral port (0) cannot be shared, so it gets a single service.
+pub fn shard_count(threads: usize, work_stealing: bool, addrs: &[SocketAddr]) -> usize {
+    if work_stealing || addrs.iter().any(|a| a.port() == 0) {
+        1
+    } else {
+        threads.max(1)
+    }
+}
+
+/// The address string shard `shard` listens on. Pingora keeps one socket
+/// per address string (so that services on one address share it), which
+/// would put every shard on a single accept queue; a port spelled with
+/// `shard` leading zeros is the same address under a different key, so
+/// each shard binds its own `SO_REUSEPORT` socket.
+pub fn shard_addr(addr: SocketAddr, shard: usize) -> String {
+    let port = format!("{}{}", "0".repeat(shard), addr.port());
+    match addr {
+        SocketAddr::V4(a) => format!("{}:{port}", a.ip()),
+        SocketAddr::V6(a) => format!("[{}]:{port}", a.ip()),
+    }
+}
+
+/// Socket options for a shard's listener.
+pub fn shard_socket() -> TcpSocketOptions {
+    let mut options = TcpSocketOptions::default();
+    options.so_reuseport = Some(true);
+    options
+}
+
+/// Refuse an address something already listens on. With `SO_REUSEPORT` a
+/// second gatehouse (same user) could otherwise bind it too and silently
+/// take half the connections.
+pub fn ensure_free(addr: SocketAddr) -> Result<(), String> {
+    TcpListener::bind(addr)
+        .map(drop)
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::ToSocketAddrs;
+
+    #[test]
+    fn shard_addresses_are_distinct_keys_for_the_same_address() {
+        for addr in ["127.0.0.1:8080", "[::1]:8443"] {
+            let addr: SocketAddr = addr.parse().unwrap();
+            let keys: Vec<String> = (0..3).map(|i| shard_addr(addr, i)).collect();
+            assert_eq!(keys[0], addr.to_string());
+            assert!(keys[1] != keys[0] && keys[2] != keys[1]);
+            for key in &keys {
+                let back = key.to_socket_addrs().unwrap().next().unwrap();
+                assert_eq!(back, addr, "{key}");
+            }
+        }
+    }
+
+    #[test]
+    fn one_service_with_work_stealing_or_an_ephemeral_port() {
+        let fixed: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        assert_eq!(shard_count(4, false, &[fixed]), 4);
+        assert_eq!(shard_count(4, true, &[fixed]), 1);
+        assert_eq!(shard_count(4, false, &[fixed, any]), 1);
+        assert_eq!(shard_count(0, false, &[fixed]), 1);
+    }
+
+    #[test]
+    fn a_taken_address_is_refused() {
+        let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        let err = ensure_free(addr).unwrap_err();
+        assert!(err.contains(&addr.to_string()), "{err}");
+        drop(taken);
+        ensure_free(addr).unwrap();
+    }
+}
