@@ -19,7 +19,10 @@ const SHARDS: usize = 16;
 /// Entries per shard before it is emptied (a crude but bounded eviction).
 const SHARD_CAPACITY: usize = 1024;
 
-type Shard = Mutex<HashMap<Box<str>, Arc<AccessClaims>>>;
+/// Entries by the token's hash; the token is kept to confirm a hit, so a
+/// hash collision is a miss, never another token's claims. The token is
+/// hashed once per lookup (it is several hundred bytes).
+type Shard = Mutex<HashMap<u64, (Box<str>, Arc<AccessClaims>)>>;
 
 pub struct VerifiedTokens {
     shards: Vec<Shard>,
@@ -36,30 +39,37 @@ impl Default for VerifiedTokens {
 }
 
 impl VerifiedTokens {
-    fn shard(&self, token: &str) -> &Shard {
-        let i = self.hasher.hash_one(token) as usize % SHARDS;
-        &self.shards[i]
+    fn slot(&self, token: &str) -> (&Shard, u64) {
+        let hash = self.hasher.hash_one(token);
+        (&self.shards[hash as usize % SHARDS], hash)
     }
 
     /// The claims of a token verified before, if any.
     pub fn get(&self, token: &str) -> Option<Arc<AccessClaims>> {
-        self.shard(token).lock().ok()?.get(token).cloned()
+        let (shard, hash) = self.slot(token);
+        let shard = shard.lock().ok()?;
+        let (seen, claims) = shard.get(&hash)?;
+        (**seen == *token).then(|| claims.clone())
     }
 
     /// Remember a token that has just passed full verification.
     pub fn insert(&self, token: &str, claims: Arc<AccessClaims>) {
-        if let Ok(mut shard) = self.shard(token).lock() {
+        let (shard, hash) = self.slot(token);
+        if let Ok(mut shard) = shard.lock() {
             if shard.len() >= SHARD_CAPACITY {
                 shard.clear();
             }
-            shard.insert(token.into(), claims);
+            shard.insert(hash, (token.into(), claims));
         }
     }
 
     /// Forget a token (expired).
     pub fn remove(&self, token: &str) {
-        if let Ok(mut shard) = self.shard(token).lock() {
-            shard.remove(token);
+        let (shard, hash) = self.slot(token);
+        if let Ok(mut shard) = shard.lock() {
+            if shard.get(&hash).is_some_and(|(seen, _)| **seen == *token) {
+                shard.remove(&hash);
+            }
         }
     }
 }
@@ -97,5 +107,19 @@ mod tests {
         }
         let total: usize = c.shards.iter().map(|s| s.lock().unwrap().len()).sum();
         assert!(total <= SHARDS * SHARD_CAPACITY);
+    }
+
+    #[test]
+    fn a_hash_collision_is_a_miss() {
+        let c = VerifiedTokens::default();
+        // Plant token a's entry under token b's hash, as a collision would.
+        let (shard, hash_b) = c.slot("b.b.b");
+        shard
+            .lock()
+            .unwrap()
+            .insert(hash_b, ("a.a.a".into(), claims("1")));
+        assert!(c.get("b.b.b").is_none());
+        c.remove("b.b.b");
+        assert_eq!(shard.lock().unwrap().len(), 1, "not b's entry to remove");
     }
 }

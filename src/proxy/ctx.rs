@@ -2,7 +2,6 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 use crate::error::LimitInfo;
 use crate::policy::{NormalizedPath, Permit};
@@ -10,7 +9,6 @@ use crate::state::Live;
 
 /// State carried through one request's hooks. `new_ctx` allocates nothing.
 pub struct RequestCtx {
-    pub started: Instant,
     /// Whether the request came in over TLS.
     pub tls: bool,
     /// The socket peer.
@@ -35,7 +33,6 @@ pub struct RequestCtx {
 impl RequestCtx {
     pub fn new() -> Self {
         RequestCtx {
-            started: Instant::now(),
             tls: false,
             peer: None,
             client_ip: None,

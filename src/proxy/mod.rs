@@ -35,6 +35,7 @@ pub use ctx::RequestCtx;
 /// The gateway as a Pingora proxy service.
 pub struct Gatehouse {
     pub state: Arc<AppState>,
+    identity_names: headers::IdentityNames,
 }
 
 /// How `request_filter` ended.
@@ -47,7 +48,11 @@ enum Flow {
 
 impl Gatehouse {
     pub fn new(state: Arc<AppState>) -> Self {
-        Gatehouse { state }
+        let identity_names = headers::IdentityNames::new(&state.config.headers);
+        Gatehouse {
+            state,
+            identity_names,
+        }
     }
 
     /// SPEC §7 then §6: normalise, serve our own endpoints, route,
@@ -402,7 +407,7 @@ impl ProxyHttp for Gatehouse {
             ctx.peer_trusted,
         );
         if let Some(id) = &permit.identity {
-            headers::inject_identity(up, &cfg.headers, id);
+            headers::inject_identity(up, &cfg.headers, self.identity_names, id);
         }
         // The upstream sees the path that was matched, not the raw one.
         if !path.is(up.raw_path()) {
