@@ -80,6 +80,20 @@ async fn paths_are_normalised_or_refused() {
         let r = get(target, &bob).await;
         assert_eq!(r.status, 400, "{target}: {r:?}");
     }
+    // `;parameters`: Tomcat, Jetty and Spring serve `/admin;x/secret` as
+    // `/admin/secret`, which the `/**` catch-all would have let bob reach.
+    // A path whose route changes without its parameters is refused.
+    for target in [
+        "/admin;x/secret",
+        "/admin;jsessionid=0123/x",
+        "/admin;/x",
+        "/;x/admin/x",
+        "/x;y/../admin;z/x",
+        "/public;x/y",
+    ] {
+        let r = get(target, &bob).await;
+        assert_eq!(r.status, 400, "{target} as bob: {r:?}");
+    }
     // A target that is not origin-form.
     let absolute = format!("http://{addr}/public/x");
     for target in [absolute.as_str(), "*", "public/x"] {
@@ -102,6 +116,11 @@ async fn paths_are_normalised_or_refused() {
     // catch-all lets any signed-in user through).
     let r = get("/ADMIN/x", &bob).await;
     assert_eq!(r.status, 200, "{r:?}");
+    // Parameters that leave the route unchanged pass, untouched.
+    let r = get("/app;id=3/x", &bob).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let e = Echo::parse(&serde_json::from_str(&r.body).expect("echo"));
+    assert_eq!(e.path, "/app;id=3/x");
     // alice's disguised path reaches the upstream as the admin route.
     assert_eq!(get("/x/../admin/x", &alice).await.status, 200);
 }

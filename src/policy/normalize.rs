@@ -23,7 +23,10 @@
 //!   `..` segment carrying parameters (`..;`, `.;x`) is refused: Tomcat and
 //!   Jetty strip the parameters and treat it as a dot-segment, so
 //!   `/public/..;/admin` would reach `/admin` upstream while we matched
-//!   `/public/**`.
+//!   `/public/**`. For the same reason a path with `;` must match the same
+//!   route with its parameters removed (`without_path_params`), or it is
+//!   refused: `/admin;x/secret` is `/admin/secret` to Tomcat and Spring but
+//!   would match a catch-all route here.
 //! - `%25` stays `%25`: decoding happens once, so `%252e` is never a `.`.
 
 use crate::error::GateError;
@@ -110,6 +113,20 @@ pub fn normalize(raw_target: &[u8]) -> Result<NormalizedPath, GateError> {
         path.push('/');
     }
     Ok(NormalizedPath { path, query })
+}
+
+/// The path as Tomcat, Jetty and Spring resolve it: every segment's
+/// `;parameters` removed, then normalised again (`/;x/admin` is `/admin`).
+/// `None` when the path has no `;`: the usual case, nothing to compare.
+pub fn without_path_params(path: &str) -> Option<Result<NormalizedPath, GateError>> {
+    if !path.contains(';') {
+        return None;
+    }
+    let stripped: Vec<&str> = path
+        .split('/')
+        .map(|segment| segment.split(';').next().unwrap_or_default())
+        .collect();
+    Some(normalize(stripped.join("/").as_bytes()))
 }
 
 /// The request-target of a raw HTTP/1 request head (`GET /a#b HTTP/1.1`).
@@ -482,5 +499,22 @@ mod tests {
             );
         }
         assert!(accepted > 100, "generator too hostile: {accepted} accepted");
+    }
+
+    #[test]
+    fn path_params_are_removed_as_tomcat_does() {
+        let stripped = |p: &str| without_path_params(p).map(|r| r.map(|n| n.path).map_err(|_| ()));
+        assert!(stripped("/admin/x").is_none(), "no `;`, nothing to compare");
+        for (path, want) in [
+            ("/admin;x/secret", "/admin/secret"),
+            ("/admin;jsessionid=1;a=b/x", "/admin/x"),
+            ("/;x/admin/x", "/admin/x"),
+            ("/admin;/x", "/admin/x"),
+            ("/products;id=3", "/products"),
+            ("/a/b;c", "/a/b"),
+            ("/a;", "/a"),
+        ] {
+            assert_eq!(stripped(path), Some(Ok(want.to_string())), "{path}");
+        }
     }
 }

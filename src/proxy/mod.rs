@@ -94,6 +94,7 @@ impl Gatehouse {
             .routes
             .find(&req.method, host.as_deref(), &path.path)
             .ok_or(GateError::NotFound)?;
+        same_route_without_path_params(&live, req, host.as_deref(), &path.path, route)?;
         ctx.route = Some(route.index);
         let identity = self.identify(req, route, &live, ctx.tls).await?;
         let permit = authorize(route, &live.policy.roles, identity).map_err(|e| match e {
@@ -225,6 +226,30 @@ fn read_target(session: &Session) -> Result<NormalizedPath, GateError> {
     match h1_head.as_deref().and_then(request_target) {
         Some(target) => normalize(target),
         None => normalize(session.req_header().raw_path()),
+    }
+}
+
+/// SPEC §7 "cannot be normalised safely": a path with `;parameters` must
+/// match the same route as the path Tomcat, Jetty and Spring serve for it
+/// (parameters removed), or `/admin;x/secret` would pass a catch-all rule
+/// and be served as `/admin/secret`. Paths without `;` cost one scan.
+fn same_route_without_path_params(
+    live: &Live,
+    req: &RequestHeader,
+    host: Option<&str>,
+    path: &str,
+    route: &Route,
+) -> Result<(), GateError> {
+    let Some(stripped) = normalize::without_path_params(path) else {
+        return Ok(());
+    };
+    let stripped = stripped?;
+    let other = live.policy.routes.find(&req.method, host, &stripped.path);
+    match other {
+        Some(other) if other.index == route.index => Ok(()),
+        _ => Err(GateError::BadRequest(
+            "request path parameters (;) change which route matches",
+        )),
     }
 }
 
