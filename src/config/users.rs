@@ -168,6 +168,12 @@ pub fn parse_users(
                         key("email"),
                         format!("{e:?} is not an email address"),
                     );
+                } else if !e.is_ascii() {
+                    d.at(
+                        v.span(),
+                        key("email"),
+                        format!("{e:?} is not ASCII; it is sent upstream in an identity header"),
+                    );
                 }
                 e.clone()
             }
@@ -218,7 +224,9 @@ pub fn parse_users(
 }
 
 /// Usernames, ids and emails go into identity headers (SPEC §7): no
-/// control characters (header injection) and no spaces.
+/// control characters (header injection), no spaces, and ASCII only, since
+/// a header value has no agreed encoding for anything else (a value that
+/// could not be sent would leave the app without the user's identity).
 fn check_identity_text(s: &str, what: &str) -> Result<(), String> {
     if s.is_empty() {
         return Err(format!("empty {what}"));
@@ -226,6 +234,11 @@ fn check_identity_text(s: &str, what: &str) -> Result<(), String> {
     if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(format!(
             "{what} {s:?} contains spaces or control characters"
+        ));
+    }
+    if !s.is_ascii() {
+        return Err(format!(
+            "{what} {s:?} is not ASCII; it is sent upstream in an identity header"
         ));
     }
     Ok(())
@@ -333,6 +346,8 @@ mod tests {
             (user("alice", "email = \"alice\"\n"), 4, "users[0].email", "not an email address"),
             (user("alice", "email = \"a@b\\r\\nX-Auth-Roles: admin\"\n"), 4, "users[0].email", "not an email address"),
             (user("al ice", ""), 2, "users[0].username", "spaces or control characters"),
+            (user("józef", ""), 2, "users[0].username", "is not ASCII"),
+            (user("bob", "email = \"böb@example.com\"\n"), 4, "users[0].email", "is not ASCII"),
             (user("", ""), 2, "users[0].username", "empty username"),
             (user("alice", "id = \"\"\n"), 4, "users[0].id", "empty id"),
             (user("alice", "admin = true\n"), 4, "users[0].admin", "unknown field `admin`"),
