@@ -102,6 +102,13 @@ impl KeySet {
                 "algorithm {alg:?} needs signing_key_file (a PEM private key), not secret_env"
             )),
             (SigningSecret::KeyFile(path), alg) => {
+                if let Some(mode) = readable_by_others(path) {
+                    tracing::warn!(
+                        file = %path.display(),
+                        mode = %format!("{mode:o}"),
+                        "the signing key file is readable by group or others; chmod 600 it"
+                    );
+                }
                 let pem = Zeroizing::new(
                     fs::read(path).map_err(|e| format!("cannot read signing key file: {e}"))?,
                 );
@@ -323,6 +330,14 @@ fn private_block(text: &str) -> Result<(&'static str, Zeroizing<Vec<u8>>), Strin
     } else {
         Err("no PEM private key found (expected -----BEGIN PRIVATE KEY-----)".into())
     }
+}
+
+/// The file's permission bits when group or others may read or write it
+/// (a private key should be 0600, as `keys generate` writes it).
+pub fn readable_by_others(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then_some(mode)
 }
 
 /// `gatehouse keys generate --out DIR`: write `signing.pem` (Ed25519 PKCS#8

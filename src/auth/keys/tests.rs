@@ -286,3 +286,17 @@ fn generate_writes_a_loadable_pair_and_never_overwrites() {
     assert!(generate_ed25519(&other).is_err());
     assert!(!other.join("signing.pem").exists());
 }
+
+#[test]
+fn key_files_open_to_others_are_reported() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let private = generate_ed25519(dir.path()).unwrap();
+    assert_eq!(
+        readable_by_others(&private),
+        None,
+        "keys generate writes 0600"
+    );
+    fs::set_permissions(&private, fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(readable_by_others(&private), Some(0o644));
+}
