@@ -27,8 +27,9 @@ CONNECTIONS=${CONNECTIONS:-32}
 WARMUP=${WARMUP:-1}
 WRK_THREADS=${WRK_THREADS:-2}
 THREADS=${THREADS:-2}
-# gatehouse's server tuning: "false" runs one single-threaded runtime per
-# thread (fewer cross-thread wake-ups on a box shared with wrk and the upstream).
+# gatehouse's server tuning (and its default): "false" runs one
+# single-threaded Pingora service per thread, each with its own SO_REUSEPORT
+# listener and upstream pool (src/server/shards.rs).
 WORK_STEALING=${WORK_STEALING:-false}
 UPSTREAM_THREADS=${UPSTREAM_THREADS:-1}
 LOGINS=${LOGINS:-5}
