@@ -86,6 +86,8 @@ pub fn run(state: Arc<AppState>) -> ! {
     if let Some(admin) = &state.config.admin {
         let mut svc =
             pingora::services::listening::Service::new("admin".to_string(), crate::admin::AdminApp);
+        // Metrics scrapes are rare: one thread, not one per proxy thread.
+        svc.threads = Some(1);
         svc.add_tcp(&admin.listen.to_string());
         server.add_service(svc);
     }
