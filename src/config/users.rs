@@ -43,13 +43,21 @@ impl UserDirectory {
     pub fn new(users: Vec<User>) -> Self {
         let by_name = users
             .into_iter()
-            .map(|u| (u.username.to_lowercase(), u))
+            .map(|u| (u.username.to_ascii_lowercase(), u))
             .collect();
         UserDirectory { by_name }
     }
-    /// Case-insensitive lookup.
+    /// Case-insensitive lookup. Usernames are ASCII (checked at load), so
+    /// ASCII case folding is exact, and no other character (the Kelvin sign
+    /// `K` lower-cases to `k` in Unicode) can stand in for a letter. Most
+    /// names arrive lower-case already: no allocation then (every request
+    /// looks its user up).
     pub fn get(&self, username: &str) -> Option<&User> {
-        self.by_name.get(&username.to_lowercase())
+        if username.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.by_name.get(&username.to_ascii_lowercase())
+        } else {
+            self.by_name.get(username)
+        }
     }
     pub fn len(&self) -> usize {
         self.by_name.len()
@@ -414,5 +422,24 @@ mod tests {
             (err.0.len(), err.0[0].line, err.0[0].key.as_str()),
             (1, 0, "(file)")
         );
+    }
+
+    #[test]
+    fn lookup_folds_ascii_case_only() {
+        let kelvin = User {
+            username: "Kelvin".into(),
+            id: "u-k".into(),
+            email: String::new(),
+            password_hash: HASH.into(),
+            roles: vec![],
+            disabled: false,
+        };
+        let dir = UserDirectory::new(vec![kelvin]);
+        for name in ["kelvin", "KELVIN", "Kelvin"] {
+            assert_eq!(dir.get(name).map(|u| u.id.as_str()), Some("u-k"), "{name}");
+        }
+        // U+212A KELVIN SIGN lower-cases to `k` in Unicode: not a way in.
+        assert!(dir.get("\u{212A}elvin").is_none());
+        assert!(dir.get("kelvin ").is_none());
     }
 }
