@@ -36,10 +36,15 @@ pub fn run(state: Arc<AppState>) -> ! {
 
     let addrs: Vec<SocketAddr> = cfg.listen.into_iter().chain(cfg.tls_listen).collect();
     let shards = shards::shard_count(cfg.threads, cfg.work_stealing, &addrs);
+    // Held until the process exits (`run_forever` never returns).
+    let mut _claims = Vec::with_capacity(addrs.len());
     for addr in &addrs {
-        if let Err(e) = shards::ensure_free(*addr) {
-            tracing::error!(error = %e, "cannot start");
-            std::process::exit(2);
+        match shards::claim(*addr) {
+            Ok(claim) => _claims.push(claim),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start");
+                std::process::exit(2);
+            }
         }
     }
     for shard in 0..shards {

@@ -48,13 +48,38 @@ pub fn shard_socket() -> TcpSocketOptions {
     options
 }
 
-/// Refuse an address something already listens on. With `SO_REUSEPORT` a
+/// Held for the life of the process: proof that this gatehouse, and no
+/// other, serves an address.
+pub struct Claim {
+    #[cfg(target_os = "linux")]
+    _lock: std::os::unix::net::UnixListener,
+}
+
+/// Claim `addr` for this process, or say why not. With `SO_REUSEPORT` a
 /// second gatehouse (same user) could otherwise bind it too and silently
-/// take half the connections.
-pub fn ensure_free(addr: SocketAddr) -> Result<(), String> {
+/// take half the connections. Two checks: an abstract Unix socket named
+/// after the address (the kernel lets only one process bind a name, and
+/// frees it when the process dies, so two gatehouses started at the same
+/// instant cannot both pass), then a plain bind of the address itself (for
+/// anything else listening there).
+pub fn claim(addr: SocketAddr) -> Result<Claim, String> {
+    let claim = Claim {
+        #[cfg(target_os = "linux")]
+        _lock: lock(addr)
+            .map_err(|e| format!("cannot listen on {addr}: another gatehouse serves it ({e})"))?,
+    };
     TcpListener::bind(addr)
         .map(drop)
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    Ok(claim)
+}
+
+#[cfg(target_os = "linux")]
+fn lock(addr: SocketAddr) -> std::io::Result<std::os::unix::net::UnixListener> {
+    use std::os::linux::net::SocketAddrExt;
+    let name = format!("gatehouse-listen:{addr}");
+    let at = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())?;
+    std::os::unix::net::UnixListener::bind_addr(&at)
 }
 
 #[cfg(test)]
@@ -90,9 +115,16 @@ mod tests {
     fn a_taken_address_is_refused() {
         let taken = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = taken.local_addr().unwrap();
-        let err = ensure_free(addr).unwrap_err();
+        let err = claim(addr).err().expect("taken");
         assert!(err.contains(&addr.to_string()), "{err}");
         drop(taken);
-        ensure_free(addr).unwrap();
+        let held = claim(addr).expect("free again");
+        // Claimed by this process: a second claim (another gatehouse
+        // starting at the same instant) is refused even though nothing
+        // listens on the address yet.
+        let err = claim(addr).err().expect("claimed");
+        assert!(err.contains("another gatehouse"), "{err}");
+        drop(held);
+        claim(addr).expect("released with the claim");
     }
 }
