@@ -220,6 +220,20 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
         .await
         .map_err(|_| GateError::StoreUnavailable)?;
     let issued = issue_session(call, &user).await?;
+    // An admin lock that landed after the check above revoked the user's
+    // sessions before this one existed: look again now that it does.
+    if store
+        .user_locked(&user.id)
+        .await
+        .map_err(|_| GateError::StoreUnavailable)?
+    {
+        store
+            .delete_session(&issued.sid)
+            .await
+            .map_err(|_| GateError::StoreUnavailable)?;
+        failed(call, &fail_key, &input.username, "user locked").await?;
+        return Err(GateError::BadLogin);
+    }
     METRICS.logins.with_label_values(&["ok"]).inc();
     tracing::info!(event = "login_ok", username = %user.username, ip = %call.client_ip, "login ok");
     let cookies = [
@@ -288,6 +302,7 @@ async fn failed(
 
 /// What a login hands out.
 struct Issued {
+    sid: String,
     secret: String,
     refresh: String,
     access: String,
@@ -334,6 +349,7 @@ async fn issue_session(call: &Call<'_>, user: &User) -> Result<Issued, GateError
         .mint(&record, now)
         .map_err(|e| GateError::Internal(e.to_string()))?;
     Ok(Issued {
+        sid: record.sid,
         secret,
         refresh,
         access,
