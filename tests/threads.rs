@@ -156,3 +156,29 @@ async fn sigterm_drains_every_shard() {
         .expect("gateway exited after SIGTERM");
     assert!(status.success(), "exit status {status:?}");
 }
+
+// A rate limit is one budget for the whole process, whichever shard a
+// connection lands on: 4 at once (limit 3 + burst 1) over 12 fresh
+// connections, on the memory store.
+#[tokio::test]
+async fn one_rate_limit_budget_across_shards() {
+    let rig = Rig::with(StoreKind::Memory, |b| {
+        b.set("server", "threads", "2")
+            .set("server", "work_stealing", "false")
+            .routes_first(
+                "[[routes]]\npath = \"/limited/**\"\nupstream = \"app\"\nauth = \"public\"\nrate_limit = \"tight\"\n\n",
+            )
+            .extra("[rate_limits.tight]\nkey = \"ip\"\nlimit = 3\nper = \"60s\"\nburst = 1\n")
+    })
+    .await;
+    let mut passed = 0;
+    for _ in 0..12 {
+        let r = send(rig.gw.plain_client().get(rig.url("/limited/x"))).await;
+        match r.status {
+            200 => passed += 1,
+            429 => {}
+            other => panic!("unexpected {other}: {}", r.body),
+        }
+    }
+    assert_eq!(passed, 4, "limit + burst for the process, not per shard");
+}
