@@ -30,15 +30,11 @@ use pingora::http::RequestHeader;
 use crate::auth::Identity;
 use crate::config::HeaderConfig;
 
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-
-/// Header names as written upstream. Pingora copies a non-standard
-/// `HeaderName` into a new buffer on every insert; a `&'static str` it does not.
-const WIRE_FORWARDED_FOR: &str = "X-Forwarded-For";
-const WIRE_FORWARDED_PROTO: &str = "X-Forwarded-Proto";
-const WIRE_FORWARDED_HOST: &str = "X-Forwarded-Host";
+/// The headers we set, as written upstream: Pingora copies a non-standard
+/// `HeaderName` into a new buffer on every insert, a `&'static str` it does not.
+const X_FORWARDED_FOR: &str = "X-Forwarded-For";
+const X_FORWARDED_PROTO: &str = "X-Forwarded-Proto";
+const X_FORWARDED_HOST: &str = "X-Forwarded-Host";
 
 /// The configured identity header names, as written upstream: user, email,
 /// roles. Built once at start (see `IdentityNames::new`).
@@ -260,7 +256,7 @@ pub fn set_forwarded(
     let peer = peer.to_canonical().to_string();
     let chain: Vec<&[u8]> = if peer_trusted {
         req.headers
-            .get_all(&X_FORWARDED_FOR)
+            .get_all(X_FORWARDED_FOR)
             .iter()
             .map(|v| v.as_bytes().trim_ascii())
             .filter(|v| !v.is_empty())
@@ -273,21 +269,13 @@ pub fn set_forwarded(
         xff.extend_from_slice(b", ");
     }
     xff.extend_from_slice(peer.as_bytes());
-    set_or_remove(
-        req,
-        &X_FORWARDED_FOR,
-        WIRE_FORWARDED_FOR,
-        HeaderValue::from_bytes(&xff).ok(),
-    );
+    set_or_remove(req, X_FORWARDED_FOR, HeaderValue::from_bytes(&xff).ok());
 
-    for (name, wire, ours) in [
-        (X_FORWARDED_PROTO, WIRE_FORWARDED_PROTO, proto),
-        (X_FORWARDED_HOST, WIRE_FORWARDED_HOST, host),
-    ] {
-        if peer_trusted && req.headers.contains_key(&name) {
+    for (name, ours) in [(X_FORWARDED_PROTO, proto), (X_FORWARDED_HOST, host)] {
+        if peer_trusted && req.headers.contains_key(name) {
             continue;
         }
-        set_or_remove(req, &name, wire, safe_value(ours));
+        set_or_remove(req, name, safe_value(ours));
     }
 }
 
@@ -297,44 +285,34 @@ pub fn set_forwarded(
 /// that is not printable ASCII, or has edge spaces, is not sent (the header
 /// is left absent, never half-valid); a role that is empty or contains a
 /// comma is left out, so no role name can smuggle a second role.
-pub fn inject_identity(
-    req: &mut RequestHeader,
-    cfg: &HeaderConfig,
-    wire: IdentityNames,
-    identity: &Identity,
-) {
+pub fn inject_identity(req: &mut RequestHeader, names: IdentityNames, identity: &Identity) {
     let roles: Vec<&str> = identity
         .roles
         .iter()
         .map(String::as_str)
         .filter(|r| !r.contains(',') && safe_value(r).is_some())
         .collect();
-    let [user, email, roles_name] = wire.0;
+    let [user, email, roles_name] = names.0;
     let values = [
-        (&cfg.user, user, identity.username.as_str()),
-        (&cfg.email, email, identity.email.as_str()),
-        (&cfg.roles, roles_name, &roles.join(",")),
+        (user, identity.username.as_str()),
+        (email, identity.email.as_str()),
+        (roles_name, &roles.join(",")),
     ];
-    for (name, wire, value) in values {
+    for (name, value) in values {
         let checked = safe_value(value);
         if checked.is_none() && !value.is_empty() {
             tracing::warn!(header = %name, user = %identity.user_id, "identity value not sendable as a header; omitted");
         }
-        set_or_remove(req, name, wire, checked);
+        set_or_remove(req, name, checked);
     }
 }
 
 /// Replace every line of `name` with `value` (an insert replaces them all),
 /// or remove them all.
-fn set_or_remove(
-    req: &mut RequestHeader,
-    name: &HeaderName,
-    wire: &'static str,
-    value: Option<HeaderValue>,
-) {
+fn set_or_remove(req: &mut RequestHeader, name: &'static str, value: Option<HeaderValue>) {
     match value {
         Some(value) => {
-            let _ = req.insert_header(wire, value);
+            let _ = req.insert_header(name, value);
         }
         None => {
             req.remove_header(name);
@@ -509,7 +487,7 @@ mod tests {
         sanitize_request(&mut r, &cfg(), false);
         assert_eq!(names(&r), ["x-kept"]);
         set_forwarded(&mut r, peer, "https", "app.example", false);
-        inject_identity(&mut r, &cfg(), IdentityNames::new(&cfg()), &alice());
+        inject_identity(&mut r, IdentityNames::new(&cfg()), &alice());
         assert_eq!(all(&r, "x-auth-user"), ["alice"]);
         assert_eq!(all(&r, "x-forwarded-for"), ["203.0.113.9"]);
         // No `Connection` is left to make a later hop drop what we injected.
@@ -679,7 +657,7 @@ mod tests {
     #[test]
     fn identity_injected_replacing_any_client_value() {
         let mut r = req(&[("X-Auth-User", "root"), ("x-auth-roles", "admin")]);
-        inject_identity(&mut r, &cfg(), IdentityNames::new(&cfg()), &alice());
+        inject_identity(&mut r, IdentityNames::new(&cfg()), &alice());
         assert_eq!(all(&r, "x-auth-user"), ["alice"]);
         assert_eq!(all(&r, "x-auth-email"), ["alice@example.com"]);
         assert_eq!(all(&r, "x-auth-roles"), ["admin,editor"]);
@@ -702,17 +680,17 @@ mod tests {
             ("X-Auth-Email", "root@x"),
             ("X-Auth-Roles", "admin"),
         ]);
-        inject_identity(&mut r, &cfg(), IdentityNames::new(&cfg()), &id);
+        inject_identity(&mut r, IdentityNames::new(&cfg()), &id);
         assert!(r.headers.get("x-auth-user").is_none());
         assert!(r.headers.get("x-auth-email").is_none());
         // an inner space is printable and harmless; comma and edge spaces are not
         assert_eq!(all(&r, "x-auth-roles"), ["ed itor"]);
 
         id.roles.clear();
-        inject_identity(&mut r, &cfg(), IdentityNames::new(&cfg()), &id);
+        inject_identity(&mut r, IdentityNames::new(&cfg()), &id);
         assert!(r.headers.get("x-auth-roles").is_none());
         id.username = "jos\u{e9}".into();
-        inject_identity(&mut r, &cfg(), IdentityNames::new(&cfg()), &id);
+        inject_identity(&mut r, IdentityNames::new(&cfg()), &id);
         assert!(r.headers.get("x-auth-user").is_none());
     }
 
@@ -726,7 +704,7 @@ mod tests {
             ("Accept", "*/*"),
         ]);
         sanitize_request(&mut r, &cfg(), false);
-        inject_identity(&mut r, &cfg(), IdentityNames::new(&cfg()), &alice());
+        inject_identity(&mut r, IdentityNames::new(&cfg()), &alice());
         let mut wire = Vec::new();
         r.header_to_h1_wire(&mut wire);
         let wire = String::from_utf8(wire).unwrap().to_ascii_lowercase();

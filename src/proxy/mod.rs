@@ -432,7 +432,7 @@ impl ProxyHttp for Gatehouse {
             ctx.peer_trusted,
         );
         if let Some(id) = &permit.identity {
-            headers::inject_identity(up, &cfg.headers, self.identity_names, id);
+            headers::inject_identity(up, self.identity_names, id);
         }
         // The upstream sees the path that was matched, not the raw one.
         if !path.is(up.raw_path()) {
