@@ -47,12 +47,7 @@ pub fn run(work_stealing: bool) {
             peer: HttpPeer::new(upstream, false, String::new()),
         };
         let mut svc = http_proxy_service(&server.configuration, proxy);
-        if count > 1 {
-            svc.threads = Some(1);
-            svc.add_tcp_with_settings(&shards::shard_addr(addr, shard), shards::shard_socket());
-        } else {
-            svc.add_tcp(listen);
-        }
+        shards::listen_tcp(&mut svc, addr, shard, count);
         server.add_service(svc);
     }
     server.run_forever();

@@ -53,33 +53,12 @@ pub fn run(state: Arc<AppState>) -> ! {
             Gatehouse::new(state.clone()),
             "gatehouse",
         );
-        // One address string and socket per shard when sharded; Pingora's
-        // own single listener otherwise.
-        let listen_at = |addr: SocketAddr| match shards {
-            1 => (addr.to_string(), None),
-            _ => (
-                shards::shard_addr(addr, shard),
-                Some(shards::shard_socket()),
-            ),
-        };
-        if shards > 1 {
-            proxy.threads = Some(1);
-        }
         if let Some(addr) = cfg.listen {
-            let (at, socket) = listen_at(addr);
-            match socket {
-                Some(socket) => proxy.add_tcp_with_settings(&at, socket),
-                None => proxy.add_tcp(&at),
-            }
+            shards::listen_tcp(&mut proxy, addr, shard, shards);
         }
         if let (Some(addr), Some(cert), Some(key)) = (cfg.tls_listen, &cfg.tls_cert, &cfg.tls_key) {
-            let settings =
-                TlsSettings::intermediate(&cert.to_string_lossy(), &key.to_string_lossy());
-            match settings {
-                Ok(settings) => {
-                    let (at, socket) = listen_at(addr);
-                    proxy.add_tls_with_settings(&at, socket, settings);
-                }
+            match TlsSettings::intermediate(&cert.to_string_lossy(), &key.to_string_lossy()) {
+                Ok(settings) => shards::listen_tls(&mut proxy, addr, shard, shards, settings),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot set up the TLS listener");
                     std::process::exit(2);

@@ -16,7 +16,9 @@
 
 use std::net::{SocketAddr, TcpListener};
 
+use pingora::listeners::tls::TlsSettings;
 use pingora::listeners::TcpSocketOptions;
+use pingora::services::listening::Service;
 
 /// How many single-threaded services to run for `threads` threads: one per
 /// thread without work stealing, else one service with all the threads.
@@ -29,24 +31,56 @@ pub fn shard_count(threads: usize, work_stealing: bool, addrs: &[SocketAddr]) ->
     }
 }
 
+/// Give a shard's service its thread count and its plain listener on
+/// `addr`: one thread and its own `SO_REUSEPORT` socket when there are
+/// several shards, the server's threads and Pingora's own listener when not.
+pub fn listen_tcp<A>(svc: &mut Service<A>, addr: SocketAddr, shard: usize, shards: usize) {
+    if shards > 1 {
+        svc.threads = Some(1);
+    }
+    match listen_at(addr, shard, shards) {
+        (at, Some(socket)) => svc.add_tcp_with_settings(&at, socket),
+        (at, None) => svc.add_tcp(&at),
+    }
+}
+
+/// The same for a TLS listener.
+pub fn listen_tls<A>(
+    svc: &mut Service<A>,
+    addr: SocketAddr,
+    shard: usize,
+    shards: usize,
+    settings: TlsSettings,
+) {
+    if shards > 1 {
+        svc.threads = Some(1);
+    }
+    let (at, socket) = listen_at(addr, shard, shards);
+    svc.add_tls_with_settings(&at, socket, settings);
+}
+
+/// The address string and socket options shard `shard` of `shards` listens
+/// with.
+fn listen_at(addr: SocketAddr, shard: usize, shards: usize) -> (String, Option<TcpSocketOptions>) {
+    if shards == 1 {
+        return (addr.to_string(), None);
+    }
+    let mut socket = TcpSocketOptions::default();
+    socket.so_reuseport = Some(true);
+    (shard_addr(addr, shard), Some(socket))
+}
+
 /// The address string shard `shard` listens on. Pingora keeps one socket
 /// per address string (so that services on one address share it), which
 /// would put every shard on a single accept queue; a port spelled with
 /// `shard` leading zeros is the same address under a different key, so
 /// each shard binds its own `SO_REUSEPORT` socket.
-pub fn shard_addr(addr: SocketAddr, shard: usize) -> String {
+fn shard_addr(addr: SocketAddr, shard: usize) -> String {
     let port = format!("{}{}", "0".repeat(shard), addr.port());
     match addr {
         SocketAddr::V4(a) => format!("{}:{port}", a.ip()),
         SocketAddr::V6(a) => format!("[{}]:{port}", a.ip()),
     }
-}
-
-/// Socket options for a shard's listener.
-pub fn shard_socket() -> TcpSocketOptions {
-    let mut options = TcpSocketOptions::default();
-    options.so_reuseport = Some(true);
-    options
 }
 
 /// Held for the life of the process: proof that this gatehouse, and no
