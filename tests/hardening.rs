@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::http::plain_client;
 use common::{login, send, Rig, StoreKind, ALICE_PW};
 
@@ -129,31 +127,7 @@ async fn security_headers() {
 #[tokio::test]
 async fn sigterm_drains_in_flight_requests() {
     let mut rig = Rig::start(StoreKind::Memory).await;
-    let c = plain_client(None);
-    let slow = {
-        let rb = c
-            .get(rig.url("/public/slow"))
-            .header("X-Echo-Delay-Ms", "1500");
-        tokio::spawn(async move { send(rb).await })
-    };
-    // The echo counts a request only when it answers, so there is nothing
-    // to poll for: give the request a moment to be in flight.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(rig.echo.hits(), 0, "still in flight");
-    rig.gw.signal("TERM");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let late = c.get(rig.url("/public/late")).send().await;
-    assert!(
-        late.is_err(),
-        "a new connection after SIGTERM is refused: {late:?}"
-    );
-    let r = slow.await.expect("request task");
-    assert_eq!(r.status, 200, "the in-flight request finished: {}", r.body);
-    let status = rig
-        .gw
-        .wait_exit(Duration::from_secs(10))
-        .expect("gateway exited after SIGTERM");
-    assert!(status.success(), "exit status {status:?}");
+    common::assert_sigterm_drains(&mut rig, 1).await;
 }
 
 // An upstream that is down answers 502 with the JSON error body (SPEC §6).

@@ -119,42 +119,8 @@ async fn a_second_gatehouse_cannot_share_the_port() {
 #[tokio::test]
 async fn sigterm_drains_every_shard() {
     let mut rig = sharded().await;
-    let slow: Vec<_> = (0..8)
-        .map(|_| {
-            // A client each: a connection each, spread over the shards.
-            let rb = rig
-                .gw
-                .plain_client()
-                .get(rig.url("/public/slow"))
-                .header("X-Echo-Delay-Ms", "1500");
-            tokio::spawn(async move { send(rb).await })
-        })
-        .collect();
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(rig.echo.hits(), 0, "still in flight");
-    rig.gw.signal("TERM");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    for _ in 0..4 {
-        let late = rig
-            .gw
-            .plain_client()
-            .get(rig.url("/public/late"))
-            .send()
-            .await;
-        assert!(
-            late.is_err(),
-            "a new connection after SIGTERM is refused: {late:?}"
-        );
-    }
-    for task in slow {
-        let r = task.await.expect("request task");
-        assert_eq!(r.status, 200, "the in-flight request finished: {}", r.body);
-    }
-    let status = rig
-        .gw
-        .wait_exit(Duration::from_secs(10))
-        .expect("gateway exited after SIGTERM");
-    assert!(status.success(), "exit status {status:?}");
+    // A client each: a connection each, spread over the shards.
+    common::assert_sigterm_drains(&mut rig, 8).await;
 }
 
 // A rate limit is one budget for the whole process, whichever shard a

@@ -63,3 +63,47 @@ impl Rig {
         format!("{}{path}", self.gw.http_url())
     }
 }
+
+/// SIGTERM with `in_flight` slow requests under way, each on a connection
+/// of its own: every one finishes with 200, new connections are refused,
+/// and the process exits 0.
+pub async fn assert_sigterm_drains(rig: &mut Rig, in_flight: usize) {
+    use std::time::Duration;
+    let slow: Vec<_> = (0..in_flight)
+        .map(|_| {
+            let rb = rig
+                .gw
+                .plain_client()
+                .get(rig.url("/public/slow"))
+                .header("X-Echo-Delay-Ms", "1500");
+            tokio::spawn(async move { send(rb).await })
+        })
+        .collect();
+    // The echo counts a request only when it answers, so there is nothing
+    // to poll for: give the requests a moment to be in flight.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(rig.echo.hits(), 0, "still in flight");
+    rig.gw.signal("TERM");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..4 {
+        let late = rig
+            .gw
+            .plain_client()
+            .get(rig.url("/public/late"))
+            .send()
+            .await;
+        assert!(
+            late.is_err(),
+            "a new connection after SIGTERM is refused: {late:?}"
+        );
+    }
+    for task in slow {
+        let r = task.await.expect("request task");
+        assert_eq!(r.status, 200, "the in-flight request finished: {}", r.body);
+    }
+    let status = rig
+        .gw
+        .wait_exit(Duration::from_secs(10))
+        .expect("gateway exited after SIGTERM");
+    assert!(status.success(), "exit status {status:?}");
+}
