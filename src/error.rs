@@ -23,6 +23,9 @@ pub enum GateError {
     MethodNotAllowed,
     #[error("payload too large")]
     PayloadTooLarge,
+    /// A well-formed method that no route takes (SPEC §7).
+    #[error("method not implemented")]
+    NotImplemented,
     /// No or bad credentials. `browser` answers 302 to the login page.
     #[error("unauthenticated")]
     Unauthenticated { browser: Option<String> },
@@ -65,6 +68,7 @@ impl GateError {
             GateError::NotFound => (404, "not_found", "no route matches this request"),
             GateError::MethodNotAllowed => (405, "method_not_allowed", "method not allowed"),
             GateError::PayloadTooLarge => (413, "payload_too_large", "request body too large"),
+            GateError::NotImplemented => (501, "not_implemented", "method not implemented"),
             GateError::Unauthenticated {
                 browser: Some(login),
             } => {

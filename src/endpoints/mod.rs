@@ -14,6 +14,7 @@ use crate::auth::session::request_cookie;
 use crate::auth::{AuthMethod, Identity};
 use crate::error::{Answer, GateError};
 use crate::policy::csrf::{check_origin, is_unsafe};
+use crate::policy::host::request_host;
 use crate::state::{AppState, Live};
 use crate::store::{unix_now, Store};
 
@@ -279,14 +280,15 @@ impl Call<'_> {
     }
 }
 
-/// `scheme://Host` of the request as the client addressed it.
+/// `scheme://host[:port]` of the request as the client addressed it, with
+/// the host normalised as for routing; empty when it has none (then only
+/// `public_url`'s origin passes the CSRF check).
 pub fn own_origin(req: &RequestHeader, tls: bool) -> String {
-    let host = req
-        .headers
-        .get(http::header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    format!("{}://{}", if tls { "https" } else { "http" }, host)
+    let authority = req.uri.authority().map(|a| a.as_str());
+    match request_host(&req.headers, req.version, authority) {
+        Ok(Some(host)) => host.origin(tls),
+        _ => String::new(),
+    }
 }
 
 /// A 200 JSON answer.

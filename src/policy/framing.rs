@@ -15,12 +15,6 @@ pub fn check_framing(
     headers: &HeaderMap,
     raw_head: impl FnOnce() -> Option<bytes::Bytes>,
 ) -> Result<(), GateError> {
-    // RFC 9112 §3.2: more than one Host is a 400. Routing reads the first;
-    // an upstream that reads the last would see another site.
-    let mut hosts = headers.get_all(http::header::HOST).iter();
-    if hosts.next().is_some() && hosts.next().is_some() {
-        return Err(GateError::BadRequest("more than one Host header"));
-    }
     let mut cl = headers.get_all(CONTENT_LENGTH).iter();
     if let Some(first) = cl.next() {
         if cl.next().is_some() || first.as_bytes().contains(&b',') {
@@ -82,8 +76,6 @@ mod tests {
                 &[("transfer-encoding", "chunked"), ("content-length", "3")],
                 false,
             ),
-            (&[("host", "a.example")], true),
-            (&[("host", "a.example"), ("host", "b.example")], false),
         ];
         for (pairs, ok) in cases {
             assert_eq!(

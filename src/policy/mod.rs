@@ -9,6 +9,8 @@ pub mod client_ip;
 pub mod cors;
 pub mod csrf;
 pub mod framing;
+pub mod host;
+pub mod method;
 pub mod normalize;
 pub mod ratelimit;
 pub mod rbac;
@@ -54,6 +56,8 @@ pub struct Policy {
     pub routes: RouteTable,
     /// upstream name -> index, for diagnostics and tools.
     pub upstream_index: HashMap<String, usize>,
+    /// Methods outside the standard set that some route names (`method`).
+    pub extra_methods: Vec<http::Method>,
 }
 
 #[cfg(test)]

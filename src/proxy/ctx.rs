@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::error::LimitInfo;
+use crate::policy::host::RequestHost;
 use crate::policy::{NormalizedPath, Permit};
 use crate::state::Live;
 
@@ -20,6 +21,8 @@ pub struct RequestCtx {
     /// The policy snapshot this request is judged by (stable across a reload).
     pub live: Option<Arc<Live>>,
     pub path: Option<NormalizedPath>,
+    /// The normalised Host, matched and forwarded (None: HTTP/1.0 without one).
+    pub host: Option<RequestHost>,
     /// Set only by a successful authorization; no permit, no forwarding.
     pub permit: Option<Permit>,
     /// Rate-limit numbers for the `RateLimit-*` response headers.
@@ -39,6 +42,7 @@ impl RequestCtx {
             peer_trusted: false,
             live: None,
             path: None,
+            host: None,
             permit: None,
             limit: None,
             route: None,

@@ -20,6 +20,8 @@ use crate::policy::client_ip::client_ip_from_headers;
 use crate::policy::cors::preflight_method;
 use crate::policy::csrf::{check_origin, is_unsafe};
 use crate::policy::framing::check_framing;
+use crate::policy::host::{request_host, RequestHost};
+use crate::policy::method::check_method;
 use crate::policy::normalize::request_target;
 use crate::policy::routes::{Access, Route};
 use crate::policy::{authorize, normalize, NormalizedPath};
@@ -70,6 +72,13 @@ impl Gatehouse {
         );
         let live = state.live.load_full();
         ctx.live = Some(live.clone());
+        let req = session.req_header();
+        check_method(&req.method, &live.policy.extra_methods)?;
+        ctx.host = request_host(
+            &req.headers,
+            req.version,
+            req.uri.authority().map(|a| a.as_str()),
+        )?;
         let query = path.query.as_deref();
         if let Some(answer) = endpoints::dispatch(
             session,
@@ -85,16 +94,16 @@ impl Gatehouse {
             return answered(session, ctx, answer).await;
         }
         let req = session.req_header();
-        let host = host_of(req);
-        if let Some(answer) = preflight(&live, req, host.as_deref(), &path.path) {
+        let host = ctx.host.as_ref().map(RequestHost::name);
+        if let Some(answer) = preflight(&live, req, host, &path.path) {
             return answered(session, ctx, answer).await;
         }
         let route = live
             .policy
             .routes
-            .find(&req.method, host.as_deref(), &path.path)
+            .find(&req.method, host, &path.path)
             .ok_or(GateError::NotFound)?;
-        same_route_without_path_params(&live, req, host.as_deref(), &path.path, route)?;
+        same_route_without_path_params(&live, req, host, &path.path, route)?;
         ctx.route = Some(route.index);
         let identity = self.identify(req, route, &live, ctx.tls).await?;
         let permit = authorize(route, &live.policy.roles, identity).map_err(|e| match e {
@@ -331,21 +340,6 @@ fn login_redirect(req: &RequestHeader, prefix: &str, original: &str) -> Option<S
     })
 }
 
-/// The Host header (or HTTP/2 authority), lower-cased, without the port.
-fn host_of(req: &RequestHeader) -> Option<String> {
-    let raw = req
-        .headers
-        .get(http::header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| req.uri.authority().map(|a| a.as_str()))?;
-    let host = if raw.starts_with('[') {
-        raw.split_inclusive(']').next().unwrap_or(raw)
-    } else {
-        raw.split(':').next().unwrap_or(raw)
-    };
-    Some(host.to_ascii_lowercase())
-}
-
 #[async_trait]
 impl ProxyHttp for Gatehouse {
     type CTX = RequestCtx;
@@ -411,12 +405,15 @@ impl ProxyHttp for Gatehouse {
             return Error::e_explain(ErrorType::InternalError, "no permit");
         };
         let route = &live.policy.routes.routes[permit.route];
-        let host = up
-            .headers
-            .get(http::header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
+        // The upstream sees the host that was matched (SPEC §7 / RFC 9112
+        // §3.2): `H.Example.` arrives as `h.example`.
+        let host = ctx.host.as_ref().map(RequestHost::authority);
+        if let Some(authority) = &host {
+            let sent = up.headers.get(http::header::HOST).map(|v| v.as_bytes());
+            if sent != Some(authority.as_bytes()) {
+                up.insert_header(http::header::HOST, authority.as_str())?;
+            }
+        }
         let s = &cfg.session;
         headers::strip_cookies(
             up,
@@ -428,7 +425,7 @@ impl ProxyHttp for Gatehouse {
             up,
             peer,
             if ctx.tls { "https" } else { "http" },
-            &host,
+            host.as_deref().unwrap_or(""),
             ctx.peer_trusted,
         );
         if let Some(id) = &permit.identity {

@@ -23,7 +23,49 @@ use crate::store::GcraRule;
 /// Largest `limit` or `burst`: far above any real budget, far below overflow.
 const MAX_LIMIT: i64 = 1_000_000_000;
 
-const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
+/// Methods a route may name: the standard ones, TRACE (never allowed unless
+/// named), and the extension methods of IANA's registry (WebDAV, CalDAV,
+/// DeltaV), so a typo such as `"GTE"` is still an error. CONNECT is refused
+/// by Pingora.
+const METHODS: &[&str] = &[
+    "GET",
+    "HEAD",
+    "POST",
+    "PUT",
+    "DELETE",
+    "PATCH",
+    "OPTIONS",
+    "TRACE",
+    // WebDAV (RFC 4918), ordered collections, ACL, binding, search.
+    "PROPFIND",
+    "PROPPATCH",
+    "MKCOL",
+    "COPY",
+    "MOVE",
+    "LOCK",
+    "UNLOCK",
+    "ORDERPATCH",
+    "ACL",
+    "BIND",
+    "UNBIND",
+    "REBIND",
+    "SEARCH",
+    // CalDAV (RFC 4791) and DeltaV (RFC 3253).
+    "MKCALENDAR",
+    "REPORT",
+    "CHECKIN",
+    "CHECKOUT",
+    "UNCHECKOUT",
+    "VERSION-CONTROL",
+    "UPDATE",
+    "LABEL",
+    "MERGE",
+    "MKWORKSPACE",
+    "MKACTIVITY",
+    "BASELINE-CONTROL",
+    "MKREDIRECTREF",
+    "UPDATEREDIRECTREF",
+];
 
 impl Compiler<'_> {
     pub(super) fn policy(
@@ -52,12 +94,19 @@ impl Compiler<'_> {
             limits: &limit_index,
         };
         let routes = self.routes(routes, &refs);
+        let mut extra_methods: Vec<http::Method> = Vec::new();
+        for m in routes.iter().flat_map(|r| r.methods.iter().flatten()) {
+            if crate::policy::method::check_method(m, &[]).is_err() && !extra_methods.contains(m) {
+                extra_methods.push(m.clone());
+            }
+        }
         Policy {
             upstreams,
             roles: Roles::new(roles.into_iter().collect()),
             rate_limits,
             routes: RouteTable::new(routes),
             upstream_index,
+            extra_methods,
         }
     }
 
@@ -313,9 +362,10 @@ impl Compiler<'_> {
                     }
                     _ => {
                         let msg = format!(
-                            "unknown method {:?}; use one of {}",
+                            "unknown method {:?}; use one of {} or a registered \
+                             WebDAV/CalDAV/DeltaV method",
                             m.get_ref(),
-                            METHODS.join(", ")
+                            METHODS[..8].join(", ")
                         );
                         self.d.at(m.span(), format!("{prefix}.methods[{i}]"), msg);
                     }
@@ -526,8 +576,9 @@ fn is_dns_name(h: &str) -> bool {
 fn check_route_host(h: &str) -> Result<String, String> {
     let lower = h.to_ascii_lowercase();
     if let Some(inner) = lower.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
-        if std::net::Ipv6Addr::from_str(inner).is_ok() {
-            return Ok(lower);
+        // Canonical form, as the request's host is normalised to.
+        if let Ok(v6) = std::net::Ipv6Addr::from_str(inner) {
+            return Ok(format!("[{v6}]"));
         }
     }
     if lower.contains(':') {
