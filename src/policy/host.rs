@@ -143,10 +143,12 @@ mod tests {
     use super::*;
     use crate::policy::tests::header_map;
 
+    /// The normalised name and port, or None for a 400.
+    type Parsed<'a> = Option<(&'a str, Option<u16>)>;
+
     #[test]
     fn host_normalisation_table() {
-        // (raw, Some((name, port)) or None for 400)
-        let cases: &[(&str, Option<(&str, Option<u16>)>)] = &[
+        let cases: &[(&str, Parsed)] = &[
             ("h.example.test", Some(("h.example.test", None))),
             ("h.example.test.", Some(("h.example.test", None))),
             ("H.EXAMPLE.TEST.", Some(("h.example.test", None))),
