@@ -8,6 +8,7 @@ use crate::store::GcraRule;
 pub mod client_ip;
 pub mod cors;
 pub mod csrf;
+pub mod described;
 pub mod framing;
 pub mod host;
 pub mod method;
