@@ -10,6 +10,7 @@
 
 pub mod echo;
 pub mod echo_server;
+pub mod front;
 pub mod gateway;
 pub mod http;
 pub mod jwt;
