@@ -20,6 +20,144 @@ async fn login_redis() {
     suite(StoreKind::Redis).await;
 }
 
+// SPEC §14: the login form is judged by its CSRF token; the origin can only
+// refuse. The rule does not depend on the store.
+#[tokio::test]
+async fn login_form_csrf_rule_table() {
+    let rig = Rig::start(StoreKind::Memory).await;
+    let base = rig.base();
+    let rd = "/app/after-login";
+    #[derive(Debug, Clone, Copy)]
+    enum Token {
+        /// The page's token, with the page's cookie.
+        Valid,
+        /// No token field (the cookie is there).
+        Missing,
+        /// A token of the attacker's own (the cookie is the page's).
+        Wrong,
+        /// The page's token without its cookie (a cross-site form that
+        /// read a token somewhere cannot set the cookie).
+        NoCookie,
+    }
+    /// (case, request headers with `OWN` for our origin, token, status)
+    type Row = (
+        &'static str,
+        &'static [(&'static str, &'static str)],
+        Token,
+        u16,
+    );
+    const OWN: &str = "<our origin>";
+    const EVIL: &str = "http://evil.test";
+    const EVIL_PAGE: &str = "http://evil.test/login";
+    let table: &[Row] = &[
+        ("same Origin", &[("Origin", OWN)], Token::Valid, 303),
+        ("Origin: null", &[("Origin", "null")], Token::Valid, 303),
+        ("no Origin, no Referer", &[], Token::Valid, 303),
+        (
+            "our Referer, no Origin",
+            &[("Referer", OWN)],
+            Token::Valid,
+            303,
+        ),
+        ("foreign Origin", &[("Origin", EVIL)], Token::Valid, 403),
+        (
+            "foreign Referer, no Origin",
+            &[("Referer", EVIL_PAGE)],
+            Token::Valid,
+            403,
+        ),
+        (
+            "null Origin, foreign Referer",
+            &[("Origin", "null"), ("Referer", EVIL_PAGE)],
+            Token::Valid,
+            403,
+        ),
+        (
+            "foreign Origin, our Referer",
+            &[("Origin", EVIL), ("Referer", OWN)],
+            Token::Valid,
+            403,
+        ),
+        ("missing token", &[("Origin", OWN)], Token::Missing, 403),
+        ("wrong token", &[("Origin", OWN)], Token::Wrong, 403),
+        (
+            "token without its cookie",
+            &[("Origin", OWN)],
+            Token::NoCookie,
+            403,
+        ),
+        (
+            "null Origin, missing token",
+            &[("Origin", "null")],
+            Token::Missing,
+            403,
+        ),
+        ("no Origin, wrong token", &[], Token::Wrong, 403),
+    ];
+    for &(case, headers, token, status) in table {
+        let client = match token {
+            Token::NoCookie => plain_client(None),
+            _ => rig.gw.client(),
+        };
+        let page = send(client.get(rig.url("/auth/login"))).await;
+        assert_eq!(page.status, 200, "{case}: login page {}", page.body);
+        let page_token = hidden_inputs(&page.body)
+            .into_iter()
+            .find(|(k, _)| k == "csrf")
+            .map(|(_, v)| v)
+            .expect("csrf field on the login page");
+        let mut fields = vec![
+            ("username", "alice".to_string()),
+            ("password", ALICE_PW.to_string()),
+            ("rd", rd.to_string()),
+        ];
+        match token {
+            Token::Valid | Token::NoCookie => fields.push(("csrf", page_token)),
+            Token::Wrong => fields.push(("csrf", "attacker-chosen-token".to_string())),
+            Token::Missing => {}
+        }
+        let mut post = client.post(rig.url("/auth/login")).form(&fields);
+        for &(name, value) in headers {
+            let value = match (name, value) {
+                ("Origin", OWN) => base.clone(),
+                (_, OWN) => format!("{base}/auth/login?rd=/"),
+                _ => value.to_string(),
+            };
+            post = post.header(name, value);
+        }
+        let r = send(post).await;
+        assert_eq!(r.status, status, "{case}: {}", r.body);
+        // Only the page sets its own policy; every other answer keeps ours.
+        assert_eq!(r.header("referrer-policy"), Some("no-referrer"), "{case}");
+        if status == 303 {
+            assert_eq!(r.header("location"), Some(rd), "{case}");
+            // Signed in for real: the session reaches the upstream.
+            let landed = send(client.get(rig.url(rd))).await;
+            assert_eq!(landed.echo().one("x-auth-user"), Some("alice"), "{case}");
+        } else {
+            r.assert_error(403, "forbidden");
+            assert!(
+                r.set_cookie(COOKIE).is_none(),
+                "{case}: no session on a refusal"
+            );
+        }
+    }
+    // JSON login keeps its rules (SPEC §6): no token, `Origin: null` or not.
+    let r = send(
+        plain_client(None)
+            .post(rig.url("/auth/login"))
+            .header("Origin", "null")
+            .json(&json!({ "username": "alice", "password": ALICE_PW })),
+    )
+    .await;
+    assert_eq!(r.status, 200, "JSON login: {}", r.body);
+    // Other gateway answers keep `no-referrer`.
+    for path in ["/healthz", "/auth/me", "/app/x"] {
+        let r = send(plain_client(None).get(rig.url(path))).await;
+        assert_eq!(r.header("referrer-policy"), Some("no-referrer"), "{path}");
+    }
+}
+
 async fn suite(store: StoreKind) {
     let rig = Rig::start(store).await;
     json_login_hands_out_tokens_and_session_cookies(&rig).await;
@@ -186,6 +324,8 @@ async fn login_page_is_a_framing_proof_form(rig: &Rig) {
         .unwrap_or_default()
         .contains("no-store"));
     assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    // SPEC §14: so the browser's form post carries our real Origin.
+    assert_eq!(r.header("referrer-policy"), Some("same-origin"));
     assert!(
         !hidden_inputs(&r.body).is_empty(),
         "the form carries a CSRF token: {}",

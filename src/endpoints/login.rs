@@ -15,9 +15,10 @@ use crate::auth::refresh::{new_token, token_hash};
 use crate::auth::session::{new_secret, set_cookie, sid_of};
 use crate::auth::totp::{self, SecondFactor};
 use crate::config::users::User;
-use crate::endpoints::{json, Call};
+use crate::endpoints::{json, own_origin, Call};
 use crate::error::{Answer, GateError, LimitInfo};
 use crate::metrics::METRICS;
+use crate::policy::csrf::check_form_origin;
 use crate::policy::redirect::safe_redirect;
 use crate::store::{unix_now, GcraRule, RefreshRecord, SessionRecord};
 
@@ -79,6 +80,9 @@ pub fn page(call: &Call<'_>) -> Answer {
         status: 200,
         headers: vec![
             ("Content-Type", "text/html; charset=utf-8".to_string()),
+            // SPEC §14: so the form post carries our real Origin (under
+            // `no-referrer` Chromium sends `Origin: null`).
+            ("Referrer-Policy", "same-origin".to_string()),
             (
                 "Content-Security-Policy",
                 "default-src 'none'; form-action 'self'; frame-ancestors 'none'".to_string(),
@@ -117,12 +121,15 @@ fn parse(call: &Call<'_>) -> Result<LoginInput, GateError> {
     }
 }
 
-/// SPEC §6: the login form carries a CSRF token, matched against its cookie;
-/// and a cross-site `Origin`, when present, is refused outright.
+/// SPEC §14: the login form is judged by its CSRF token, matched against its
+/// cookie; a foreign origin is refused even with a valid token, a `null` or
+/// absent one is left to the token (`check_form_origin`).
 fn check_form_csrf(call: &Call<'_>, token: &str) -> Result<(), GateError> {
-    if call.header("origin").is_some() || call.header("referer").is_some() {
-        call.check_csrf()?;
-    }
+    check_form_origin(
+        &call.req.headers,
+        call.state.config.server.public_origin.as_deref(),
+        &own_origin(call.req, call.tls),
+    )?;
     let cookie = call
         .cookie(&call.state.config.session.csrf_cookie_name)
         .unwrap_or("");

@@ -28,18 +28,47 @@ pub fn check_origin(
         Some(o) => Some(o.to_string()),
         None => text(http::header::REFERER).and_then(origin_of),
     };
-    let Some(claimed) = claimed.and_then(|o| canonical_origin(&o)) else {
-        return Err(GateError::Csrf);
+    match claimed {
+        Some(claimed) if is_ours(&claimed, public_origin, own_origin) => Ok(()),
+        _ => Err(GateError::Csrf),
+    }
+}
+
+/// The login form's origin rule (SPEC §14). The form is judged by its
+/// double-submit token; the origin can only refuse. A foreign `Origin`, or
+/// with none a foreign `Referer`, is refused even with a valid token. `Origin:
+/// null` (what Chromium sends from a `no-referrer` page, and what privacy
+/// settings can make it send) and no `Origin` at all are left to the token:
+/// a cross-site page cannot read or set the token's cookie.
+pub fn check_form_origin(
+    headers: &HeaderMap,
+    public_origin: Option<&str>,
+    own_origin: &str,
+) -> Result<(), GateError> {
+    let claimed = match headers.get(http::header::ORIGIN) {
+        Some(v) if v.as_bytes() != b"null" => Some(v.to_str().ok().map(str::to_string)),
+        _ => headers
+            .get(http::header::REFERER)
+            .map(|v| v.to_str().ok().and_then(origin_of)),
     };
-    let ok = canonical_origin(own_origin).is_some_and(|own| own == claimed)
+    match claimed {
+        // Nothing claimed: the token decides.
+        None => Ok(()),
+        // Something claimed, even unreadable: it must be ours.
+        Some(Some(claimed)) if is_ours(&claimed, public_origin, own_origin) => Ok(()),
+        Some(_) => Err(GateError::Csrf),
+    }
+}
+
+/// Whether `claimed` is `public_url`'s origin or the request's own.
+fn is_ours(claimed: &str, public_origin: Option<&str>, own_origin: &str) -> bool {
+    let Some(claimed) = canonical_origin(claimed) else {
+        return false;
+    };
+    canonical_origin(own_origin).is_some_and(|own| own == claimed)
         || public_origin
             .and_then(canonical_origin)
-            .is_some_and(|p| p == claimed);
-    if ok {
-        Ok(())
-    } else {
-        Err(GateError::Csrf)
-    }
+            .is_some_and(|p| p == claimed)
 }
 
 /// `scheme://authority` of an absolute URL.
@@ -92,6 +121,42 @@ mod tests {
             "https://evil.com/https://app.example.com"
         )]));
         // Origin wins over Referer.
+        assert!(!check(&[
+            ("origin", "https://evil.com"),
+            ("referer", "https://app.example.com/")
+        ]));
+    }
+
+    /// SPEC §14: the form's origin rule, before its token is looked at.
+    #[test]
+    fn form_origin_table() {
+        let check = |pairs: &[(&'static str, &'static str)]| {
+            let h = crate::policy::tests::header_map(pairs);
+            check_form_origin(&h, Some("https://app.example.com"), "http://127.0.0.1:8080").is_ok()
+        };
+        assert!(check(&[("origin", "http://127.0.0.1:8080")]));
+        assert!(check(&[("origin", "https://app.example.com")]));
+        assert!(check(&[(
+            "referer",
+            "https://app.example.com/auth/login?rd=/"
+        )]));
+        // Left to the token.
+        assert!(check(&[]));
+        assert!(check(&[("origin", "null")]));
+        assert!(check(&[
+            ("origin", "null"),
+            ("referer", "https://app.example.com/")
+        ]));
+        // Refused whatever the token.
+        assert!(!check(&[("origin", "https://evil.com")]));
+        assert!(!check(&[("origin", "https://app.example.com.evil.com")]));
+        assert!(!check(&[("origin", "NULL")]));
+        assert!(!check(&[("referer", "https://evil.com/login")]));
+        assert!(!check(&[("referer", "not a url")]));
+        assert!(!check(&[
+            ("origin", "null"),
+            ("referer", "https://evil.com/")
+        ]));
         assert!(!check(&[
             ("origin", "https://evil.com"),
             ("referer", "https://app.example.com/")

@@ -8,6 +8,7 @@
 // Each tests/*.rs is its own crate and uses a different part of the harness.
 #![allow(dead_code, unused_imports)]
 
+pub mod browser;
 pub mod echo;
 pub mod echo_server;
 pub mod front;
@@ -20,6 +21,7 @@ pub mod redis;
 pub mod tls;
 pub mod users;
 
+pub use browser::Browser;
 pub use echo::EchoUpstream;
 pub use gateway::{Gateway, GatewayBuilder, StoreKind, AUDIENCE, ISSUER};
 pub use http::{login, login_form, login_json, send, Echo, Login, Reply, COOKIE, REFRESH_COOKIE};
