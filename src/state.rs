@@ -16,7 +16,6 @@ use crate::config::users::{load_users, UserDirectory};
 use crate::config::{self, Config, ConfigError, Diagnostic};
 use crate::policy::ratelimit::Limiter;
 use crate::policy::Policy;
-use crate::store::instrumented::Instrumented;
 use crate::store::memory::MemoryStore;
 use crate::store::{Store, StoreError};
 
@@ -166,10 +165,9 @@ impl AppState {
         self.store
             .get_or_try_init(|| async {
                 let cfg = &self.config.store;
-                let inner = tokio::time::timeout(cfg.timeout, crate::store::connect(cfg))
+                tokio::time::timeout(cfg.timeout, crate::store::connect(cfg))
                     .await
-                    .map_err(|_| StoreError::Timeout)??;
-                Ok(Arc::new(Instrumented::new(inner, cfg.timeout)) as Arc<dyn Store>)
+                    .map_err(|_| StoreError::Timeout)?
             })
             .await
     }

@@ -97,6 +97,7 @@ pub async fn lookup(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::ApiKeyStore;
     use crate::store::MemoryStore;
 
     #[test]

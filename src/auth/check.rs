@@ -153,6 +153,7 @@ pub fn identity_of(s: SessionRecord, method: AuthMethod) -> Identity {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::ApiKeyStore;
 
     #[test]
     fn bearer_scheme_is_case_insensitive_and_needs_a_token() {

@@ -173,6 +173,7 @@ pub async fn check_login(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::AccountStore;
     use crate::store::MemoryStore;
 
     /// RFC 6238 appendix B, SHA-1 seed "12345678901234567890", 8 digits.

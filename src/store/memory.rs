@@ -22,8 +22,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::{
-    gcra, session_ttl, unix_now, ApiKeyRecord, GcraRule, LimitDecision, RefreshRecord,
-    RotateOutcome, SessionRecord, Store, StoreError, TotpRecord,
+    gcra, session_ttl, unix_now, AccountStore, ApiKeyRecord, ApiKeyStore, GcraRule, LimitDecision,
+    LimitStore, RefreshRecord, RefreshStore, RotateOutcome, SessionRecord, SessionStore, Store,
+    StoreError, TotpRecord,
 };
 
 mod accounts;
@@ -203,7 +204,10 @@ impl Store for MemoryStore {
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }
+}
 
+#[async_trait]
+impl SessionStore for MemoryStore {
     async fn create_session(&self, s: &SessionRecord, idle: Duration) -> Result<(), StoreError> {
         let unix = unix_now();
         let Some(ttl) = session_ttl(idle, s.expires_at, unix) else {
@@ -229,7 +233,6 @@ impl Store for MemoryStore {
             .insert(s.sid.clone(), s.clone(), now + ttl, now);
         Ok(())
     }
-
     async fn touch_session(
         &self,
         sid: &str,
@@ -249,7 +252,6 @@ impl Store for MemoryStore {
         e.deadline = at + ttl;
         Ok(Some(e.value.clone()))
     }
-
     async fn get_session(&self, sid: &str) -> Result<Option<SessionRecord>, StoreError> {
         let now = Instant::now();
         Ok(self
@@ -258,11 +260,9 @@ impl Store for MemoryStore {
             .live(sid, now)
             .map(|e| e.value.clone()))
     }
-
     async fn delete_session(&self, sid: &str) -> Result<bool, StoreError> {
         Ok(self.remove_session(sid, Instant::now()))
     }
-
     async fn list_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError> {
         let now = Instant::now();
         let mut users = self.users.lock(user_id);
@@ -284,7 +284,6 @@ impl Store for MemoryStore {
         out.sort_by(|a, b| (a.created, &a.sid).cmp(&(b.created, &b.sid)));
         Ok(out)
     }
-
     async fn delete_user_sessions(&self, user_id: &str) -> Result<usize, StoreError> {
         let now = Instant::now();
         let mut users = self.users.lock(user_id);
@@ -294,7 +293,10 @@ impl Store for MemoryStore {
             .filter(|sid| self.sessions.lock(sid).remove(sid, now).is_some())
             .count())
     }
+}
 
+#[async_trait]
+impl RefreshStore for MemoryStore {
     async fn put_refresh(
         &self,
         token_hash: &str,
@@ -309,7 +311,6 @@ impl Store for MemoryStore {
         lock(&self.refresh).insert(token_hash.to_string(), entry, now + ttl, now);
         Ok(())
     }
-
     async fn rotate_refresh(
         &self,
         old_hash: &str,
@@ -368,7 +369,10 @@ impl Store for MemoryStore {
             }
         }
     }
+}
 
+#[async_trait]
+impl LimitStore for MemoryStore {
     async fn rate_limit(&self, key: &str, rule: &GcraRule) -> Result<LimitDecision, StoreError> {
         let at = Instant::now();
         let now = self.clock_us(at);
@@ -382,7 +386,6 @@ impl Store for MemoryStore {
         }
         Ok(decision)
     }
-
     async fn login_failures(&self, key: &str) -> Result<u32, StoreError> {
         let now = Instant::now();
         Ok(self
@@ -391,7 +394,6 @@ impl Store for MemoryStore {
             .live(key, now)
             .map_or(0, |e| e.value))
     }
-
     async fn record_login_failure(&self, key: &str, window: Duration) -> Result<u32, StoreError> {
         let now = Instant::now();
         let mut shard = self.failures.lock(key);
@@ -402,16 +404,17 @@ impl Store for MemoryStore {
         shard.insert(key.to_string(), count, now + window, now);
         Ok(count)
     }
-
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
         self.failures.lock(key).remove(key, Instant::now());
         Ok(())
     }
+}
 
+#[async_trait]
+impl ApiKeyStore for MemoryStore {
     async fn create_api_key(&self, key_hash: &str, rec: &ApiKeyRecord) -> Result<bool, StoreError> {
         Ok(self.accounts.create_api_key(key_hash, rec, unix_now()))
     }
-
     async fn use_api_key(
         &self,
         key_hash: &str,
@@ -420,29 +423,27 @@ impl Store for MemoryStore {
     ) -> Result<Option<ApiKeyRecord>, StoreError> {
         Ok(self.accounts.use_api_key(key_hash, now, touch_every))
     }
-
     async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
         Ok(self.accounts.list_api_keys(unix_now()))
     }
-
     async fn revoke_api_key(&self, name: &str) -> Result<bool, StoreError> {
         Ok(self.accounts.revoke_api_key(name, unix_now()))
     }
+}
 
+#[async_trait]
+impl AccountStore for MemoryStore {
     async fn lock_user(&self, user_id: &str) -> Result<usize, StoreError> {
         // Flag first: a login that checks after this point is refused.
         self.accounts.set_locked(user_id, true);
         self.delete_user_sessions(user_id).await
     }
-
     async fn unlock_user(&self, user_id: &str) -> Result<bool, StoreError> {
         Ok(self.accounts.set_locked(user_id, false))
     }
-
     async fn user_locked(&self, user_id: &str) -> Result<bool, StoreError> {
         Ok(self.accounts.is_locked(user_id))
     }
-
     async fn begin_totp(
         &self,
         user_id: &str,
@@ -451,11 +452,9 @@ impl Store for MemoryStore {
     ) -> Result<bool, StoreError> {
         Ok(self.accounts.begin_totp(user_id, secret, ttl))
     }
-
     async fn get_totp(&self, user_id: &str) -> Result<Option<TotpRecord>, StoreError> {
         Ok(self.accounts.get_totp(user_id))
     }
-
     async fn activate_totp(
         &self,
         user_id: &str,
@@ -467,15 +466,12 @@ impl Store for MemoryStore {
             .accounts
             .activate_totp(user_id, secret, step, backup_hashes))
     }
-
     async fn use_totp_step(&self, user_id: &str, step: i64) -> Result<bool, StoreError> {
         Ok(self.accounts.use_totp_step(user_id, step))
     }
-
     async fn use_backup_code(&self, user_id: &str, code_hash: &str) -> Result<bool, StoreError> {
         Ok(self.accounts.use_backup_code(user_id, code_hash))
     }
-
     async fn delete_totp(&self, user_id: &str) -> Result<bool, StoreError> {
         Ok(self.accounts.delete_totp(user_id))
     }

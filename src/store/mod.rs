@@ -22,7 +22,6 @@ use serde::{Deserialize, Serialize};
 #[cfg(test)]
 mod contract;
 pub mod gcra;
-pub mod instrumented;
 pub mod memory;
 pub mod redis;
 
@@ -117,12 +116,20 @@ pub struct TotpRecord {
     pub backup_codes_left: usize,
 }
 
-/// Everything gatehouse keeps in its store.
+/// Everything gatehouse keeps in its store, one trait per concern; a
+/// backend implements each (`memory/`, `redis/`). Callers hold a
+/// `dyn Store` and call any of them.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store:
+    SessionStore + RefreshStore + LimitStore + ApiKeyStore + AccountStore + Send + Sync + 'static
+{
     /// Reachability check for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;
+}
 
+/// Login sessions (SPEC §5): created at login, looked up and slid on every request.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
     /// Store a new session; its TTL is `min(idle, expires_at - now)`.
     async fn create_session(&self, s: &SessionRecord, idle: Duration) -> Result<(), StoreError>;
     /// Look a session up and, when live, slide its idle timeout to
@@ -142,7 +149,11 @@ pub trait Store: Send + Sync + 'static {
     async fn list_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError>;
     /// End all of a user's sessions. Returns how many were ended.
     async fn delete_user_sessions(&self, user_id: &str) -> Result<usize, StoreError>;
+}
 
+/// Refresh-token families (SPEC §5), rotated atomically.
+#[async_trait]
+pub trait RefreshStore: Send + Sync {
     /// Store a fresh refresh token (at login).
     async fn put_refresh(
         &self,
@@ -168,17 +179,24 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
         grace: Duration,
     ) -> Result<RotateOutcome, StoreError>;
+}
 
+/// Rate limits (SPEC §8) and the per-username login failure count.
+#[async_trait]
+pub trait LimitStore: Send + Sync {
     /// One GCRA step for `key` (SPEC §8), atomic; Redis uses its own clock.
     async fn rate_limit(&self, key: &str, rule: &GcraRule) -> Result<LimitDecision, StoreError>;
-
     /// Failed logins counted for `key` within the lockout window.
     async fn login_failures(&self, key: &str) -> Result<u32, StoreError>;
     /// Count one more failure; the window restarts at every failure.
     async fn record_login_failure(&self, key: &str, window: Duration) -> Result<u32, StoreError>;
     /// Forget failures for `key` (after a successful login).
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;
+}
 
+/// API keys (SPEC §5), stored under their SHA-256 only.
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
     /// Store a new API key under `key_hash`, unless a live key already has
     /// its name: false then, and nothing is written. No TTL unless
     /// `expires_at` is set.
@@ -196,7 +214,11 @@ pub trait Store: Send + Sync + 'static {
     async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
     /// Revoke the key called `name`. Returns whether a live key was revoked.
     async fn revoke_api_key(&self, name: &str) -> Result<bool, StoreError>;
+}
 
+/// Per-user account state: admin locks and TOTP enrolments (SPEC §4).
+#[async_trait]
+pub trait AccountStore: Send + Sync {
     /// Lock a user out (admin): set the lock flag and end all their sessions
     /// (which also ends their refresh-token families and refuses their JWTs,
     /// so the per-request check needs no extra lookup). Returns how many
@@ -206,7 +228,6 @@ pub trait Store: Send + Sync + 'static {
     async fn unlock_user(&self, user_id: &str) -> Result<bool, StoreError>;
     /// Whether an admin has locked the user (checked at login).
     async fn user_locked(&self, user_id: &str) -> Result<bool, StoreError>;
-
     /// Start a TOTP enrolment: a pending record with `secret`, kept for
     /// `ttl`, replacing any earlier pending one. False (nothing written)
     /// when the user already has active TOTP.

@@ -36,10 +36,13 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ErrorKind, RedisError, Script};
 use thread_local::ThreadLocal;
 
+use crate::metrics::METRICS;
+
 use super::memory::secs;
 use super::{
-    gcra, session_ttl, unix_now, ApiKeyRecord, GcraRule, LimitDecision, RefreshRecord,
-    RotateOutcome, SessionRecord, Store, StoreError, TotpRecord,
+    gcra, session_ttl, unix_now, AccountStore, ApiKeyRecord, ApiKeyStore, GcraRule, LimitDecision,
+    LimitStore, RefreshRecord, RefreshStore, RotateOutcome, SessionRecord, SessionStore, Store,
+    StoreError, TotpRecord,
 };
 
 mod accounts;
@@ -200,16 +203,23 @@ impl RedisStore {
         format!("{}u:", self.prefix)
     }
 
-    /// Run one Redis exchange, bounded by the store timeout so a dead or
-    /// stalled Redis never holds a request.
+    /// Run one Redis exchange: the one place every call passes, so the one
+    /// bound (the store timeout: a dead or stalled Redis never holds a
+    /// request) and the latency and error metrics (SPEC §9).
     async fn bounded<T, F>(&self, fut: F) -> Result<T, StoreError>
     where
         F: std::future::Future<Output = Result<T, RedisError>>,
     {
-        match tokio::time::timeout(self.timeout, fut).await {
+        let start = std::time::Instant::now();
+        let result = match tokio::time::timeout(self.timeout, fut).await {
             Ok(r) => r.map_err(store_err),
             Err(_) => Err(StoreError::Timeout),
+        };
+        METRICS.store_latency.observe(start.elapsed().as_secs_f64());
+        if result.is_err() {
+            METRICS.store_errors.inc();
         }
+        result
     }
 
     async fn script<T: redis::FromRedisValue>(
@@ -297,7 +307,10 @@ impl Store for RedisStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.query::<String>(&redis::cmd("PING")).await.map(drop)
     }
+}
 
+#[async_trait]
+impl SessionStore for RedisStore {
     async fn create_session(&self, s: &SessionRecord, idle: Duration) -> Result<(), StoreError> {
         let now = unix_now();
         let Some(ttl) = session_ttl(idle, s.expires_at, now) else {
@@ -322,7 +335,6 @@ impl Store for RedisStore {
             .await
             .map(drop)
     }
-
     async fn touch_session(
         &self,
         sid: &str,
@@ -357,14 +369,12 @@ impl Store for RedisStore {
         }
         Ok(rec)
     }
-
     async fn get_session(&self, sid: &str) -> Result<Option<SessionRecord>, StoreError> {
         let mut cmd = redis::cmd("HMGET");
         cmd.arg(self.key("s", sid)).arg("rec").arg("ls");
         let (rec, ls): (Option<String>, Option<String>) = self.query(&cmd).await?;
         rec.map(|r| decode_session(&r, ls.as_deref())).transpose()
     }
-
     async fn delete_session(&self, sid: &str) -> Result<bool, StoreError> {
         let key = self.key("s", sid);
         let n: i64 = self
@@ -379,7 +389,6 @@ impl Store for RedisStore {
         }
         Ok(n > 0)
     }
-
     async fn list_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError> {
         let key = self.key("u", user_id);
         let flat: Vec<String> = self
@@ -399,7 +408,6 @@ impl Store for RedisStore {
         out.sort_by(|a, b| (a.created, &a.sid).cmp(&(b.created, &b.sid)));
         Ok(out)
     }
-
     async fn delete_user_sessions(&self, user_id: &str) -> Result<usize, StoreError> {
         let key = self.key("u", user_id);
         let n: i64 = self
@@ -412,7 +420,10 @@ impl Store for RedisStore {
         self.publish_revoked(format!("u:{user_id}")).await;
         Ok(usize::try_from(n).unwrap_or(0))
     }
+}
 
+#[async_trait]
+impl RefreshStore for RedisStore {
     async fn put_refresh(
         &self,
         token_hash: &str,
@@ -440,7 +451,6 @@ impl Store for RedisStore {
         let mut conn = self.conn()?;
         self.bounded(pipe.exec_async(&mut conn)).await
     }
-
     async fn rotate_refresh(
         &self,
         old_hash: &str,
@@ -471,7 +481,10 @@ impl Store for RedisStore {
         }
         Ok(outcome)
     }
+}
 
+#[async_trait]
+impl LimitStore for RedisStore {
     async fn rate_limit(&self, key: &str, rule: &GcraRule) -> Result<LimitDecision, StoreError> {
         let key = self.key("rl", key);
         let args = [
@@ -491,14 +504,12 @@ impl Store for RedisStore {
         // numbers for the headers from the state the script saw.
         Ok(gcra::step(tat, now, rule).0)
     }
-
     async fn login_failures(&self, key: &str) -> Result<u32, StoreError> {
         let mut cmd = redis::cmd("GET");
         cmd.arg(self.key("lf", key));
         let n: Option<u32> = self.query(&cmd).await?;
         Ok(n.unwrap_or(0))
     }
-
     async fn record_login_failure(&self, key: &str, window: Duration) -> Result<u32, StoreError> {
         let key = self.key("lf", key);
         let mut pipe = redis::pipe();
@@ -512,17 +523,18 @@ impl Store for RedisStore {
         let (n,): (u32,) = self.bounded(pipe.query_async(&mut conn)).await?;
         Ok(n)
     }
-
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
         let mut cmd = redis::cmd("DEL");
         cmd.arg(self.key("lf", key));
         self.query::<i64>(&cmd).await.map(drop)
     }
+}
 
+#[async_trait]
+impl ApiKeyStore for RedisStore {
     async fn create_api_key(&self, key_hash: &str, rec: &ApiKeyRecord) -> Result<bool, StoreError> {
         self.create_api_key_impl(key_hash, rec).await
     }
-
     async fn use_api_key(
         &self,
         key_hash: &str,
@@ -531,29 +543,27 @@ impl Store for RedisStore {
     ) -> Result<Option<ApiKeyRecord>, StoreError> {
         self.use_api_key_impl(key_hash, now, touch_every).await
     }
-
     async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
         self.list_api_keys_impl().await
     }
-
     async fn revoke_api_key(&self, name: &str) -> Result<bool, StoreError> {
         self.revoke_api_key_impl(name).await
     }
+}
 
+#[async_trait]
+impl AccountStore for RedisStore {
     async fn lock_user(&self, user_id: &str) -> Result<usize, StoreError> {
         let n = self.lock_user_impl(user_id).await?;
         self.publish_revoked(format!("u:{user_id}")).await;
         Ok(n)
     }
-
     async fn unlock_user(&self, user_id: &str) -> Result<bool, StoreError> {
         self.unlock_user_impl(user_id).await
     }
-
     async fn user_locked(&self, user_id: &str) -> Result<bool, StoreError> {
         self.user_locked_impl(user_id).await
     }
-
     async fn begin_totp(
         &self,
         user_id: &str,
@@ -562,11 +572,9 @@ impl Store for RedisStore {
     ) -> Result<bool, StoreError> {
         self.begin_totp_impl(user_id, secret, ttl).await
     }
-
     async fn get_totp(&self, user_id: &str) -> Result<Option<TotpRecord>, StoreError> {
         self.get_totp_impl(user_id).await
     }
-
     async fn activate_totp(
         &self,
         user_id: &str,
@@ -577,15 +585,12 @@ impl Store for RedisStore {
         self.activate_totp_impl(user_id, secret, step, backup_hashes)
             .await
     }
-
     async fn use_totp_step(&self, user_id: &str, step: i64) -> Result<bool, StoreError> {
         self.use_totp_step_impl(user_id, step).await
     }
-
     async fn use_backup_code(&self, user_id: &str, code_hash: &str) -> Result<bool, StoreError> {
         self.use_backup_code_impl(user_id, code_hash).await
     }
-
     async fn delete_totp(&self, user_id: &str) -> Result<bool, StoreError> {
         self.delete_totp_impl(user_id).await
     }

@@ -118,7 +118,10 @@ impl FrontProxy {
             }
             if Instant::now() > deadline {
                 self.stop();
-                return Err(format!("not listening within {READY_DEADLINE:?}:\n{}", self.logs()));
+                return Err(format!(
+                    "not listening within {READY_DEADLINE:?}:\n{}",
+                    self.logs()
+                ));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
