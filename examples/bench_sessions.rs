@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use gatehouse::auth::refresh::{new_token, token_hash};
 use gatehouse::auth::session::{new_secret, sid_of};
-use gatehouse::store::{unix_now, MemoryStore, RefreshRecord, RefreshStore, SessionRecord, SessionStore};
+use gatehouse::store::{
+    unix_now, MemoryStore, RefreshRecord, RefreshStore, SessionRecord, SessionStore,
+};
 
 /// A current desktop browser's User-Agent: the gateway keeps up to 256 bytes.
 const USER_AGENT: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 \

@@ -23,6 +23,7 @@ pub use diag::{ConfigError, Diagnostic};
 
 use crate::auth::external::jwks::IssuerKeys;
 use crate::policy::Policy;
+pub use crate::store::{StoreBackend, StoreConfig};
 
 /// The whole compiled configuration.
 #[derive(Debug, Clone)]
@@ -66,25 +67,6 @@ pub struct ServerConfig {
 #[derive(Debug, Clone)]
 pub struct AdminConfig {
     pub listen: SocketAddr,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoreBackend {
-    Memory,
-    Redis,
-}
-
-#[derive(Debug, Clone)]
-pub struct StoreConfig {
-    pub backend: StoreBackend,
-    /// `redis://` or `rediss://` URL (redis backend only).
-    pub url: String,
-    pub key_prefix: String,
-    /// Bound on any one store call, so no request hangs on a dead store.
-    pub timeout: Duration,
-    /// Redis only: lifetime of locally cached positive session lookups,
-    /// invalidated over pub/sub (`0s`, the default: every request asks Redis).
-    pub local_cache: Duration,
 }
 
 /// JWT signing algorithm; the only one ever accepted (SPEC §5).

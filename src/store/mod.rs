@@ -29,6 +29,26 @@ pub use gcra::{GcraRule, LimitDecision};
 pub use memory::MemoryStore;
 pub use redis::RedisStore;
 
+/// `[store]`: which backend, and how to reach it.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub backend: StoreBackend,
+    /// `redis://` or `rediss://` URL (redis backend only).
+    pub url: String,
+    pub key_prefix: String,
+    /// Bound on any one store call, so no request hangs on a dead store.
+    pub timeout: Duration,
+    /// Redis only: lifetime of locally cached positive session lookups,
+    /// invalidated over pub/sub (`0s`, the default: every request asks Redis).
+    pub local_cache: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreBackend {
+    Memory,
+    Redis,
+}
+
 /// Failure talking to the store. Never shown to clients (SPEC §6: 503).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -279,10 +299,7 @@ pub fn unix_now() -> i64 {
 /// Connect the configured backend. Does no network I/O: a Redis that is
 /// down at start makes calls fail (503 on protected routes) until it is back.
 /// Call it inside the Tokio runtime (the Redis backend spawns a task).
-pub async fn connect(
-    cfg: &crate::config::StoreConfig,
-) -> Result<std::sync::Arc<dyn Store>, StoreError> {
-    use crate::config::StoreBackend;
+pub async fn connect(cfg: &StoreConfig) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     Ok(match cfg.backend {
         StoreBackend::Memory => std::sync::Arc::new(MemoryStore::new()),
         StoreBackend::Redis => std::sync::Arc::new(
