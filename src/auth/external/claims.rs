@@ -66,63 +66,121 @@ fn numeric_date(v: &Value) -> Option<i64> {
 }
 
 /// The identity a verified token stands for. No session: `sid` is `None`.
+///
+/// Every identity claim is checked for what it must be before anything is
+/// taken from it (issue 10, point 8): a claim of the wrong JSON type, or a
+/// value that could not be sent in an identity header as it is, makes the
+/// whole token invalid, never an identity with a header quietly left out.
+/// Absent optional claims (email, `email_verified`, roles) are fine.
 pub fn identity(
     cfg: &TrustedIssuerConfig,
     claims: &Claims,
     known: &Roles,
 ) -> Result<Identity, TokenError> {
-    let sub = text(claims.get("sub")).ok_or(TokenError::Malformed)?;
+    let sub = header_text(claims.get("sub"), "sub")?;
     // The configured username claim must be there: the upstream would
     // otherwise see an identity in some other namespace.
-    let username = text(lookup(claims, &cfg.username_claim)).ok_or(TokenError::Malformed)?;
-    // An address the IdP itself says it has not verified is not vouched for.
-    let unverified = claims.get("email_verified") == Some(&Value::Bool(false));
-    let email = match text(lookup(claims, &cfg.email_claim)) {
-        Some(e) if !unverified => e.to_owned(),
-        _ => String::new(),
+    let username = header_text(lookup(claims, &cfg.username_claim)?, "username")?;
+    // An address the IdP itself says it has not verified is not vouched for;
+    // only a JSON boolean says so (`"false"` is not `false`).
+    let verified = match claims.get("email_verified") {
+        None | Some(Value::Bool(true)) => true,
+        Some(Value::Bool(false)) => false,
+        Some(_) => return Err(TokenError::Claim("email_verified is not a boolean")),
     };
-    let values = lookup(claims, &cfg.roles_claim)
-        .map(role_values)
-        .unwrap_or_default();
+    let email = match lookup(claims, &cfg.email_claim)? {
+        None => "",
+        Some(v) => {
+            let e = header_text(Some(v), "email")?;
+            if !e.contains('@') {
+                return Err(TokenError::Claim("email is not an email address"));
+            }
+            e
+        }
+    };
+    let values = match lookup(claims, &cfg.roles_claim)? {
+        None => Vec::new(),
+        Some(v) => role_values(v)?,
+    };
     Ok(Identity {
         user_id: sub.to_owned(),
         username: username.to_owned(),
-        email,
+        email: if verified {
+            email.to_owned()
+        } else {
+            String::new()
+        },
         roles: map_roles(&values, cfg.role_map.as_ref(), known),
         sid: None,
         method: AuthMethod::Bearer,
     })
 }
 
-/// A non-empty string claim without control characters, of sane length.
-fn text(v: Option<&Value>) -> Option<&str> {
-    let s = v?.as_str()?;
-    let ok = !s.is_empty() && s.len() <= MAX_CLAIM_LEN && !s.chars().any(char::is_control);
-    ok.then_some(s)
+/// A claim that goes into an identity header as it is (`sub` as the id, the
+/// username, the email): a string of 1 to `MAX_CLAIM_LEN` visible ASCII
+/// characters, the same rule as the users file's (no spaces, no control
+/// characters: a header value has no agreed encoding for anything else).
+fn header_text<'a>(v: Option<&'a Value>, what: &'static str) -> Result<&'a str, TokenError> {
+    let bad = || TokenError::Claim(what);
+    let s = v.ok_or_else(bad)?.as_str().ok_or_else(bad)?;
+    let ok = !s.is_empty() && s.len() <= MAX_CLAIM_LEN && s.bytes().all(|b| b.is_ascii_graphic());
+    ok.then_some(s).ok_or_else(bad)
 }
 
 /// A claim by name: the top-level member of exactly that name first (for
 /// namespaced claims like `https://example.com/roles`), else a dotted path
-/// through nested objects (`realm_access.roles`).
-pub fn lookup<'a>(claims: &'a Claims, path: &str) -> Option<&'a Value> {
+/// through nested objects (`realm_access.roles`). A member missing along the
+/// path is an absent claim; one that is there but not an object cannot be
+/// followed, and makes the token invalid.
+pub fn lookup<'a>(claims: &'a Claims, path: &str) -> Result<Option<&'a Value>, TokenError> {
     if let Some(v) = claims.get(path) {
-        return Some(v);
+        return Ok(Some(v));
     }
     let mut parts = path.split('.');
-    let mut cur = claims.get(parts.next()?)?;
+    let Some(mut cur) = parts.next().and_then(|first| claims.get(first)) else {
+        return Ok(None);
+    };
     for part in parts {
-        cur = cur.as_object()?.get(part)?;
+        let object = cur
+            .as_object()
+            .ok_or(TokenError::Claim("a claim path that is not an object"))?;
+        match object.get(part) {
+            Some(next) => cur = next,
+            None => return Ok(None),
+        }
     }
-    Some(cur)
+    Ok(Some(cur))
 }
 
-/// Role values from an array of strings (other items ignored) or from one
-/// string separated by spaces and/or commas.
-pub fn role_values(v: &Value) -> Vec<&str> {
+/// Role values from an array of strings or from one string separated by
+/// spaces and/or commas. Anything else (another type, an item that is not a
+/// string, an empty, over-long or control-character value) makes the token
+/// invalid. Values may be any other text: they are only looked up, and only
+/// `[roles]` names (ASCII, checked at load) ever reach a header, so an IdP
+/// group named in another script still maps through `role_map`.
+pub fn role_values(v: &Value) -> Result<Vec<&str>, TokenError> {
+    let bad = || TokenError::Claim("roles");
+    let checked = |s: &str| {
+        let ok = !s.is_empty() && s.len() <= MAX_CLAIM_LEN && !s.chars().any(char::is_control);
+        if ok {
+            Ok(())
+        } else {
+            Err(bad())
+        }
+    };
     match v {
-        Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
-        Value::String(s) => s.split([' ', ',']).filter(|r| !r.is_empty()).collect(),
-        _ => Vec::new(),
+        Value::Array(items) => items
+            .iter()
+            .map(|item| {
+                let s = item.as_str().ok_or_else(bad)?;
+                checked(s).map(|()| s)
+            })
+            .collect(),
+        Value::String(s) => {
+            checked(s)?;
+            Ok(s.split([' ', ',']).filter(|r| !r.is_empty()).collect())
+        }
+        _ => Err(bad()),
     }
 }
 
@@ -202,6 +260,7 @@ mod tests {
             ("idp-admins", "admin"),
             ("writers", "editor"),
             ("ghost", "nope"),
+            ("Ärzte", "user"),
         ];
         let cases: Vec<(&str, Option<Map>, Value, Vec<&str>)> = vec![
             (
@@ -210,11 +269,11 @@ mod tests {
                 json!({"roles": ["admin", "user"]}),
                 vec!["admin", "user"],
             ),
-            // Unknown names are dropped, duplicates kept once, non-strings ignored.
+            // Unknown names are dropped, duplicates kept once.
             (
                 "roles",
                 None,
-                json!({"roles": ["user", "root", 7, "user"]}),
+                json!({"roles": ["user", "root", "user"]}),
                 vec!["user"],
             ),
             (
@@ -229,8 +288,8 @@ mod tests {
                 json!({"roles": "user,admin, editor"}),
                 vec!["user", "admin", "editor"],
             ),
-            ("roles", None, json!({"roles": {"admin": true}}), vec![]),
             ("roles", None, json!({}), vec![]),
+            ("roles", None, json!({"roles": []}), vec![]),
             (
                 "realm_access.roles",
                 None,
@@ -240,7 +299,7 @@ mod tests {
             (
                 "realm_access.roles",
                 None,
-                json!({"realm_access": ["editor"]}),
+                json!({"realm_access": {}}),
                 vec![],
             ),
             (
@@ -271,6 +330,15 @@ mod tests {
                 vec!["editor", "admin"],
             ),
             ("groups", Some(&[]), json!({"groups": ["admin"]}), vec![]),
+            // Values are only looked up: an IdP group in another script maps,
+            // and unmapped it is dropped like any unknown value.
+            (
+                "groups",
+                Some(map),
+                json!({"groups": ["Ärzte"]}),
+                vec!["user"],
+            ),
+            ("roles", None, json!({"roles": ["аdmin"]}), vec![]),
         ];
         for (claim, map, c, want) in cases {
             let mut all = json!({"sub": "s", "preferred_username": "u"});
@@ -282,48 +350,152 @@ mod tests {
         }
     }
 
+    /// A base set of identity claims, every one present and valid.
+    fn full() -> Value {
+        json!({
+            "sub": "f3a9c2-ann", "preferred_username": "ann", "email": "ann@example.com",
+            "email_verified": true, "roles": ["user"], "groups": ["idp-admins"],
+        })
+    }
+
     #[test]
     fn identity_fields() {
         let c = cfg("roles", None);
-        let id = identity(
-            &c,
-            &claims(
-                json!({"sub": "0f1e", "preferred_username": "ann", "email": "ann@example.com"}),
+        let id = identity(&c, &claims(full()), &roles()).unwrap();
+        assert_eq!(
+            (id.user_id.as_str(), id.username.as_str(), id.email.as_str()),
+            ("f3a9c2-ann", "ann", "ann@example.com")
+        );
+        assert_eq!(id.roles, ["user"]);
+        assert_eq!((id.sid, id.method), (None, AuthMethod::Bearer));
+
+        let set = |k: &str, v: Value| {
+            let mut c = full();
+            c[k] = v;
+            claims(c)
+        };
+        let drop = |k: &str| {
+            let mut c = full();
+            c.as_object_mut().unwrap().remove(k);
+            claims(c)
+        };
+        // email_verified false (the boolean) withholds the email only.
+        assert_eq!(
+            identity(&c, &set("email_verified", json!(false)), &roles())
+                .unwrap()
+                .email,
+            ""
+        );
+        // Optional claims may be absent.
+        for absent in ["email", "email_verified", "roles"] {
+            assert!(identity(&c, &drop(absent), &roles()).is_ok(), "{absent}");
+        }
+        assert_eq!(identity(&c, &drop("email"), &roles()).unwrap().email, "");
+    }
+
+    /// Issue 10, point 8: every identity claim × every way it can be wrong
+    /// makes the token invalid, never a partial identity.
+    #[test]
+    fn bad_identity_claims_refuse_the_token() {
+        let long = "x".repeat(MAX_CLAIM_LEN + 1);
+        // Values wrong for any string claim that goes into a header.
+        let bad_text: Vec<(&str, Value)> = vec![
+            ("wrong type (bool)", json!(true)),
+            ("object", json!({"a": "b"})),
+            ("non-ASCII", json!("jos\u{e9}")),
+            ("non-ASCII lookalike", json!("\u{430}nn")),
+            ("NUL", json!("a\u{0}b")),
+            ("CR LF", json!("ann\r\nX-Auth-Roles: admin")),
+            ("LF", json!("ann\n")),
+            ("tab", json!("a\tb")),
+            ("DEL", json!("a\u{7f}")),
+            ("space", json!("ann smith")),
+            ("empty", json!("")),
+            ("over-long", json!(long)),
+            ("number", json!(42)),
+            ("array", json!(["ann"])),
+            ("null", json!(null)),
+        ];
+        let mut cases: Vec<(String, &str, Value)> = Vec::new();
+        for (what, v) in &bad_text {
+            for claim in ["sub", "preferred_username", "email"] {
+                cases.push((format!("{claim}: {what}"), claim, v.clone()));
+            }
+        }
+        cases.push(("email without @".into(), "email", json!("ann.example.com")));
+        for (what, v) in [
+            ("string \"false\"", json!("false")),
+            ("string \"true\"", json!("true")),
+            ("number", json!(0)),
+            ("null", json!(null)),
+            ("array", json!([false])),
+        ] {
+            cases.push((format!("email_verified: {what}"), "email_verified", v));
+        }
+        for claim in ["roles", "groups"] {
+            for (what, v) in [
+                ("number", json!(7)),
+                ("bool", json!(true)),
+                ("object", json!({"admin": true})),
+                ("null", json!(null)),
+                ("number item", json!(["user", 7])),
+                ("null item", json!(["user", null])),
+                ("nested array", json!([["admin"]])),
+                ("object item", json!([{"name": "admin"}])),
+                ("empty item", json!(["user", ""])),
+                ("empty string", json!("")),
+                ("CR LF item", json!(["user\r\nX-Auth-User: root"])),
+                ("control string", json!("user\u{0}admin")),
+                ("over-long item", json!([long.clone()])),
+            ] {
+                cases.push((format!("{claim}: {what}"), claim, v));
+            }
+        }
+        for (name, claim, v) in cases {
+            let mut c = full();
+            c[claim] = v;
+            // `groups` is the roles claim of the mapped configuration.
+            let config = if claim == "groups" {
+                cfg("groups", Some(&[("idp-admins", "admin")]))
+            } else {
+                cfg("roles", None)
+            };
+            let got = identity(&config, &claims(c.clone()), &roles());
+            assert!(
+                matches!(got, Err(TokenError::Claim(_))),
+                "{name}: {c} gave {got:?}"
+            );
+        }
+        // Missing required claims, and a path that cannot be followed.
+        for (name, c, config) in [
+            (
+                "no sub",
+                json!({"preferred_username": "ann"}),
+                cfg("roles", None),
             ),
+            ("no username", json!({"sub": "s"}), cfg("roles", None)),
+            (
+                "roles path through an array",
+                json!({"sub": "s", "preferred_username": "u", "realm_access": ["editor"]}),
+                cfg("realm_access.roles", None),
+            ),
+            (
+                "roles path through a string",
+                json!({"sub": "s", "preferred_username": "u", "realm_access": "editor"}),
+                cfg("realm_access.roles", None),
+            ),
+        ] {
+            let got = identity(&config, &claims(c), &roles());
+            assert!(matches!(got, Err(TokenError::Claim(_))), "{name}: {got:?}");
+        }
+        // The mapped positive control: groups map to roles.
+        let id = identity(
+            &cfg("groups", Some(&[("idp-admins", "admin")])),
+            &claims(full()),
             &roles(),
         )
         .unwrap();
-        assert_eq!(
-            (id.user_id.as_str(), id.username.as_str(), id.email.as_str()),
-            ("0f1e", "ann", "ann@example.com")
-        );
-        assert_eq!((id.sid, id.method), (None, AuthMethod::Bearer));
-
-        let unverified = json!({"sub": "s", "preferred_username": "ann", "email": "a@x", "email_verified": false});
-        assert_eq!(
-            identity(&c, &claims(unverified), &roles()).unwrap().email,
-            ""
-        );
-        let verified = json!({"sub": "s", "preferred_username": "ann", "email": "a@x", "email_verified": true});
-        assert_eq!(
-            identity(&c, &claims(verified), &roles()).unwrap().email,
-            "a@x"
-        );
-
-        for bad in [
-            json!({"preferred_username": "ann"}),
-            json!({"sub": "", "preferred_username": "ann"}),
-            json!({"sub": 5, "preferred_username": "ann"}),
-            json!({"sub": "s"}),
-            json!({"sub": "s", "preferred_username": "a\nb"}),
-            json!({"sub": "s", "preferred_username": "x".repeat(MAX_CLAIM_LEN + 1)}),
-        ] {
-            assert_eq!(
-                identity(&c, &claims(bad.clone()), &roles()),
-                Err(TokenError::Malformed),
-                "{bad}"
-            );
-        }
+        assert_eq!(id.roles, ["admin"]);
     }
 
     #[test]
