@@ -6,7 +6,8 @@
 //! re-identified user's cookie, bearer and refresh token are refused, and
 //! re-enabling the user does not revive them; `/auth/refresh` mints tokens
 //! with the current roles and email. A users file that does not load
-//! changes nothing.
+//! changes nothing. Tokens of a trusted external issuer follow a reload of
+//! its claim mapping and of `[roles]`, and stop working when it is removed.
 //!
 //! Reload is asynchronous: every SIGHUP that should apply is followed by a
 //! poll (to a deadline) until a marker in the same file change, dave's
@@ -17,6 +18,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::http::{bearer_get, cookie_get, plain_client, refresh_with_token};
+use common::idp::{self, Idp};
 use common::users::{default_users, render_users};
 use common::{jwt, login, Login, Reply, Rig, StoreKind, TestUser, DAVE_PW};
 use common::{ALICE_PW, BOB_PW};
@@ -339,4 +341,97 @@ fn demote_alice_disable_bob_users() -> Vec<TestUser> {
         .filter(|u| u.username == "bob")
         .for_each(|u| u.disabled = true);
     users
+}
+
+/// Rewrite gateway.toml with `edit`, SIGHUP, and poll `check` to a deadline.
+async fn reload_config(
+    rig: &Rig,
+    edit: impl Fn(&str) -> String,
+    what: &str,
+    mut check: impl AsyncFnMut() -> bool,
+) {
+    let path = rig.gw.config_path();
+    let text = std::fs::read_to_string(&path).expect("gateway.toml");
+    let edited = edit(&text);
+    assert_ne!(edited, text, "{what}: the edit changed nothing");
+    std::fs::write(&path, edited).expect("gateway.toml");
+    rig.gw.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not applied by the reload"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+// A trusted issuer's token seen before is mapped anew after a reload: a
+// role_map change, then a [roles] change, then removing the issuer.
+#[tokio::test]
+async fn reload_remaps_trusted_issuer_tokens() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let idp = Idp::new(dir.path());
+    let block = idp.config(
+        "groups",
+        Some(r#"{ "idp-admins" = "admin", "idp-staff" = "user" }"#),
+    );
+    let rig = Rig::with(StoreKind::Memory, |b| b.extra(&block)).await;
+    let c = plain_client(None);
+    let token = idp.token(&idp::claims(&["idp-admins"]));
+    let get = async |path: &str| bearer_get(&c, &rig.url(path), &token).await;
+    // Positive control, twice: the second use is a token seen before.
+    for _ in 0..2 {
+        let e = get("/admin/x").await.echo();
+        assert_eq!(e.roles("x-auth-roles"), ["admin"]);
+    }
+
+    reload_config(
+        &rig,
+        |t| t.replace(r#""idp-admins" = "admin""#, r#""idp-admins" = "user""#),
+        "role_map",
+        async || get("/admin/x").await.status == 403,
+    )
+    .await;
+    let e = get("/api/x").await.echo();
+    assert_eq!(e.roles("x-auth-roles"), ["user"]);
+
+    let bob = login(&c, &rig.base(), "bob", BOB_PW).await;
+    reload_config(
+        &rig,
+        |t| t.replace(r#"user = ["posts:read"]"#, "user = []"),
+        "[roles]",
+        async || get("/api/x").await.status == 403,
+    )
+    .await;
+    bearer_get(&c, &rig.url("/api/x"), &bob.access_token)
+        .await
+        .assert_error(403, "forbidden");
+    assert_eq!(get("/app/x").await.status, 200, "still authenticated");
+
+    reload_config(
+        &rig,
+        // The issuer block is the last thing in the file.
+        |t| {
+            let at = t.find("[[tokens.trusted_issuers]]").expect("issuer block");
+            t[..at].to_string()
+        },
+        "issuer removed",
+        async || get("/app/x").await.status == 401,
+    )
+    .await;
+    get("/auth/me").await.assert_error(401, "unauthorized");
+    assert_eq!(
+        bearer_get(&c, &rig.url("/app/x"), &bob.access_token)
+            .await
+            .status,
+        200,
+        "gatehouse's own tokens are untouched"
+    );
+    assert!(
+        rig.gw
+            .stderr_log()
+            .contains("trusted issuer removed by reload"),
+        "the removal is logged"
+    );
 }

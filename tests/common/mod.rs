@@ -12,6 +12,7 @@ pub mod echo;
 pub mod echo_server;
 pub mod gateway;
 pub mod http;
+pub mod idp;
 pub mod jwt;
 pub mod net;
 pub mod raw;
