@@ -435,3 +435,53 @@ async fn reload_remaps_trusted_issuer_tokens() {
         "the removal is logged"
     );
 }
+
+// API keys keep their roles in the store: a role a reload removes from
+// [roles] stops granting anything and is no longer sent upstream.
+#[tokio::test]
+async fn reload_drops_removed_roles_from_api_keys() {
+    let rig = Rig::start(StoreKind::Redis).await;
+    let out = std::process::Command::new(common::gateway::BIN)
+        .args(["apikey", "create", "--name", "ci", "--roles", "editor,user"])
+        .arg("--config")
+        .arg(rig.gw.config_path())
+        .current_dir(rig.gw.dir())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run gatehouse apikey create");
+    assert!(out.status.success(), "{out:?}");
+    let key = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let c = plain_client(None);
+    let get = async |path: &str| common::send(c.get(rig.url(path)).header("X-API-Key", &key)).await;
+    let e = get("/api/x").await.echo();
+    assert_eq!(e.roles("x-auth-roles"), ["editor", "user"]);
+
+    // `editor` leaves [roles] (and dave, the users file's only editor).
+    let users = users_with("dave", |u| u.roles = vec!["user".into()]);
+    std::fs::write(rig.gw.dir().join("users.toml"), render_users(&users)).expect("users.toml");
+    reload_config(
+        &rig,
+        |t| t.replace("editor = [\"posts:read\", \"posts:write\"]\n", ""),
+        "editor removed",
+        async || get("/api/x").await.echo().roles("x-auth-roles") == ["user"],
+    )
+    .await;
+    // `user` goes too (and from every user): the key keeps authenticating,
+    // with no roles and no permissions.
+    let users: Vec<TestUser> = default_users()
+        .into_iter()
+        .map(|mut u| {
+            u.roles.retain(|r| r == "admin");
+            u
+        })
+        .collect();
+    std::fs::write(rig.gw.dir().join("users.toml"), render_users(&users)).expect("users.toml");
+    reload_config(
+        &rig,
+        |t| t.replace("user = [\"posts:read\"]\n", ""),
+        "user removed",
+        async || get("/api/x").await.status == 403,
+    )
+    .await;
+    assert_eq!(get("/app/x").await.echo().one("x-auth-roles"), None);
+}
