@@ -183,9 +183,10 @@ impl AppState {
         let fresh = config::load(&self.config.path)?;
         let users = load_users(&fresh.users_file, &|r| fresh.policy.roles.contains(r))?;
         let live = Live::new(fresh.policy, users, &self.config.path)?;
-        // Trusted issuers keep their keys; their roles follow the policy.
+        // Trusted issuers keep their keys; their claim mapping and roles
+        // follow the reloaded config (nothing about their tokens is cached).
         if let Some(external) = &self.tokens.external {
-            external.set_roles(live.policy.roles.clone());
+            external.reconfigure(&fresh.trusted_issuers, live.policy.roles.clone());
         }
         self.live.store(Arc::new(live));
         Ok(())

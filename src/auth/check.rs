@@ -2,13 +2,17 @@
 //! cookie, verified and then looked up in the store on every request, so a
 //! logout or revocation takes effect at once.
 
+use http::HeaderValue;
 use pingora::http::RequestHeader;
 
 use crate::auth::apikey;
 use crate::auth::identity::{AuthMethod, Identity};
-use crate::auth::session::{request_cookie, sid_of};
+use crate::auth::session::{request_cookies, sid_of};
 use crate::auth::tokens::TokenService;
-use crate::config::users::UserDirectory;
+use crate::config::users::{User, UserDirectory};
+use crate::config::SessionConfig;
+use crate::error::GateError;
+use crate::policy::Roles;
 use crate::store::{SessionRecord, Store, StoreError};
 
 /// The credentials a request presents, borrowed from its headers.
@@ -33,35 +37,132 @@ impl Credentials<'_> {
     }
 }
 
+/// The names of the gateway's own cookies (`[session]`): the session, the
+/// refresh token and the login form's CSRF token.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnCookies<'a> {
+    pub session: &'a str,
+    pub refresh: &'a str,
+    pub csrf: &'a str,
+}
+
+impl<'a> OwnCookies<'a> {
+    pub fn of(cfg: &'a SessionConfig) -> Self {
+        OwnCookies {
+            session: &cfg.cookie_name,
+            refresh: &cfg.refresh_cookie_name,
+            csrf: &cfg.csrf_cookie_name,
+        }
+    }
+}
+
+/// Credentials that cannot be read one way only (issue 10, point 4): the
+/// gateway would verify one and the app behind it might read another (a
+/// forged second `Authorization` on a `forward_authorization` route, a
+/// tossed second session cookie). Answered 400, never "first wins".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Ambiguous {
+    #[error("more than one Authorization header")]
+    Authorization,
+    #[error("more than one credential in the Authorization header")]
+    CredentialList,
+    #[error("more than one X-API-Key header")]
+    ApiKey,
+    #[error("a gateway cookie sent twice with different values")]
+    Cookie,
+}
+
+impl From<Ambiguous> for GateError {
+    fn from(e: Ambiguous) -> Self {
+        GateError::BadRequest(match e {
+            Ambiguous::Authorization => "more than one Authorization header",
+            Ambiguous::CredentialList => "more than one credential in the Authorization header",
+            Ambiguous::ApiKey => "more than one X-API-Key header",
+            Ambiguous::Cookie => "a gateway cookie sent twice with different values",
+        })
+    }
+}
+
 /// Pick the credentials, first present wins: `Authorization: Bearer`, then
 /// `Authorization: ApiKey`, then `X-API-Key`, then the cookie. Only the one
 /// picked is checked: a bad credential never falls back to another.
-pub fn credentials<'a>(req: &'a RequestHeader, cookie_name: &str) -> Credentials<'a> {
-    if let Some(v) = req.headers.get(http::header::AUTHORIZATION) {
+///
+/// Before picking, anything that could be read two ways is refused, whichever
+/// credential wins: two `Authorization` or two `X-API-Key` headers, a Bearer
+/// or ApiKey `Authorization` listing several credentials (`Bearer a, Bearer
+/// b`: one token68 only, RFC 7235 §2.1), and any of our cookies sent twice
+/// with different values. Runs on every request, public routes and the
+/// gateway's endpoints included; allocates nothing.
+pub fn credentials<'a>(
+    req: &'a RequestHeader,
+    cookies: OwnCookies<'_>,
+) -> Result<Credentials<'a>, Ambiguous> {
+    let [session, _, _] = request_cookies(
+        &req.headers,
+        [cookies.session, cookies.refresh, cookies.csrf],
+    )
+    .map_err(|_| Ambiguous::Cookie)?;
+    let authorization = single(&req.headers, http::header::AUTHORIZATION.as_str())
+        .map_err(|_| Ambiguous::Authorization)?;
+    let api_key = single(&req.headers, API_KEY_HEADER).map_err(|_| Ambiguous::ApiKey)?;
+    if let Some(v) = authorization {
         let value = v.to_str().ok();
         if let Some(token) = value.and_then(|v| scheme_value(v, "bearer")) {
-            return Credentials::Bearer(token);
+            return one_credential(token).map(Credentials::Bearer);
         }
         if let Some(key) = value.and_then(|v| scheme_value(v, "apikey")) {
-            return Credentials::ApiKey(key);
+            return one_credential(key).map(Credentials::ApiKey);
         }
     }
-    let mut api_keys = req.headers.get_all(API_KEY_HEADER).iter();
-    if let Some(first) = api_keys.next() {
-        // Two keys are ambiguous: refuse (an empty key never matches).
-        let key = match api_keys.next() {
-            None => first.to_str().map(str::trim).unwrap_or(""),
-            Some(_) => "",
-        };
-        return Credentials::ApiKey(key);
+    if let Some(v) = api_key {
+        return Ok(Credentials::ApiKey(v.to_str().map(str::trim).unwrap_or("")));
     }
-    match request_cookie(&req.headers, cookie_name) {
+    Ok(match session {
         Some(secret) if !secret.is_empty() => Credentials::Cookie(secret),
         _ => Credentials::None,
+    })
+}
+
+/// Whether the request's `Authorization` header is the credential that
+/// `credentials` picked and `authenticate` verified for `identity`: a bearer
+/// token always is; an API key only when it came as `Authorization: ApiKey`
+/// (not `X-API-Key`). Anything else in `Authorization` (`Basic ...` beside a
+/// cookie, say) was never checked, so it must not reach the app even on a
+/// `forward_authorization` route.
+pub fn authorization_verified(req: &RequestHeader, identity: &Identity) -> bool {
+    match identity.method {
+        AuthMethod::Bearer => true,
+        AuthMethod::ApiKey => req
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| scheme_value(v, "apikey"))
+            .is_some(),
+        AuthMethod::Cookie => false,
     }
 }
 
 const API_KEY_HEADER: &str = "x-api-key";
+
+/// The one value of a header; `Err` when it is sent more than once.
+fn single<'a>(headers: &'a http::HeaderMap, name: &str) -> Result<Option<&'a HeaderValue>, ()> {
+    let mut all = headers.get_all(name).iter();
+    let first = all.next();
+    match all.next() {
+        None => Ok(first),
+        Some(_) => Err(()),
+    }
+}
+
+/// A bearer token or API key is one token68 (RFC 7235 §2.1): a comma means
+/// a list of credentials, which the app might read differently.
+fn one_credential(value: &str) -> Result<&str, Ambiguous> {
+    if value.contains(',') {
+        Err(Ambiguous::CredentialList)
+    } else {
+        Ok(value)
+    }
+}
 
 /// `<scheme> <value>`, scheme case-insensitive (RFC 7235).
 fn scheme_value<'a>(header: &'a str, scheme: &str) -> Option<&'a str> {
@@ -83,13 +184,22 @@ pub enum AuthOutcome {
     Refused(&'static str),
 }
 
+/// The current users and roles: what a reload swaps (`state::Live`). An
+/// identity is always described by these, never by what was true at login
+/// (SPEC §3: the users file is the truth on every request).
+#[derive(Clone, Copy)]
+pub struct Directory<'a> {
+    pub users: &'a UserDirectory,
+    pub roles: &'a Roles,
+}
+
 /// Verify credentials and look the session (sliding its idle timeout) or
 /// the API key up.
 pub async fn authenticate(
     creds: Credentials<'_>,
     tokens: &TokenService,
     store: &dyn Store,
-    users: &UserDirectory,
+    current: Directory<'_>,
     idle: std::time::Duration,
     now: i64,
 ) -> Result<AuthOutcome, StoreError> {
@@ -118,7 +228,12 @@ pub async fn authenticate(
         }
         (None, Credentials::ApiKey(key)) => {
             return Ok(match apikey::lookup(key, store, now).await? {
-                Some(id) => AuthOutcome::Authenticated(id),
+                Some(mut id) => {
+                    // Roles are stored with the key; one a reload removed
+                    // from `[roles]` grants nothing and is not sent upstream.
+                    id.roles.retain(|r| current.roles.contains(r));
+                    AuthOutcome::Authenticated(id)
+                }
                 None => AuthOutcome::Refused("bad_api_key"),
             });
         }
@@ -127,19 +242,61 @@ pub async fn authenticate(
     let Some(session) = store.touch_session(sid, now, idle).await? else {
         return Ok(AuthOutcome::Refused("no_session"));
     };
+    // The JWT's own `roles` and `email` claims are never read: they are what
+    // was true when it was minted. Only its `sid` and `sub` count.
     if claims.as_ref().is_some_and(|c| c.sub != session.user_id) {
         return Ok(AuthOutcome::Refused("subject_mismatch"));
     }
-    // A user removed or disabled by a reload loses access at once.
-    match users.get(&session.username) {
-        Some(u) if !u.disabled && u.id == session.user_id => {}
-        _ => return Ok(AuthOutcome::Refused("user_disabled")),
-    }
-    Ok(AuthOutcome::Authenticated(identity_of(session, method)))
+    let Some(user) = current_user(current.users, &session) else {
+        end_session(store, &session, "user disabled or removed").await;
+        return Ok(AuthOutcome::Refused("user_disabled"));
+    };
+    Ok(AuthOutcome::Authenticated(identity_of(
+        session, user, method,
+    )))
 }
 
-/// The identity a session stands for.
-pub fn identity_of(s: SessionRecord, method: AuthMethod) -> Identity {
+/// The users-file entry a session stands for, if it may still be used: the
+/// user exists under that name, with the same id, and is not disabled.
+pub fn current_user<'u>(users: &'u UserDirectory, session: &SessionRecord) -> Option<&'u User> {
+    users
+        .get(&session.username)
+        .filter(|u| !u.disabled && u.id == session.user_id)
+}
+
+/// A user removed, disabled or given another id by a reload: the session
+/// (and with it its refresh-token family, see `Store::rotate_refresh`) ends
+/// for good, so re-enabling the user later does not revive it.
+/// A store failure is only logged: the request is refused either way, and
+/// the next use of the session tries again.
+pub async fn end_session(store: &dyn Store, session: &SessionRecord, reason: &str) {
+    match store.delete_session(&session.sid).await {
+        Ok(_) => {
+            tracing::info!(event = "session_revoked", username = %session.username, ip = %session.ip, reason, "session ended")
+        }
+        Err(e) => {
+            tracing::warn!(username = %session.username, reason, error = %e, "could not end the session; refused anyway")
+        }
+    }
+}
+
+/// Bring a session's user fields up to date with the users file (username
+/// spelling, email, roles). Nothing is allocated unless a field changed.
+pub fn apply_user(session: &mut SessionRecord, user: &User) {
+    if session.username != user.username {
+        session.username.clone_from(&user.username);
+    }
+    if session.email != user.email {
+        session.email.clone_from(&user.email);
+    }
+    if session.roles != user.roles {
+        session.roles.clone_from(&user.roles);
+    }
+}
+
+/// The identity a session stands for, described by the current users file.
+pub fn identity_of(mut s: SessionRecord, user: &User, method: AuthMethod) -> Identity {
+    apply_user(&mut s, user);
     Identity {
         user_id: s.user_id,
         username: s.username,
@@ -151,103 +308,4 @@ pub fn identity_of(s: SessionRecord, method: AuthMethod) -> Identity {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::ApiKeyStore;
-
-    #[test]
-    fn bearer_scheme_is_case_insensitive_and_needs_a_token() {
-        let bearer_token = |v| scheme_value(v, "bearer");
-        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
-        assert_eq!(bearer_token("bearer  abc "), Some("abc"));
-        assert_eq!(bearer_token("Bearer "), None);
-        assert_eq!(bearer_token("Basic abc"), None);
-        assert_eq!(bearer_token("Bearerabc"), None);
-        assert_eq!(scheme_value("APIKEY k", "apikey"), Some("k"));
-    }
-
-    fn req(headers: &[(&str, &str)]) -> RequestHeader {
-        let mut r = RequestHeader::build("GET", b"/", None).expect("request");
-        for (k, v) in headers {
-            r.append_header(k.to_string(), *v).expect("header");
-        }
-        r
-    }
-
-    /// Precedence: Bearer, Authorization ApiKey, X-API-Key, cookie; the
-    /// first present is the only one used.
-    #[test]
-    fn credentials_precedence_table() {
-        use Credentials::*;
-        let cases: Vec<(Vec<(&str, &str)>, Credentials<'static>)> = vec![
-            (vec![], None),
-            (vec![("cookie", "gh=c1")], Cookie("c1")),
-            (vec![("cookie", "gh=")], None),
-            (vec![("x-api-key", "k1"), ("cookie", "gh=c1")], ApiKey("k1")),
-            (vec![("X-Api-Key", " k1 ")], ApiKey("k1")),
-            (vec![("x-api-key", "")], ApiKey("")),
-            (vec![("x-api-key", "k1"), ("x-api-key", "k2")], ApiKey("")),
-            (
-                vec![("authorization", "ApiKey k2"), ("x-api-key", "k1")],
-                ApiKey("k2"),
-            ),
-            (vec![("authorization", "apikey k2")], ApiKey("k2")),
-            (
-                vec![
-                    ("authorization", "Bearer t"),
-                    ("x-api-key", "k1"),
-                    ("cookie", "gh=c1"),
-                ],
-                Bearer("t"),
-            ),
-            (
-                vec![("authorization", "Basic xyz"), ("x-api-key", "k1")],
-                ApiKey("k1"),
-            ),
-            (
-                vec![("authorization", "Basic xyz"), ("cookie", "gh=c1")],
-                Cookie("c1"),
-            ),
-        ];
-        for (headers, want) in cases {
-            let r = req(&headers);
-            assert_eq!(credentials(&r, "gh"), want, "{headers:?}");
-        }
-    }
-
-    #[tokio::test]
-    async fn api_key_never_falls_back_to_the_cookie() {
-        use crate::auth::keys::KeySet;
-        use crate::store::{ApiKeyRecord, MemoryStore};
-        let store = MemoryStore::new();
-        let key = apikey::new_key();
-        let rec = ApiKeyRecord {
-            name: "ci".into(),
-            roles: vec!["service".into()],
-            created: 1,
-            last_used: None,
-            expires_at: None,
-        };
-        assert!(store
-            .create_api_key(&apikey::key_hash(&key), &rec)
-            .await
-            .expect("create"));
-        let keys = KeySet::from_hmac_secret(&[0x5a; 32]).expect("hmac key");
-        let tokens = TokenService::new(keys, "iss".into(), "aud".into(), 60);
-        let users = UserDirectory::default();
-        let idle = std::time::Duration::from_secs(60);
-        let good = authenticate(Credentials::ApiKey(&key), &tokens, &store, &users, idle, 10)
-            .await
-            .expect("auth");
-        assert!(
-            matches!(good, AuthOutcome::Authenticated(ref id) if id.username == "apikey:ci" && id.method == AuthMethod::ApiKey),
-            "{good:?}"
-        );
-        let wrong = apikey::new_key();
-        let r = req(&[("x-api-key", &wrong), ("cookie", "gh=whatever")]);
-        let bad = authenticate(credentials(&r, "gh"), &tokens, &store, &users, idle, 10)
-            .await
-            .expect("auth");
-        assert_eq!(bad, AuthOutcome::Refused("bad_api_key"));
-    }
-}
+mod tests;

@@ -26,28 +26,50 @@ pub fn sid_of(secret: &str) -> String {
     hex
 }
 
-/// Find a cookie's value in one or more `Cookie` header values. Malformed
-/// pairs are skipped; the first cookie of that name wins.
-pub fn find_cookie<'a>(cookie_headers: &[&'a str], name: &str) -> Option<&'a str> {
-    cookie_in(cookie_headers.iter().copied(), name)
+/// A cookie of ours sent more than once with different values: the gateway
+/// and whatever reads the request after it could each take a different one
+/// (cookie tossing from a sibling subdomain, a forged second value), so the
+/// request is refused (400) instead of guessing (issue 10, point 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CookieConflict;
+
+/// The values of the named cookies across every `Cookie` header of a
+/// request, in `names` order. A name sent twice with the same value is one
+/// cookie (browsers may send a duplicate from another path or domain); sent
+/// twice with different values it is a `CookieConflict`. Headers are read as
+/// bytes, so a value that is not text still counts for the comparison; such a
+/// value is returned as absent. Allocates nothing.
+pub fn request_cookies<'a, const N: usize>(
+    headers: &'a http::HeaderMap,
+    names: [&str; N],
+) -> Result<[Option<&'a str>; N], CookieConflict> {
+    let mut found: [Option<&'a [u8]>; N] = [None; N];
+    let values = headers.get_all(http::header::COOKIE).iter();
+    for pair in values.flat_map(|h| h.as_bytes().split(|&b| b == b';')) {
+        let Some(eq) = pair.iter().position(|&b| b == b'=') else {
+            continue;
+        };
+        let (name, value) = (pair[..eq].trim_ascii(), pair[eq + 1..].trim_ascii());
+        for (slot, wanted) in found.iter_mut().zip(names) {
+            if name != wanted.as_bytes() {
+                continue;
+            }
+            match slot {
+                None => *slot = Some(value),
+                Some(seen) if *seen == value => {}
+                Some(_) => return Err(CookieConflict),
+            }
+        }
+    }
+    Ok(found.map(|v| v.and_then(|v| std::str::from_utf8(v).ok())))
 }
 
-/// A cookie's value from a request's `Cookie` headers (all of them; values
-/// that are not text are skipped). Allocates nothing.
-pub fn request_cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
-    let values = headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok());
-    cookie_in(values, name)
-}
-
-fn cookie_in<'a>(values: impl Iterator<Item = &'a str>, name: &str) -> Option<&'a str> {
-    values
-        .flat_map(|h| h.split(';'))
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(n, _)| n.trim() == name)
-        .map(|(_, v)| v.trim())
+/// One cookie's value (see `request_cookies`).
+pub fn request_cookie<'a>(
+    headers: &'a http::HeaderMap,
+    name: &str,
+) -> Result<Option<&'a str>, CookieConflict> {
+    request_cookies(headers, [name]).map(|[v]| v)
 }
 
 /// The attributes every gatehouse cookie carries (SPEC §5): HttpOnly, Secure
@@ -128,43 +150,88 @@ mod tests {
         assert_eq!(sid_of("abc"), "ba7816bf8f01cfea414140de5dae2223");
     }
 
+    fn cookie_headers(lines: &[&[u8]]) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        for line in lines {
+            h.append(
+                http::header::COOKIE,
+                http::HeaderValue::from_bytes(line).expect("header value"),
+            );
+        }
+        h
+    }
+
+    /// What `request_cookie` gives.
+    type Lookup = Result<Option<&'static str>, CookieConflict>;
+
     #[test]
-    fn find_cookie_table() {
+    fn request_cookie_table() {
         let n = "__Host-gatehouse";
-        let cases: &[(&[&str], Option<&str>)] = &[
-            (&[], None),
-            (&[""], None),
-            (&["__Host-gatehouse=abc"], Some("abc")),
-            (&["a=1; __Host-gatehouse=abc; b=2"], Some("abc")),
-            (&["a=1;__Host-gatehouse=abc"], Some("abc")),
-            (&["  __Host-gatehouse = abc  "], Some("abc")),
+        let conflict = Err(CookieConflict);
+        let cases: &[(&[&[u8]], Lookup)] = &[
+            (&[], Ok(None)),
+            (&[b""], Ok(None)),
+            (&[b"__Host-gatehouse=abc"], Ok(Some("abc"))),
+            (&[b"a=1; __Host-gatehouse=abc; b=2"], Ok(Some("abc"))),
+            (&[b"a=1;__Host-gatehouse=abc"], Ok(Some("abc"))),
+            (&[b"  __Host-gatehouse = abc  "], Ok(Some("abc"))),
             // Only the exact name, not a prefix or suffix of it.
-            (&["__Host-gatehouse-refresh=r"], None),
-            (&["x__Host-gatehouse=r"], None),
-            (&["__host-gatehouse=r"], None),
-            // First one wins, across headers too.
+            (&[b"__Host-gatehouse-refresh=r"], Ok(None)),
+            (&[b"x__Host-gatehouse=r"], Ok(None)),
+            (&[b"__host-gatehouse=r"], Ok(None)),
+            // Two different values: ambiguous, in one header or across two.
             (
-                &["__Host-gatehouse=first; __Host-gatehouse=second"],
-                Some("first"),
+                &[b"__Host-gatehouse=first; __Host-gatehouse=second"],
+                conflict,
             ),
             (
-                &["a=1", "__Host-gatehouse=second-header"],
-                Some("second-header"),
+                &[b"__Host-gatehouse=one", b"__Host-gatehouse=two"],
+                conflict,
+            ),
+            (&[b"__Host-gatehouse=one", b"__Host-gatehouse="], conflict),
+            (
+                &[b"__Host-gatehouse=v", b"__Host-gatehouse=v\xff"],
+                conflict,
+            ),
+            // The same value twice is one cookie.
+            (
+                &[b"__Host-gatehouse=same; __Host-gatehouse= same"],
+                Ok(Some("same")),
             ),
             (
-                &["__Host-gatehouse=one", "__Host-gatehouse=two"],
-                Some("one"),
+                &[b"__Host-gatehouse=same", b"a=1; __Host-gatehouse=same"],
+                Ok(Some("same")),
+            ),
+            (
+                &[b"a=1", b"__Host-gatehouse=second-header"],
+                Ok(Some("second-header")),
             ),
             // Garbage pairs are skipped.
-            (&[";;; garbage ; =; ==; __Host-gatehouse=ok"], Some("ok")),
-            (&["__Host-gatehouse"], None),
-            (&["__Host-gatehouse="], Some("")),
-            (&["__Host-gatehouse=a=b"], Some("a=b")),
-            (&["\u{0}\u{ff}; __Host-gatehouse=v"], Some("v")),
+            (
+                &[b";;; garbage ; =; ==; __Host-gatehouse=ok"],
+                Ok(Some("ok")),
+            ),
+            (&[b"__Host-gatehouse"], Ok(None)),
+            (&[b"__Host-gatehouse="], Ok(Some(""))),
+            (&[b"__Host-gatehouse=a=b"], Ok(Some("a=b"))),
+            // A header that is not text elsewhere still yields our cookie.
+            (&[b"x=\xff; __Host-gatehouse=v"], Ok(Some("v"))),
         ];
-        for (headers, want) in cases {
-            assert_eq!(find_cookie(headers, n), *want, "{headers:?}");
+        for (lines, want) in cases {
+            let headers = cookie_headers(lines);
+            assert_eq!(request_cookie(&headers, n), *want, "{lines:?}");
         }
+    }
+
+    #[test]
+    fn several_cookies_in_one_pass() {
+        let h = cookie_headers(&[b"s=1; r=2", b"c=3; other=x"]);
+        assert_eq!(
+            request_cookies(&h, ["s", "r", "c"]),
+            Ok([Some("1"), Some("2"), Some("3")])
+        );
+        let h = cookie_headers(&[b"s=1; r=2", b"r=3"]);
+        assert_eq!(request_cookies(&h, ["s", "r", "c"]), Err(CookieConflict));
     }
 
     #[test]
@@ -182,9 +249,10 @@ mod tests {
             // `__Host-` cookies must not carry Domain.
             assert!(!a.iter().any(|x| x.starts_with("domain")), "{c}");
             // And the browser sends it back as we parse it.
+            let sent = cookie_headers(&[c.split(';').next().unwrap().as_bytes()]);
             assert_eq!(
-                find_cookie(&[c.split(';').next().unwrap()], "__Host-gatehouse"),
-                Some("s3cr3t")
+                request_cookie(&sent, "__Host-gatehouse"),
+                Ok(Some("s3cr3t"))
             );
         }
         let negative = set_cookie(&cfg(SameSite::Lax), "n", "v", -5);

@@ -69,6 +69,10 @@ pub enum TokenError {
     Issuer,
     #[error("wrong audience")]
     Audience,
+    /// A trusted issuer's identity claim of the wrong type or with a value
+    /// that cannot be sent upstream; names the claim.
+    #[error("bad claim: {0}")]
+    Claim(&'static str),
 }
 
 /// Mints and verifies gatehouse's access tokens.

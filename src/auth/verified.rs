@@ -6,7 +6,9 @@
 //! time checks (`exp`, `nbf`) are repeated on every use, and the session the
 //! token names is still looked up in the store on every request, so logout
 //! and revocation keep taking effect at once. Keyed by the whole token, so no
-//! other string can hit an entry.
+//! other string can hit an entry. The cached `roles` and `email` claims are
+//! never used for the identity: it is described by the users file in force
+//! (see `auth::check::identity_of`), so a reload cannot be outlived here.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};

@@ -9,7 +9,9 @@ use http::Method;
 use pingora::http::RequestHeader;
 use pingora::proxy::Session;
 
-use crate::auth::check::{authenticate, credentials, AuthOutcome};
+use crate::auth::check::{
+    authenticate, credentials, AuthOutcome, Credentials, Directory, OwnCookies,
+};
 use crate::auth::session::request_cookie;
 use crate::auth::{AuthMethod, Identity};
 use crate::error::{Answer, GateError};
@@ -57,6 +59,9 @@ pub struct Call<'a> {
     pub body: Bytes,
     pub client_ip: String,
     pub tls: bool,
+    /// The request's credentials, read once and unambiguous (see
+    /// `auth::check::credentials`).
+    pub creds: Credentials<'a>,
 }
 
 /// Serve the request if it is for a gateway endpoint. `None`: not ours.
@@ -83,15 +88,23 @@ pub async fn dispatch(
         Ok(b) => b,
         Err(e) => return Some(e.answer()),
     };
+    let req = session.req_header();
+    // Two Authorization headers, two refresh or CSRF cookies, ...: 400 on
+    // every endpoint, before any of them reads one (issue 10, point 4).
+    let creds = match credentials(req, OwnCookies::of(&state.config.session)) {
+        Ok(creds) => creds,
+        Err(e) => return Some(GateError::from(e).answer()),
+    };
     let call = Call {
         state,
         live,
-        req: session.req_header(),
+        req,
         path,
         query,
         body,
         client_ip,
         tls,
+        creds,
     };
     let result = match endpoint {
         Endpoint::Login if method == Method::POST => login::post(&call).await,
@@ -190,13 +203,16 @@ impl Call<'_> {
 
     /// The caller's identity from the session cookie or bearer token.
     pub async fn identity(&self) -> Result<Option<Identity>, GateError> {
-        let creds = credentials(self.req, &self.state.config.session.cookie_name);
         let store = self.store().await?;
+        let current = Directory {
+            users: &self.live.users,
+            roles: &self.live.policy.roles,
+        };
         let outcome = authenticate(
-            creds,
+            self.creds,
             &self.state.tokens,
             store.as_ref(),
-            &self.live.users,
+            current,
             self.state.config.session.idle_timeout,
             unix_now(),
         )
@@ -246,9 +262,11 @@ impl Call<'_> {
         )
     }
 
-    /// A cookie sent with the request.
+    /// A cookie sent with the request. Our own cookies were already refused
+    /// by `dispatch` when sent twice with different values; any other name
+    /// sent so reads as absent.
     pub fn cookie(&self, name: &str) -> Option<&str> {
-        request_cookie(&self.req.headers, name)
+        request_cookie(&self.req.headers, name).ok().flatten()
     }
 
     /// A request header as text, if present and valid.

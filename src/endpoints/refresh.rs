@@ -1,10 +1,12 @@
 //! `POST /auth/refresh`: rotate a refresh token (SPEC §5). Reuse of a
-//! rotated token after the grace window revokes the whole family.
+//! rotated token after the grace window revokes the whole family, and so
+//! does a user the current users file no longer lets in (SPEC §3).
 
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::auth::check::{apply_user, current_user, end_session};
 use crate::auth::refresh::{new_token, seal, token_hash, unseal};
 use crate::auth::session::set_cookie;
 use crate::endpoints::login::limit_ip;
@@ -80,13 +82,26 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
         }
         RotateOutcome::Invalid => return Err(GateError::Unauthenticated { browser: None }),
     };
-    let Some(session) = store
+    let Some(mut session) = store
         .touch_session(&record.sid, now, cfg.session.idle_timeout)
         .await
         .map_err(|_| GateError::StoreUnavailable)?
     else {
         return Err(GateError::Unauthenticated { browser: None });
     };
+    // SPEC §3: the users file decides on every refresh. A user removed,
+    // disabled or given another id ends this family and its session; new
+    // tokens carry the current roles and email, not those of the login.
+    let Some(user) = current_user(&call.live.users, &session) else {
+        end_session(
+            store.as_ref(),
+            &session,
+            "refresh by a user disabled or removed",
+        )
+        .await;
+        return Err(GateError::Unauthenticated { browser: None });
+    };
+    apply_user(&mut session, user);
     let (access, exp) = call
         .state
         .tokens

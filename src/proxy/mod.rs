@@ -11,7 +11,9 @@ use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 
-use crate::auth::check::{authenticate, credentials, AuthOutcome};
+use crate::auth::check::{
+    authenticate, authorization_verified, credentials, AuthOutcome, Directory, OwnCookies,
+};
 use crate::auth::{AuthMethod, Identity};
 use crate::endpoints;
 use crate::error::{limit_headers, Answer, GateError};
@@ -168,21 +170,27 @@ impl Gatehouse {
         live: &Live,
         tls: bool,
     ) -> Result<Option<Arc<Identity>>, GateError> {
+        let state = &self.state;
+        // Ambiguous credentials are refused on every route, public ones too:
+        // the app behind a public route may read them (issue 10, point 4).
+        let creds = credentials(req, OwnCookies::of(&state.config.session))?;
         if route.access == Access::Public {
             return Ok(None);
         }
-        let state = &self.state;
-        let creds = credentials(req, &state.config.session.cookie_name);
         let store = state
             .store()
             .await
             .map_err(|_| GateError::StoreUnavailable)?;
         let idle = state.config.session.idle_timeout;
+        let current = Directory {
+            users: &live.users,
+            roles: &live.policy.roles,
+        };
         let outcome = authenticate(
             creds,
             &state.tokens,
             store.as_ref(),
-            &live.users,
+            current,
             idle,
             unix_now(),
         )
@@ -419,7 +427,13 @@ impl ProxyHttp for Gatehouse {
             up,
             &[&s.cookie_name, &s.refresh_cookie_name, &s.csrf_cookie_name],
         );
-        headers::strip_credentials(up, route.forward_authorization);
+        // Authorization reaches the app only if it is what was verified.
+        let forward_authorization = route.forward_authorization
+            && permit
+                .identity
+                .as_deref()
+                .is_some_and(|id| authorization_verified(up, id));
+        headers::strip_credentials(up, forward_authorization);
         let peer = ctx.peer.unwrap_or(IpAddr::from([127, 0, 0, 1]));
         headers::set_forwarded(
             up,

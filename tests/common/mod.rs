@@ -14,6 +14,7 @@ pub mod echo_server;
 pub mod front;
 pub mod gateway;
 pub mod http;
+pub mod idp;
 pub mod jwt;
 pub mod net;
 pub mod raw;

@@ -10,6 +10,10 @@
 //!
 //! These tokens are stateless: there is no gatehouse session behind them to
 //! revoke, so they are good until their `exp` unless the IdP's keys change.
+//! Nothing about them is cached: every request maps its claims with the
+//! issuer settings and `[roles]` in force, so a SIGHUP that changes a
+//! `role_map`, a claim name or `[roles]`, or removes the issuer, takes
+//! effect on the next request (issue 10, point 5).
 
 pub mod claims;
 pub mod fetch;
@@ -19,7 +23,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::Algorithm;
@@ -55,7 +59,13 @@ pub struct TrustedIssuers {
 }
 
 struct Issuer {
-    cfg: TrustedIssuerConfig,
+    /// The exact `iss`, fixed for the process's life.
+    iss: String,
+    /// The settings in force; `None` once a reload removed the issuer (its
+    /// tokens are then refused). A reload replaces only the claim mapping
+    /// (`roles_claim`, `role_map`, `username_claim`, `email_claim`): keys,
+    /// algorithms and audience belong with the key fetching set up at start.
+    cfg: ArcSwapOption<TrustedIssuerConfig>,
     keys: ArcSwap<IssuerKeys>,
     remote: Option<Remote>,
 }
@@ -99,7 +109,8 @@ impl TrustedIssuers {
                     JwksSource::Url { url, .. } => tracing::info!(issuer = %cfg.issuer, %url, "trusting external issuer; keys fetched from its JWKS URL"),
                 }
                 Issuer {
-                    cfg: cfg.clone(),
+                    iss: cfg.issuer.clone(),
+                    cfg: ArcSwapOption::from_pointee(cfg.clone()),
                     keys: ArcSwap::new(keys),
                     remote,
                 }
@@ -127,6 +138,41 @@ impl TrustedIssuers {
         self.roles.store(Arc::new(roles));
     }
 
+    /// SIGHUP: take the reloaded `[roles]` and each issuer's claim mapping;
+    /// an issuer no longer listed stops being trusted at once. Changes that
+    /// need the key fetching redone (a new issuer, another JWKS source,
+    /// algorithms or audience) wait for a restart, and say so in the log.
+    pub fn reconfigure(&self, fresh: &[TrustedIssuerConfig], roles: Roles) {
+        self.set_roles(roles);
+        for issuer in &self.issuers {
+            let Some(old) = issuer.cfg.load_full() else {
+                continue;
+            };
+            let Some(new) = fresh.iter().find(|f| f.issuer == issuer.iss) else {
+                tracing::warn!(issuer = %issuer.iss, "trusted issuer removed by reload: its tokens are refused from now on");
+                issuer.cfg.store(None);
+                continue;
+            };
+            if new.audience != old.audience
+                || new.algorithms != old.algorithms
+                || !same_source(&new.jwks, &old.jwks)
+            {
+                tracing::warn!(issuer = %issuer.iss, "trusted issuer's audience, algorithms or JWKS source changed: that takes effect at the next start; the claim mapping is reloaded now");
+            }
+            let mut next = TrustedIssuerConfig::clone(&old);
+            next.roles_claim.clone_from(&new.roles_claim);
+            next.role_map.clone_from(&new.role_map);
+            next.username_claim.clone_from(&new.username_claim);
+            next.email_claim.clone_from(&new.email_claim);
+            issuer.cfg.store(Some(Arc::new(next)));
+        }
+        for new in fresh {
+            if !self.issuers.iter().any(|i| i.iss == new.issuer) {
+                tracing::warn!(issuer = %new.issuer, "new trusted issuer: trusted from the next start");
+            }
+        }
+    }
+
     /// Whether any issuer fetches its keys (and so needs `refresh_forever`).
     pub fn has_remote(&self) -> bool {
         self.issuers.iter().any(|i| i.remote.is_some())
@@ -136,41 +182,44 @@ impl TrustedIssuers {
     /// to gatehouse's own verification (own `iss`, unknown `iss`, or not a
     /// JWT at all, all of which that path refuses unless it is ours).
     pub async fn authenticate(&self, token: &str, now: i64) -> Option<AuthOutcome> {
-        let (issuer, parts) = self.route(token)?;
-        Some(match self.verify(issuer, &parts, now).await {
+        let (issuer, cfg, parts) = self.route(token)?;
+        Some(match self.verify(issuer, &cfg, &parts, now).await {
             Ok(id) => AuthOutcome::Authenticated(id),
             Err(e) => {
-                tracing::debug!(issuer = %issuer.cfg.issuer, error = %e, "external token refused");
+                tracing::debug!(issuer = %issuer.iss, error = %e, "external token refused");
                 AuthOutcome::Refused(reason(&e))
             }
         })
     }
 
-    /// The trusted issuer a token names in its `iss`, if any but ours.
-    fn route<'t>(&self, token: &'t str) -> Option<(&Issuer, Parts<'t>)> {
+    /// The trusted issuer a token names in its `iss`, if any but ours, with
+    /// its settings in force.
+    fn route<'t>(&self, token: &'t str) -> Option<(&Issuer, Arc<TrustedIssuerConfig>, Parts<'t>)> {
         let parts = Parts::split(token)?;
         let iss = parts.claims.get("iss")?.as_str()?;
         if iss == self.own_issuer {
             return None;
         }
-        let issuer = self.issuers.iter().find(|i| i.cfg.issuer == iss)?;
-        Some((issuer, parts))
+        let issuer = self.issuers.iter().find(|i| i.iss == iss)?;
+        let cfg = issuer.cfg.load_full()?;
+        Some((issuer, cfg, parts))
     }
 
     async fn verify(
         &self,
         issuer: &Issuer,
+        cfg: &TrustedIssuerConfig,
         parts: &Parts<'_>,
         now: i64,
     ) -> Result<Identity, TokenError> {
-        let (_, kid) = check_header(parts.header, &issuer.cfg.algorithms)?;
+        let (_, kid) = check_header(parts.header, &cfg.algorithms)?;
         let mut keys = issuer.keys.load_full();
         if keys.get(&kid).is_none() {
             if let (Some(remote), Some(client)) = (&issuer.remote, &self.client) {
                 keys = issuer.refetch_for(remote, client, &kid).await;
             }
         }
-        verify_with(&issuer.cfg, &keys, parts, now, &self.roles.load())
+        verify_with(cfg, &keys, parts, now, &self.roles.load())
     }
 
     /// Fetch every `jwks_url` issuer's keys now and then every `refresh`
@@ -232,20 +281,42 @@ impl Issuer {
     /// One fetch; the keys are swapped in only if it succeeds. Callers hold
     /// `remote.fetching`.
     async fn fetch(&self, remote: &Remote, client: &reqwest::Client) -> bool {
-        match fetch::fetch_jwks(client, &remote.url, &self.cfg.algorithms).await {
+        let Some(cfg) = self.cfg.load_full() else {
+            // Removed by a reload: nothing left to fetch keys for.
+            return false;
+        };
+        match fetch::fetch_jwks(client, &remote.url, &cfg.algorithms).await {
             Ok(parsed) => {
                 for why in &parsed.skipped {
-                    tracing::warn!(issuer = %self.cfg.issuer, url = %remote.url, "JWKS key skipped: {why}");
+                    tracing::warn!(issuer = %self.iss, url = %remote.url, "JWKS key skipped: {why}");
                 }
-                tracing::info!(issuer = %self.cfg.issuer, kids = ?parsed.keys.kids(), "JWKS fetched");
+                tracing::info!(issuer = %self.iss, kids = ?parsed.keys.kids(), "JWKS fetched");
                 self.keys.store(Arc::new(parsed.keys));
                 true
             }
             Err(e) => {
-                tracing::warn!(issuer = %self.cfg.issuer, url = %remote.url, error = %e, "JWKS fetch failed; keeping the keys we had");
+                tracing::warn!(issuer = %self.iss, url = %remote.url, error = %e, "JWKS fetch failed; keeping the keys we had");
                 false
             }
         }
+    }
+}
+
+/// Whether two JWKS sources name the same file or URL.
+fn same_source(a: &JwksSource, b: &JwksSource) -> bool {
+    match (a, b) {
+        (JwksSource::File { path: a, .. }, JwksSource::File { path: b, .. }) => a == b,
+        (
+            JwksSource::Url {
+                url: a,
+                refresh: ra,
+            },
+            JwksSource::Url {
+                url: b,
+                refresh: rb,
+            },
+        ) => a == b && ra == rb,
+        _ => false,
     }
 }
 

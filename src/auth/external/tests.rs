@@ -133,10 +133,10 @@ fn unsigned(header: &Value, claims: &Value) -> String {
 }
 
 async fn outcome(ext: &TrustedIssuers, token: &str) -> Want {
-    let Some((issuer, parts)) = ext.route(token) else {
+    let Some((issuer, cfg, parts)) = ext.route(token) else {
         return Want::NotOurs;
     };
-    match ext.verify(issuer, &parts, NOW).await {
+    match ext.verify(issuer, &cfg, &parts, NOW).await {
         Ok(id) => Want::Roles(id.roles),
         Err(e) => Want::Refused(e),
     }
@@ -332,12 +332,12 @@ async fn verification_table() {
         (
             "no sub",
             rs(&a_head, &without(&a_claims, "sub")),
-            Want::Refused(E::Malformed),
+            Want::Refused(E::Claim("sub")),
         ),
         (
             "no username claim",
             rs(&a_head, &without(&a_claims, "preferred_username")),
-            Want::Refused(E::Malformed),
+            Want::Refused(E::Claim("username")),
         ),
         // Routing: not a trusted issuer's token at all.
         (
@@ -611,4 +611,54 @@ async fn refresh_forever_fetches_at_start() {
         Some(AuthOutcome::Authenticated(_))
     ));
     task.abort();
+}
+
+/// Issue 10, point 5: a SIGHUP that changes an issuer's claim mapping or
+/// `[roles]` applies to the very next request with a token seen before (no
+/// verified-token cache keeps the old roles), and one that drops the issuer
+/// stops trusting its tokens at once.
+#[tokio::test]
+async fn reload_remaps_and_removes_issuers() {
+    let s = setup();
+    let claims = json!({"iss": A, "aud": "apps", "sub": "a-1", "preferred_username": "al",
+        "groups": ["idp-admins"], "exp": NOW + 60});
+    let head = json!({"alg": "RS256", "kid": s.rsa.kid});
+    let token = sign(&head, &claims, &s.rsa.encoding, Algorithm::RS256);
+    assert_eq!(outcome(&s.ext, &token).await, accepted(&["admin"]));
+
+    let mut a = issuer(A, &[Algorithm::RS256, Algorithm::EdDSA], keys_of(&s.rsa));
+    a.role_map = Some([("idp-admins".to_owned(), "user".to_owned())].into());
+    let b = issuer(B, &[Algorithm::EdDSA], keys_of(&s.ed));
+    s.ext.reconfigure(&[a.clone(), b.clone()], roles());
+    assert_eq!(
+        outcome(&s.ext, &token).await,
+        accepted(&["user"]),
+        "remapped"
+    );
+
+    // Another roles claim, read on the next request.
+    let mut by_roles = a.clone();
+    by_roles.roles_claim = "realm".into();
+    s.ext.reconfigure(&[by_roles, b.clone()], roles());
+    assert_eq!(
+        outcome(&s.ext, &token).await,
+        accepted(&[]),
+        "claim renamed"
+    );
+
+    // Issuer A removed: its tokens are no longer routed to it at all.
+    s.ext.reconfigure(std::slice::from_ref(&b), roles());
+    assert_eq!(
+        outcome(&s.ext, &token).await,
+        Want::NotOurs,
+        "issuer removed"
+    );
+    assert_eq!(
+        s.ext.authenticate(&token, NOW).await,
+        None,
+        "left to gatehouse's own check, which refuses it"
+    );
+    // Re-adding it needs a restart (its key fetching was set up at start).
+    s.ext.reconfigure(&[a, b], roles());
+    assert_eq!(outcome(&s.ext, &token).await, Want::NotOurs);
 }
