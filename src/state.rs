@@ -145,7 +145,7 @@ impl AppState {
         tokens.external = TrustedIssuers::new(
             &config.tokens.issuer,
             &config.trusted_issuers,
-            config.policy.roles.clone(),
+            config.policy.roles.names().clone(),
         );
         let store = OnceCell::new();
         let live = ArcSwap::from_pointee(Live::new(config.policy.clone(), users, &config.path)?);
@@ -186,7 +186,7 @@ impl AppState {
         // Trusted issuers keep their keys; their claim mapping and roles
         // follow the reloaded config (nothing about their tokens is cached).
         if let Some(external) = &self.tokens.external {
-            external.reconfigure(&fresh.trusted_issuers, live.policy.roles.clone());
+            external.reconfigure(&fresh.trusted_issuers, live.policy.roles.names().clone());
         }
         self.live.store(Arc::new(live));
         Ok(())

@@ -8,11 +8,11 @@ use pingora::http::RequestHeader;
 use crate::auth::apikey;
 use crate::auth::identity::{AuthMethod, Identity};
 use crate::auth::session::{request_cookies, sid_of};
+use crate::auth::settings::SessionConfig;
 use crate::auth::tokens::TokenService;
-use crate::config::users::{User, UserDirectory};
-use crate::config::SessionConfig;
+use crate::auth::users::{User, UserDirectory};
+use crate::auth::RoleNames;
 use crate::error::GateError;
-use crate::policy::Roles;
 use crate::store::{SessionRecord, Store, StoreError};
 
 /// The credentials a request presents, borrowed from its headers.
@@ -190,7 +190,7 @@ pub enum AuthOutcome {
 #[derive(Clone, Copy)]
 pub struct Directory<'a> {
     pub users: &'a UserDirectory,
-    pub roles: &'a Roles,
+    pub roles: &'a RoleNames,
 }
 
 /// Verify credentials and look the session (sliding its idle timeout) or
@@ -229,7 +229,7 @@ pub async fn authenticate(
         (None, Credentials::ApiKey(key)) => {
             return Ok(match apikey::lookup(key, store, now).await? {
                 Some(mut id) => {
-                    // Roles are stored with the key; one a reload removed
+                    // RoleNames are stored with the key; one a reload removed
                     // from `[roles]` grants nothing and is not sent upstream.
                     id.roles.retain(|r| current.roles.contains(r));
                     AuthOutcome::Authenticated(id)

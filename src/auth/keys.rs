@@ -27,7 +27,7 @@ use rsa::traits::PublicKeyParts;
 use rsa::RsaPrivateKey;
 use sha2::{Digest, Sha256};
 
-use crate::config::{SigningSecret, TokenAlgorithm, TokenConfig};
+use crate::auth::settings::{SigningSecret, TokenAlgorithm, TokenConfig};
 
 /// RSA keys below this are refused (NIST SP 800-57: 2048 bits minimum).
 pub const MIN_RSA_BITS: usize = 2048;

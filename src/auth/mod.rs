@@ -9,9 +9,13 @@ pub mod identity;
 pub mod keys;
 pub mod password;
 pub mod refresh;
+pub mod role_names;
 pub mod session;
+pub mod settings;
 pub mod tokens;
 pub mod totp;
+pub mod users;
 pub mod verified;
 
 pub use identity::{AuthMethod, Identity};
+pub use role_names::RoleNames;

@@ -9,7 +9,7 @@ use rand::rngs::OsRng;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::config::{SameSite, SessionConfig};
+use crate::auth::settings::{SameSite, SessionConfig};
 
 /// A new session secret (256 bits, OS RNG, base64url without padding).
 pub fn new_secret() -> String {

@@ -206,7 +206,7 @@ impl Call<'_> {
         let store = self.store().await?;
         let current = Directory {
             users: &self.live.users,
-            roles: &self.live.policy.roles,
+            roles: self.live.policy.roles.names(),
         };
         let outcome = authenticate(
             self.creds,

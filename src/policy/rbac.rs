@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::auth::Identity;
+use crate::auth::{Identity, RoleNames};
 use crate::error::GateError;
 use crate::policy::routes::{Access, Route};
 
@@ -15,15 +15,22 @@ const ALL: &str = "*";
 #[derive(Debug, Clone, Default)]
 pub struct Roles {
     map: HashMap<String, Vec<String>>,
+    /// The same names, for authentication (`auth::RoleNames`).
+    names: RoleNames,
 }
 
 impl Roles {
     pub fn new(map: HashMap<String, Vec<String>>) -> Self {
-        Roles { map }
+        let names = RoleNames::new(map.keys().cloned());
+        Roles { map, names }
     }
     /// Whether a role of this name is defined.
     pub fn contains(&self, role: &str) -> bool {
         self.map.contains_key(role)
+    }
+    /// The defined role names.
+    pub fn names(&self) -> &RoleNames {
+        &self.names
     }
     /// Whether any of `user_roles` grants `permission`. A role the policy
     /// does not define grants nothing (a stale users file gains no rights).

@@ -184,7 +184,7 @@ impl Gatehouse {
         let idle = state.config.session.idle_timeout;
         let current = Directory {
             users: &live.users,
-            roles: &live.policy.roles,
+            roles: live.policy.roles.names(),
         };
         let outcome = authenticate(
             creds,

@@ -239,10 +239,7 @@ async fn api_key_never_falls_back_to_the_cookie() {
     let keys = KeySet::from_hmac_secret(&[0x5a; 32]).expect("hmac key");
     let tokens = TokenService::new(keys, "iss".into(), "aud".into(), 60);
     let users = UserDirectory::default();
-    let service = Roles::new(std::collections::HashMap::from([(
-        "service".to_string(),
-        vec!["*".to_string()],
-    )]));
+    let service = RoleNames::new(["service".to_string()]);
     let idle = std::time::Duration::from_secs(60);
     let dir = |roles| Directory {
         users: &users,
@@ -263,7 +260,7 @@ async fn api_key_never_falls_back_to_the_cookie() {
         "{good:?}"
     );
     // A role a reload removed from `[roles]` is dropped, not sent upstream.
-    let none = Roles::default();
+    let none = RoleNames::default();
     let stale = authenticate(
         Credentials::ApiKey(&key),
         &tokens,

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::auth::identity::{AuthMethod, Identity};
+use crate::auth::settings::TrustedIssuerConfig;
 use crate::auth::tokens::{TokenError, LEEWAY_SECS};
-use crate::config::TrustedIssuerConfig;
-use crate::policy::Roles;
+use crate::auth::RoleNames;
 
 /// Longest `sub`, username or email taken from a token: far above real ones,
 /// small enough for headers and logs.
@@ -75,7 +75,7 @@ fn numeric_date(v: &Value) -> Option<i64> {
 pub fn identity(
     cfg: &TrustedIssuerConfig,
     claims: &Claims,
-    known: &Roles,
+    known: &RoleNames,
 ) -> Result<Identity, TokenError> {
     let sub = header_text(claims.get("sub"), "sub")?;
     // The configured username claim must be there: the upstream would
@@ -190,7 +190,7 @@ pub fn role_values(v: &Value) -> Result<Vec<&str>, TokenError> {
 pub fn map_roles(
     values: &[&str],
     role_map: Option<&BTreeMap<String, String>>,
-    known: &Roles,
+    known: &RoleNames,
 ) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for value in values {

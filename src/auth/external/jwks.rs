@@ -311,7 +311,7 @@ mod tests {
 
     fn rsa_jwk(kid: &str) -> Value {
         let keys = crate::auth::keys::KeySet::from_pem(
-            crate::config::TokenAlgorithm::RS256,
+            crate::auth::settings::TokenAlgorithm::RS256,
             include_bytes!("../testdata/test-rsa2048-pkcs1.pem"),
         )
         .unwrap();

@@ -32,9 +32,9 @@ use tokio::sync::Mutex;
 
 use crate::auth::check::AuthOutcome;
 use crate::auth::identity::Identity;
+use crate::auth::settings::{JwksSource, TrustedIssuerConfig};
 use crate::auth::tokens::{decode_header, StrictObject, TokenError};
-use crate::config::{JwksSource, TrustedIssuerConfig};
-use crate::policy::Roles;
+use crate::auth::RoleNames;
 use claims::Claims;
 use jwks::IssuerKeys;
 
@@ -53,7 +53,7 @@ pub struct TrustedIssuers {
     own_issuer: String,
     issuers: Vec<Issuer>,
     /// The current `[roles]` (swapped on SIGHUP with the policy).
-    roles: ArcSwap<Roles>,
+    roles: ArcSwap<RoleNames>,
     /// For `jwks_url` issuers; `None` if there are none or it cannot be built.
     client: Option<reqwest::Client>,
 }
@@ -85,7 +85,7 @@ impl TrustedIssuers {
     pub fn new(
         own_issuer: &str,
         list: &[TrustedIssuerConfig],
-        roles: Roles,
+        roles: RoleNames,
     ) -> Option<Arc<TrustedIssuers>> {
         if list.is_empty() {
             return None;
@@ -134,7 +134,7 @@ impl TrustedIssuers {
     }
 
     /// Take the `[roles]` of a reloaded policy.
-    pub fn set_roles(&self, roles: Roles) {
+    pub fn set_roles(&self, roles: RoleNames) {
         self.roles.store(Arc::new(roles));
     }
 
@@ -142,7 +142,7 @@ impl TrustedIssuers {
     /// an issuer no longer listed stops being trusted at once. Changes that
     /// need the key fetching redone (a new issuer, another JWKS source,
     /// algorithms or audience) wait for a restart, and say so in the log.
-    pub fn reconfigure(&self, fresh: &[TrustedIssuerConfig], roles: Roles) {
+    pub fn reconfigure(&self, fresh: &[TrustedIssuerConfig], roles: RoleNames) {
         self.set_roles(roles);
         for issuer in &self.issuers {
             let Some(old) = issuer.cfg.load_full() else {
@@ -392,7 +392,7 @@ fn verify_with(
     keys: &IssuerKeys,
     parts: &Parts<'_>,
     now: i64,
-    roles: &Roles,
+    roles: &RoleNames,
 ) -> Result<Identity, TokenError> {
     let (alg, kid) = check_header(parts.header, &cfg.algorithms)?;
     let key = keys.get(&kid).ok_or(TokenError::UnknownKid)?;

@@ -25,11 +25,13 @@ const NOW: i64 = 1_700_000_000;
 const A: &str = "https://idp-a.example.com";
 const B: &str = "https://idp-b.example.com";
 
-fn roles() -> Roles {
-    Roles::new(HashMap::from([
+fn roles() -> RoleNames {
+    crate::policy::Roles::new(HashMap::from([
         ("admin".to_owned(), vec!["*".to_owned()]),
         ("user".to_owned(), vec!["posts:read".to_owned()]),
     ]))
+    .names()
+    .clone()
 }
 
 fn keys_of(set: &KeySet) -> Arc<IssuerKeys> {
@@ -422,8 +424,7 @@ async fn outcome_labels_and_identity() {
         );
     }
     // A reload that drops the "user" role drops it from external identities.
-    s.ext
-        .set_roles(Roles::new(HashMap::from([("admin".to_owned(), vec![])])));
+    s.ext.set_roles(RoleNames::new(["admin".to_owned()]));
     match s.ext.authenticate(&token, NOW).await {
         Some(AuthOutcome::Authenticated(id)) => assert!(id.roles.is_empty(), "{:?}", id.roles),
         other => panic!("{other:?}"),

@@ -9,12 +9,14 @@ use super::*;
 use crate::auth::external::jwks::IssuerKeys;
 use crate::config::JwksSource;
 
-fn roles() -> Roles {
-    Roles::new(HashMap::from([
+fn roles() -> RoleNames {
+    crate::policy::Roles::new(HashMap::from([
         ("admin".to_owned(), vec!["*".to_owned()]),
         ("editor".to_owned(), vec!["posts:write".to_owned()]),
         ("user".to_owned(), vec!["posts:read".to_owned()]),
     ]))
+    .names()
+    .clone()
 }
 
 fn cfg(roles_claim: &str, role_map: Option<&[(&str, &str)]>) -> TrustedIssuerConfig {
