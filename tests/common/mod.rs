@@ -8,6 +8,7 @@
 // Each tests/*.rs is its own crate and uses a different part of the harness.
 #![allow(dead_code, unused_imports)]
 
+pub mod conn;
 pub mod echo;
 pub mod echo_server;
 pub mod gateway;

@@ -666,7 +666,8 @@ impl BodyReader {
         buf_index_end: usize,
     ) -> Result<(Option<BufRef>, Option<usize>)> {
         let buf = &self.body_buf.as_ref().unwrap()[buf_index_start..buf_index_end];
-        let chunk_status = httparse::parse_chunk_size(buf);
+        // gatehouse patch: strict RFC 9112 chunk lines (CRLF only, bounded length).
+        let chunk_status = super::chunk_line::parse_chunk_line(buf);
         match chunk_status {
             Ok(status) => {
                 match status {

@@ -15,6 +15,8 @@
 //! HTTP/1.x implementation
 
 pub(crate) mod body;
+// gatehouse patch: strict chunk-size lines for body.rs.
+pub(crate) mod chunk_line;
 pub mod client;
 pub mod common;
 pub(crate) mod header;
