@@ -20,6 +20,8 @@ use crate::state::AppState;
 
 /// Start serving; never returns (Pingora exits the process on shutdown).
 pub fn run(state: Arc<AppState>) -> ! {
+    // Pingora's own error answers (unparsable heads, CONNECT) in our format.
+    pingora::protocols::http::server::set_error_response_hook(crate::proxy::respond::pingora_error);
     let cfg = &state.config.server;
     let conf = ServerConf {
         threads: cfg.threads,

@@ -28,7 +28,23 @@ use http::{header::AsHeaderName, HeaderMap};
 use pingora_error::{Error, Result};
 use pingora_http::{RequestHeader, ResponseHeader};
 use std::any::Any;
+use std::sync::OnceLock;
 use std::time::Duration;
+
+// gatehouse patch: a process-wide hook that writes every error answer
+// (`respond_error`: parse failures, 405 for CONNECT, ...) in the
+// application's format instead of Pingora's empty one with `Server: Pingora`.
+/// Builds the answer for an error status; the flag says whether the
+/// connection is TLS.
+pub type ErrorResponseHook = fn(u16, bool) -> (ResponseHeader, Bytes);
+
+static ERROR_RESPONSE_HOOK: OnceLock<ErrorResponseHook> = OnceLock::new();
+
+/// Install the hook `respond_error` uses (once per process; false if one was
+/// already installed).
+pub fn set_error_response_hook(hook: ErrorResponseHook) -> bool {
+    ERROR_RESPONSE_HOOK.set(hook).is_ok()
+}
 
 /// A reusable HTTP/1.x stream and bytes already read for the next request.
 #[derive(Debug)]
@@ -608,6 +624,12 @@ impl Session {
 
     /// Send error response to client using a pre-generated error message and custom body.
     pub async fn respond_error_with_body(&mut self, error: u16, body: Bytes) -> Result<()> {
+        // gatehouse patch: the installed hook answers when no body was given.
+        if let (Some(hook), true) = (ERROR_RESPONSE_HOOK.get(), body.is_empty()) {
+            let tls = self.digest().is_some_and(|d| d.ssl_digest.is_some());
+            let (resp, body) = hook(error, tls);
+            return self.write_error_response(resp, body).await;
+        }
         let mut resp = Self::generate_error(error);
         if !body.is_empty() {
             // error responses have a default content-length of zero

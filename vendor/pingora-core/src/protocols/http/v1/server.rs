@@ -1766,6 +1766,12 @@ fn escape_illegal_request_line(buf: &BytesMut) -> Option<BytesMut> {
     if let Some(captures) = REQUEST_LINE_REGEX.captures(buf) {
         // return if nothing matches: not a request line at all
         let uri = captures.name("uri")?;
+        // gatehouse patch: a space delimits the request line (RFC 9112 §3);
+        // "escaping" one guesses where the target ends, which a front proxy
+        // may guess differently. Refuse the line instead.
+        if uri.as_bytes().contains(&b' ') {
+            return None;
+        }
 
         let escaped_uri = percent_encode(uri.as_bytes(), URI_ESC_CHARSET);
 
