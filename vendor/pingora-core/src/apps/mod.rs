@@ -89,6 +89,13 @@ pub struct HttpServerOptions {
     ///
     /// Default: `None`
     pub h2_idle_timeout: Option<Duration>,
+
+    // gatehouse patch: slow-client bounds for HTTP/1 (`HttpSession::set_head_timeouts`).
+    /// Total time to read a request head (from the connection's start for
+    /// its first request, from the first byte on a kept-alive one).
+    pub header_timeout: Option<Duration>,
+    /// How long a kept-alive HTTP/1 connection may sit idle between requests.
+    pub keepalive_timeout: Option<Duration>,
 }
 
 /// Settings persisted across HTTP/1.x keepalive requests on the same downstream connection.
@@ -356,12 +363,23 @@ where
                 self.server_options()
                     .and_then(|opts| opts.keepalive_request_limit),
             );
+            // gatehouse patch: bound the first head from the start, later
+            // ones from their first byte after at most keepalive_timeout idle.
+            let header_timeout = self.server_options().and_then(|o| o.header_timeout);
+            let keepalive_timeout = self.server_options().and_then(|o| o.keepalive_timeout);
+            if let ServerSession::H1(h1) = &mut session {
+                h1.set_head_timeouts(None, header_timeout);
+            }
 
             let mut result = self.process_new_http(session, shutdown).await;
             while let Some((stream, persistent_settings)) = result.map(|r| r.consume()) {
                 let mut session = ServerSession::new_http1(stream);
                 if let Some(persistent_settings) = persistent_settings {
                     persistent_settings.apply_to_session(&mut session);
+                }
+                // gatehouse patch: see above.
+                if let ServerSession::H1(h1) = &mut session {
+                    h1.set_head_timeouts(keepalive_timeout, header_timeout);
                 }
 
                 result = self.process_new_http(session, shutdown).await;

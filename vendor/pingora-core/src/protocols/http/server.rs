@@ -46,6 +46,11 @@ pub fn set_error_response_hook(hook: ErrorResponseHook) -> bool {
     ERROR_RESPONSE_HOOK.set(hook).is_ok()
 }
 
+/// The installed hook's answer for `status`, if a hook is installed.
+pub(crate) fn hooked_error_response(status: u16, tls: bool) -> Option<(ResponseHeader, Bytes)> {
+    ERROR_RESPONSE_HOOK.get().map(|hook| hook(status, tls))
+}
+
 /// A reusable HTTP/1.x stream and bytes already read for the next request.
 #[derive(Debug)]
 pub struct ReusableHttpStream {

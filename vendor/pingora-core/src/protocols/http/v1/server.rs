@@ -158,6 +158,20 @@ pub struct HttpSession {
     /// [`super::super::HttpPersistentSettings`] into the next session.
     /// Scoped narrowly so it cannot affect FIN / `abort_on_close` semantics.
     pipelined_idle_bytes_stashed: bool,
+    // gatehouse patch: slow-client bounds (see `set_head_timeouts`).
+    head_timeouts: HeadTimeouts,
+}
+
+// gatehouse patch: bounds on reading a request head, replacing the per-read
+// keepalive/read timeouts when set: a client that sends one header line
+// every few seconds never trips a per-read timeout.
+#[derive(Debug, Clone, Copy, Default)]
+struct HeadTimeouts {
+    /// How long to wait for the first byte (an idle kept-alive connection);
+    /// `None`: the head deadline runs from the start.
+    idle: Option<Duration>,
+    /// Total time for the whole head.
+    head: Option<Duration>,
 }
 
 impl HttpSession {
@@ -206,6 +220,36 @@ impl HttpSession {
             pipelining_enabled: false,
             pipelined_prefix: None,
             pipelined_idle_bytes_stashed: false,
+            head_timeouts: HeadTimeouts::default(),
+        }
+    }
+
+    /// gatehouse patch: bound reading the request head. `idle`: how long a
+    /// kept-alive connection may wait for the next request's first byte
+    /// (then it is closed quietly); `None` starts the `head` clock at once
+    /// (a new connection). `head`: total time for the whole head, after
+    /// which the client gets a 408 (from the error hook, if one is
+    /// installed) and the connection is closed. Either set replaces the
+    /// per-read keepalive and read timeouts while the head is read.
+    pub fn set_head_timeouts(&mut self, idle: Option<Duration>, head: Option<Duration>) {
+        self.head_timeouts = HeadTimeouts { idle, head };
+    }
+
+    // gatehouse patch: the 408 for a head that took too long, in the error
+    // hook's format (nothing without a hook); bounded, best effort.
+    async fn respond_head_timeout(&mut self) {
+        let tls = self.digest.ssl_digest.is_some();
+        let Some((resp, body)) = crate::protocols::http::server::hooked_error_response(408, tls)
+        else {
+            return;
+        };
+        let write = async {
+            self.write_response_header(Box::new(resp)).await?;
+            self.write_body(&body).await?;
+            self.finish_body().await
+        };
+        if let Ok(Err(e)) = timeout(Duration::from_secs(1), write).await {
+            debug!("could not send the 408: {e}");
         }
     }
 
@@ -213,9 +257,30 @@ impl HttpSession {
         &mut self,
         buf: &mut BytesMut,
         already_read: usize,
+        head_deadline: Option<std::time::Instant>,
     ) -> Result<Option<usize>> {
         let read_result = {
             let read_event = self.underlying_stream.read_buf(buf);
+            // gatehouse patch: the head's own bounds, when set.
+            let bound = match (head_deadline, self.head_timeouts.idle) {
+                (Some(at), _) => Some((at.saturating_duration_since(std::time::Instant::now()), false)),
+                (None, Some(idle)) => Some((idle, true)),
+                (None, None) => None,
+            };
+            if let Some((limit, idle)) = bound {
+                let res = timeout(limit, read_event).await;
+                match res {
+                    Ok(res) => res,
+                    Err(_) if idle => {
+                        debug!("idle timeout {limit:?} reached");
+                        return Ok(None);
+                    }
+                    Err(_) => {
+                        self.respond_head_timeout().await;
+                        return Error::e_explain(ReadTimedout, "request header timeout");
+                    }
+                }
+            } else {
             match self.keepalive_timeout {
                 KeepaliveStatus::Timeout(d) => match timeout(d, read_event).await {
                     Ok(res) => res,
@@ -239,6 +304,7 @@ impl HttpSession {
                     None => read_event.await,
                 },
             }
+            } // gatehouse patch: end of the `else` above.
         };
 
         match read_result {
@@ -304,6 +370,15 @@ impl HttpSession {
         let mut already_read = buf.len();
         let mut skip_next_read = already_read != 0;
         let mut detached_suffix = None;
+        // gatehouse patch: the head deadline runs from the first byte (from
+        // now on a new connection, or with pipelined bytes already here).
+        let head_limit = self.head_timeouts.head;
+        let head_clock = |now| head_limit.map(|t| now + t);
+        let mut head_deadline = if already_read != 0 || self.head_timeouts.idle.is_none() {
+            head_clock(std::time::Instant::now())
+        } else {
+            None
+        };
         loop {
             if already_read > MAX_HEADER_SIZE {
                 /* NOTE: this check only blocks second read. The first large read is allowed
@@ -323,8 +398,15 @@ impl HttpSession {
             // this request and is waiting for our response).
             if skip_next_read {
                 skip_next_read = false;
-            } else if let Some(n) = self.read_request_buf(&mut buf, already_read).await? {
+            } else if let Some(n) = self
+                .read_request_buf(&mut buf, already_read, head_deadline)
+                .await?
+            {
                 already_read += n;
+                // gatehouse patch: start the head clock at the first byte.
+                if head_deadline.is_none() {
+                    head_deadline = head_clock(std::time::Instant::now());
+                }
             } else {
                 return Ok(None);
             }
