@@ -84,7 +84,8 @@ impl<'a> Line<'a> {
                         _ => Err(Cut::Invalid("CR not followed by LF")),
                     };
                 }
-                b'\r' | b'\n' => return Err(Cut::Invalid("whitespace before the line end")),
+                b'\n' => return Err(Cut::Invalid("bare LF (a chunk line ends with CRLF)")),
+                b'\r' => return Err(Cut::Invalid("whitespace before the line end")),
                 _ => return Err(Cut::Invalid("unexpected byte after the chunk size")),
             }
         }
