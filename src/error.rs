@@ -118,6 +118,28 @@ impl GateError {
     }
 }
 
+/// The answer for a bare status chosen inside Pingora (`respond_error`: a
+/// request head it cannot parse, CONNECT, ...), in the SPEC §6 format.
+pub fn status_answer(status: u16) -> Answer {
+    let (code, message) = match status {
+        400 => ("bad_request", "the request could not be parsed"),
+        405 => ("method_not_allowed", "method not allowed"),
+        408 => ("request_timeout", "the request took too long"),
+        413 => ("payload_too_large", "request too large"),
+        500 => return GateError::Internal(String::new()).answer(),
+        502 => return GateError::UpstreamDown.answer(),
+        503 => ("unavailable", "the gateway is overloaded"),
+        504 => ("gateway_timeout", "the upstream did not answer in time"),
+        s if s < 500 => ("bad_request", "request refused"),
+        _ => ("internal", "unexpected error"),
+    };
+    Answer {
+        status,
+        headers: Vec::new(),
+        body: json_error(code, message),
+    }
+}
+
 /// `RateLimit-*` headers (and `Retry-After` when refused), SPEC §6 and §8.
 pub fn limit_headers(info: &LimitInfo, refused: bool) -> Vec<(&'static str, String)> {
     let mut h = vec![
@@ -142,6 +164,20 @@ mod tests {
         assert_eq!(a.headers, vec![("WWW-Authenticate", "Bearer".to_string())]);
         let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
         assert_eq!(v["error"], "unauthorized");
+    }
+
+    #[test]
+    fn pingora_statuses_get_json_bodies() {
+        for status in [400, 405, 408, 413, 418, 500, 502, 503, 504, 599] {
+            let a = status_answer(status);
+            assert_eq!(a.status, status);
+            let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+            assert!(
+                v["error"].is_string() && v["message"].is_string(),
+                "{status}"
+            );
+        }
+        assert!(status_answer(400).body.contains("bad_request"));
     }
 
     #[test]

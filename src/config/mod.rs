@@ -62,6 +62,16 @@ pub struct ServerConfig {
     pub shutdown_timeout: Duration,
     /// Prefix of the gateway's own endpoints, default `/auth`.
     pub auth_prefix: String,
+    /// Slow clients (slowloris): the whole request head must arrive within
+    /// this, and a kept-alive connection may sit idle between requests this
+    /// long; then it is closed.
+    pub header_timeout: Duration,
+    pub keepalive_timeout: Duration,
+    /// Open client connections per process, and per client address, beyond
+    /// which new ones are closed at once: one client cannot hold every
+    /// descriptor.
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
 }
 
 #[derive(Debug, Clone)]

@@ -44,6 +44,12 @@ pub struct RawServer {
     pub shutdown_timeout: Option<Str>,
     /// Prefix of the gateway's own endpoints (SPEC §4, "configurable").
     pub auth_prefix: Option<Str>,
+    /// Slow clients (issue 10): total time for a request head, idle time
+    /// between requests, open connections per process and per client IP.
+    pub header_timeout: Option<Str>,
+    pub keepalive_timeout: Option<Str>,
+    pub max_connections: Option<Spanned<i64>>,
+    pub max_connections_per_ip: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -535,7 +535,7 @@ impl ProxyHttp for Gatehouse {
         if code > 0 {
             let answer = match code {
                 502 => GateError::UpstreamDown.answer(),
-                400 => GateError::BadRequest("malformed request").answer(),
+                400 => GateError::BadRequest(downstream_fault(e)).answer(),
                 _ => GateError::Internal(String::new()).answer(),
             };
             if let Err(err) = respond::send(session, answer, ctx.tls).await {
@@ -546,5 +546,14 @@ impl ProxyHttp for Gatehouse {
             error_code: code,
             can_reuse_downstream: false,
         }
+    }
+}
+
+/// What was wrong with a request Pingora failed to read (its body: the
+/// vendored pingora-core refuses non-RFC chunk lines, GATEHOUSE-PATCHES.md).
+fn downstream_fault(e: &Error) -> &'static str {
+    match e.etype().as_str() {
+        "InvalidChunk" | "InvalidTrailerEnd" => "malformed chunked body",
+        _ => "malformed request",
     }
 }

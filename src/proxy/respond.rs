@@ -1,22 +1,41 @@
 //! Writing the gateway's own answers, with the headers every gateway answer
 //! carries (SPEC §6): nosniff, no-store, no framing, HSTS over TLS, and
 //! `Referrer-Policy: no-referrer` unless the answer (a page) sets its own.
+//! The same head is used for the answers Pingora writes itself (parse
+//! failures, CONNECT), through the hook installed by `server::run`.
 
 use bytes::Bytes;
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 
-use crate::error::Answer;
+use crate::error::{status_answer, Answer};
 
 /// Write `answer` as the complete response.
 pub async fn send(session: &mut Session, answer: Answer, tls: bool) -> pingora::Result<()> {
+    let resp = head(&answer, tls)?;
+    let head_only = session.req_header().method == http::Method::HEAD;
+    session
+        .write_response_header(Box::new(resp), head_only)
+        .await?;
+    if !head_only {
+        session
+            .write_response_body(Some(Bytes::from(answer.body)), true)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The response head of `answer`: its own headers, then the JSON type, the
+/// length and the security headers. No `Server` header: nothing names the
+/// software.
+pub fn head(answer: &Answer, tls: bool) -> pingora::Result<ResponseHeader> {
     let mut resp = ResponseHeader::build(answer.status, Some(answer.headers.len() + 6))?;
     let mut has_type = false;
     let mut has_referrer_policy = false;
-    for (name, value) in answer.headers {
+    for (name, value) in &answer.headers {
         has_type |= name.eq_ignore_ascii_case("content-type");
         has_referrer_policy |= name.eq_ignore_ascii_case("referrer-policy");
-        resp.append_header(name, value)?;
+        resp.append_header(*name, value)?;
     }
     if !has_type && !answer.body.is_empty() {
         resp.insert_header("Content-Type", "application/json")?;
@@ -35,14 +54,39 @@ pub async fn send(session: &mut Session, answer: Answer, tls: bool) -> pingora::
             "max-age=31536000; includeSubDomains",
         )?;
     }
-    let head_only = session.req_header().method == http::Method::HEAD;
-    session
-        .write_response_header(Box::new(resp), head_only)
-        .await?;
-    if !head_only {
-        session
-            .write_response_body(Some(Bytes::from(answer.body)), true)
-            .await?;
+    Ok(resp)
+}
+
+/// The answer Pingora writes for a status it chose itself (the vendored
+/// pingora-core's `set_error_response_hook`): the SPEC §6 JSON with our
+/// headers instead of an empty body with `Server: Pingora`.
+pub fn pingora_error(status: u16, tls: bool) -> (ResponseHeader, Bytes) {
+    let answer = status_answer(status);
+    match head(&answer, tls) {
+        Ok(resp) => (resp, Bytes::from(answer.body)),
+        // Only an invalid status can fail; answer 500 with the same headers.
+        Err(_) => pingora_error(500, tls),
     }
-    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pingora_errors_carry_our_headers_and_json() {
+        let (resp, body) = pingora_error(400, true);
+        assert_eq!(resp.status.as_u16(), 400);
+        let get = |name: &str| resp.headers.get(name).and_then(|v| v.to_str().ok());
+        assert_eq!(get("content-type"), Some("application/json"));
+        assert_eq!(get("x-content-type-options"), Some("nosniff"));
+        assert_eq!(get("cache-control"), Some("no-store"));
+        assert!(get("strict-transport-security").is_some());
+        assert!(get("server").is_none());
+        assert_eq!(get("content-length"), Some(body.len().to_string().as_str()));
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"], "bad_request");
+        let (plain, _) = pingora_error(405, false);
+        assert!(plain.headers.get("strict-transport-security").is_none());
+    }
 }

@@ -1,18 +1,22 @@
 //! Build the Pingora server from the config: the proxy service(s) with their
 //! plain and TLS listeners (one single-threaded service per thread without
 //! work stealing, see `shards`), and the background service that reloads on
-//! SIGHUP.
+//! SIGHUP. Slow and greedy clients are bounded here too: head and idle
+//! timeouts (Pingora's server options) and connection limits (`limits`).
 
+pub mod limits;
 pub mod shards;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use pingora::apps::HttpServerOptions;
 use pingora::listeners::tls::TlsSettings;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{Server, ShutdownWatch};
 use pingora::services::background::{background_service, BackgroundService};
+use pingora::services::listening::Service;
 
 use crate::auth::external::TrustedIssuers;
 use crate::proxy::Gatehouse;
@@ -20,6 +24,8 @@ use crate::state::AppState;
 
 /// Start serving; never returns (Pingora exits the process on shutdown).
 pub fn run(state: Arc<AppState>) -> ! {
+    // Pingora's own error answers (unparsable heads, CONNECT) in our format.
+    pingora::protocols::http::server::set_error_response_hook(crate::proxy::respond::pingora_error);
     let cfg = &state.config.server;
     let conf = ServerConf {
         threads: cfg.threads,
@@ -47,11 +53,19 @@ pub fn run(state: Arc<AppState>) -> ! {
             }
         }
     }
+    // One count for the process, whichever shard accepts a connection.
+    let limits = limits::Limits::new(
+        cfg.max_connections,
+        cfg.max_connections_per_ip,
+        cfg.trusted_proxies.clone(),
+    );
     for shard in 0..shards {
-        let mut proxy = pingora::proxy::http_proxy_service_with_name(
-            &server.configuration,
-            Gatehouse::new(state.clone()),
-            "gatehouse",
+        let mut app =
+            pingora::proxy::http_proxy(&server.configuration, Gatehouse::new(state.clone()));
+        app.server_options = Some(http_options(cfg));
+        let mut proxy = Service::new(
+            "gatehouse".to_string(),
+            limits::Limited::new(app, limits.clone()),
         );
         if let Some(addr) = cfg.listen {
             shards::listen_tcp(&mut proxy, addr, shard, shards);
@@ -84,6 +98,16 @@ pub fn run(state: Arc<AppState>) -> ! {
     server.add_service(background_service("reload", Reloader { state }));
     tracing::info!("gatehouse started");
     server.run_forever()
+}
+
+/// HTTP/1 bounds for slow clients: the whole request head within
+/// `header_timeout` (a slowloris head is cut off with a 408), and at most
+/// `keepalive_timeout` idle between requests on a kept-alive connection.
+fn http_options(cfg: &crate::config::ServerConfig) -> HttpServerOptions {
+    let mut options = HttpServerOptions::default();
+    options.header_timeout = Some(cfg.header_timeout);
+    options.keepalive_timeout = Some(cfg.keepalive_timeout);
+    options
 }
 
 /// Reloads policy and users on SIGHUP; a bad new config keeps the old one.

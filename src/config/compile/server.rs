@@ -21,6 +21,14 @@ const DEFAULT_KEY_PREFIX: &str = "gh:";
 /// Longest `[store] local_cache` lifetime accepted.
 const MAX_LOCAL_CACHE: Duration = Duration::from_secs(5);
 const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(2);
+// Slow clients: nginx's client_header_timeout is 60s, its keepalive_timeout
+// 75s; a gateway in front of APIs can ask for the head sooner.
+const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(75);
+/// Below the usual 65536-descriptor limit, with room for upstream sockets.
+const DEFAULT_MAX_CONNECTIONS: i64 = 10_000;
+/// Enough for a NAT or an office behind one address, far below the total.
+const DEFAULT_MAX_CONNECTIONS_PER_IP: i64 = 256;
 
 impl Compiler<'_> {
     // ---- [server] ----
@@ -119,6 +127,40 @@ impl Compiler<'_> {
                 }
             },
         };
+        let header_timeout = self.positive(
+            s.header_timeout.as_ref(),
+            "server.header_timeout",
+            DEFAULT_HEADER_TIMEOUT,
+        );
+        let keepalive_timeout = self.positive(
+            s.keepalive_timeout.as_ref(),
+            "server.keepalive_timeout",
+            DEFAULT_KEEPALIVE_TIMEOUT,
+        );
+        let max_connections = self.int(
+            s.max_connections.as_ref(),
+            "server.max_connections",
+            DEFAULT_MAX_CONNECTIONS,
+            1..1_000_001,
+        );
+        let max_connections_per_ip = self.int(
+            s.max_connections_per_ip.as_ref(),
+            "server.max_connections_per_ip",
+            DEFAULT_MAX_CONNECTIONS_PER_IP,
+            1..1_000_001,
+        );
+        if let (Some(v), true) = (
+            &s.max_connections_per_ip,
+            max_connections_per_ip > max_connections,
+        ) {
+            self.d.at(
+                v.span(),
+                "server.max_connections_per_ip",
+                format!(
+                    "{max_connections_per_ip} is more than max_connections ({max_connections})"
+                ),
+            );
+        }
         ServerConfig {
             listen,
             tls_listen,
@@ -130,6 +172,10 @@ impl Compiler<'_> {
             public_origin,
             shutdown_timeout,
             auth_prefix,
+            header_timeout,
+            keepalive_timeout,
+            max_connections: usize::try_from(max_connections).unwrap_or(10_000),
+            max_connections_per_ip: usize::try_from(max_connections_per_ip).unwrap_or(256),
         }
     }
 

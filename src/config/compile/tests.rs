@@ -182,6 +182,9 @@ fn spec_example_compiles() {
     assert_eq!(s.public_origin.as_deref(), Some("https://app.example.com"));
     assert_eq!(s.shutdown_timeout, Duration::from_secs(10));
     assert_eq!(s.auth_prefix, "/auth");
+    assert_eq!(s.header_timeout, Duration::from_secs(10));
+    assert_eq!(s.keepalive_timeout, Duration::from_secs(75));
+    assert_eq!((s.max_connections, s.max_connections_per_ip), (10_000, 256));
     assert_eq!(
         cfg.admin.as_ref().map(|a| a.listen),
         Some("127.0.0.1:9090".parse().unwrap())
@@ -426,6 +429,19 @@ fn bad_configs_name_file_line_and_key() {
         ("[server]\nlisten = \"localhost:8080\"\n".into(), 2, "server.listen", "not a socket address"),
         ("[server]\nthreads = 2\n".into(), 1, "server.listen", "no listener"),
         (server("threads = 0\n"), 3, "server.threads", "out of range"),
+        (server("header_timeout = \"0s\"\n"), 3, "server.header_timeout", "greater than zero"),
+        (server("header_timeout = \"10\"\n"), 3, "server.header_timeout", "no unit"),
+        (server("keepalive_timeout = \"1.5s\"\n"), 3, "server.keepalive_timeout", "unknown unit"),
+        (server("keepalive_timeout = \"0ms\"\n"), 3, "server.keepalive_timeout", "greater than zero"),
+        (server("max_connections = 0\n"), 3, "server.max_connections", "out of range"),
+        (server("max_connections = \"many\"\n"), 3, "server.max_connections", "invalid type"),
+        (server("max_connections_per_ip = -1\n"), 3, "server.max_connections_per_ip", "out of range"),
+        (
+            server("max_connections = 10\nmax_connections_per_ip = 20\n"),
+            4,
+            "server.max_connections_per_ip",
+            "more than max_connections (10)",
+        ),
         (
             server("tls_listen = \"127.0.0.1:8443\"\ntls_key = \"certs/key.pem\"\n"),
             3,
@@ -725,4 +741,17 @@ fn demo_files_load() {
         );
         assert!(argon.verify_password(b"wrong", &hash).is_err());
     }
+}
+
+#[test]
+fn slow_client_limits_are_read() {
+    let fx = Fixture::new();
+    let text = with_base(
+        "[server]\nlisten = \"127.0.0.1:8080\"\nheader_timeout = \"1500ms\"\nkeepalive_timeout = \"2s\"\nmax_connections = 50\nmax_connections_per_ip = 5\n",
+    );
+    let cfg = fx.load(&text).unwrap_or_else(|e| panic!("{e}"));
+    let s = &cfg.server;
+    assert_eq!(s.header_timeout, Duration::from_millis(1500));
+    assert_eq!(s.keepalive_timeout, Duration::from_secs(2));
+    assert_eq!((s.max_connections, s.max_connections_per_ip), (50, 5));
 }
