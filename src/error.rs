@@ -1,16 +1,8 @@
 //! One error enum for everything a request can end in, and the single place
 //! where those errors become SPEC §6 answers (status, headers, JSON body).
 
-/// What the rate limiter decided, for `RateLimit-*` and `Retry-After` headers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LimitInfo {
-    pub limit: u64,
-    pub remaining: u64,
-    /// Seconds until the budget is full again.
-    pub reset: u64,
-    /// Seconds until the next request would pass (0 when allowed).
-    pub retry_after: u64,
-}
+pub use crate::store::LimitInfo;
+use crate::store::StoreError;
 
 /// Every way a request handled by the gateway itself can fail.
 #[derive(Debug, thiserror::Error)]
@@ -40,12 +32,22 @@ pub enum GateError {
     Csrf,
     #[error("rate limited")]
     RateLimited(LimitInfo),
-    #[error("store unavailable")]
-    StoreUnavailable,
+    /// The store failed or timed out: fail closed (SPEC §6: 503). The cause
+    /// is logged, never shown.
+    #[error("store unavailable: {0}")]
+    Store(#[from] StoreError),
     #[error("upstream unavailable")]
     UpstreamDown,
+    /// Anything unexpected: logged with its cause, answered as a bare 500.
     #[error("internal error: {0}")]
-    Internal(String),
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl GateError {
+    /// An unexpected failure, keeping its cause for the log.
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        GateError::Internal(cause.into())
+    }
 }
 
 /// A fully formed answer: what `proxy::respond` writes.
@@ -106,7 +108,7 @@ impl GateError {
                     body: json_error("rate_limited", "too many requests"),
                 };
             }
-            GateError::StoreUnavailable => (503, "unavailable", "the session store is unavailable"),
+            GateError::Store(_) => (503, "unavailable", "the session store is unavailable"),
             GateError::UpstreamDown => (502, "bad_gateway", "the upstream is unavailable"),
             GateError::Internal(_) => (500, "internal", "unexpected error"),
         };
@@ -126,7 +128,7 @@ pub fn status_answer(status: u16) -> Answer {
         405 => ("method_not_allowed", "method not allowed"),
         408 => ("request_timeout", "the request took too long"),
         413 => ("payload_too_large", "request too large"),
-        500 => return GateError::Internal(String::new()).answer(),
+        500 => return GateError::internal("pingora").answer(),
         502 => return GateError::UpstreamDown.answer(),
         503 => ("unavailable", "the gateway is overloaded"),
         504 => ("gateway_timeout", "the upstream did not answer in time"),
@@ -182,7 +184,7 @@ mod tests {
 
     #[test]
     fn internal_errors_never_leak_details() {
-        let a = GateError::Internal("redis at 10.0.0.1 said NOAUTH".into()).answer();
+        let a = GateError::internal("redis at 10.0.0.1 said NOAUTH").answer();
         assert_eq!(a.status, 500);
         assert!(!a.body.contains("redis"));
     }

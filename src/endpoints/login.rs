@@ -150,7 +150,7 @@ async fn verify(user: Option<User>, password: String) -> Result<Option<User>, Ga
     let _permit = PASSWORD_CHECKS
         .acquire()
         .await
-        .map_err(|_| GateError::Internal("password check closed".into()))?;
+        .map_err(|_| GateError::internal("password check closed"))?;
     tokio::task::spawn_blocking(move || {
         let too_long = password.len() > MAX_FIELD;
         match user {
@@ -165,7 +165,7 @@ async fn verify(user: Option<User>, password: String) -> Result<Option<User>, Ga
         }
     })
     .await
-    .map_err(|_| GateError::Internal("password check failed".into()))
+    .map_err(|_| GateError::internal("password check failed"))
 }
 
 pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
@@ -176,10 +176,7 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
     // SPEC §8: counted per username whether or not it exists, so lockout
     // answers cannot be used to find out which usernames exist.
     let fail_key = failure_key(&input.username);
-    let failures = store
-        .login_failures(&fail_key)
-        .await
-        .map_err(|_| GateError::StoreUnavailable)?;
+    let failures = store.login_failures(&fail_key).await?;
     if failures >= cfg.login.max_failures {
         METRICS.logins.with_label_values(&["locked_out"]).inc();
         return Err(locked_out(cfg.login.max_failures, cfg.login.lockout));
@@ -195,17 +192,12 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
     };
     // An admin lock (`gatehouse user lock`) answers like a bad password,
     // after the same password work, so it cannot be told apart either.
-    if store
-        .user_locked(&user.id)
-        .await
-        .map_err(|_| GateError::StoreUnavailable)?
-    {
+    if store.user_locked(&user.id).await? {
         failed(call, &fail_key, &input.username, "user locked").await?;
         return Err(GateError::BadLogin);
     }
-    let second = totp::check_login(store.as_ref(), &user.id, input.totp.as_deref(), unix_now())
-        .await
-        .map_err(|_| GateError::StoreUnavailable)?;
+    let second =
+        totp::check_login(store.as_ref(), &user.id, input.totp.as_deref(), unix_now()).await?;
     match second {
         SecondFactor::NotEnrolled | SecondFactor::Passed => {}
         // The first half of a two-step login: not a failure.
@@ -222,22 +214,12 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
     }
     // Only after every factor passed: a right password alone must not
     // reset the count of wrong codes.
-    store
-        .clear_login_failures(&fail_key)
-        .await
-        .map_err(|_| GateError::StoreUnavailable)?;
+    store.clear_login_failures(&fail_key).await?;
     let issued = issue_session(call, &user).await?;
     // An admin lock that landed after the check above revoked the user's
     // sessions before this one existed: look again now that it does.
-    if store
-        .user_locked(&user.id)
-        .await
-        .map_err(|_| GateError::StoreUnavailable)?
-    {
-        store
-            .delete_session(&issued.sid)
-            .await
-            .map_err(|_| GateError::StoreUnavailable)?;
+    if store.user_locked(&user.id).await? {
+        store.delete_session(&issued.sid).await?;
         failed(call, &fail_key, &input.username, "user locked").await?;
         return Err(GateError::BadLogin);
     }
@@ -296,8 +278,7 @@ async fn failed(
     let store = call.store().await?;
     let count = store
         .record_login_failure(fail_key, cfg.login.lockout)
-        .await
-        .map_err(|_| GateError::StoreUnavailable)?;
+        .await?;
     let username = printable(username);
     tracing::info!(event = "login_failed", username = %username, ip = %call.client_ip, reason, "login failed");
     METRICS.logins.with_label_values(&["failed"]).inc();
@@ -338,8 +319,7 @@ async fn issue_session(call: &Call<'_>, user: &User) -> Result<Issued, GateError
     let store = call.store().await?;
     store
         .create_session(&record, cfg.session.idle_timeout)
-        .await
-        .map_err(|_| GateError::StoreUnavailable)?;
+        .await?;
     let refresh = new_token();
     let refresh_rec = RefreshRecord {
         sid: record.sid.clone(),
@@ -348,13 +328,12 @@ async fn issue_session(call: &Call<'_>, user: &User) -> Result<Issued, GateError
     };
     store
         .put_refresh(&token_hash(&refresh), &refresh_rec, cfg.tokens.refresh_ttl)
-        .await
-        .map_err(|_| GateError::StoreUnavailable)?;
+        .await?;
     let (access, exp) = call
         .state
         .tokens
         .mint(&record, now)
-        .map_err(|e| GateError::Internal(e.to_string()))?;
+        .map_err(GateError::internal)?;
     Ok(Issued {
         sid: record.sid,
         secret,

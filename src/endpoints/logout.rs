@@ -25,18 +25,10 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
     let identity = call.require_user().await?;
     let store = call.store().await?;
     let ended = if input.all {
-        store
-            .delete_user_sessions(&identity.user_id)
-            .await
-            .map_err(|_| GateError::StoreUnavailable)?
+        store.delete_user_sessions(&identity.user_id).await?
     } else {
         match &identity.sid {
-            Some(sid) => usize::from(
-                store
-                    .delete_session(sid)
-                    .await
-                    .map_err(|_| GateError::StoreUnavailable)?,
-            ),
+            Some(sid) => usize::from(store.delete_session(sid).await?),
             None => 0,
         }
     };

@@ -195,10 +195,7 @@ async fn read_body(session: &mut Session) -> Result<Bytes, GateError> {
 impl Call<'_> {
     /// The store, or 503.
     pub async fn store(&self) -> Result<&Arc<dyn Store>, GateError> {
-        self.state
-            .store()
-            .await
-            .map_err(|_| GateError::StoreUnavailable)
+        self.state.store().await.map_err(GateError::from)
     }
 
     /// The caller's identity from the session cookie or bearer token.
@@ -216,8 +213,7 @@ impl Call<'_> {
             self.state.config.session.idle_timeout,
             unix_now(),
         )
-        .await
-        .map_err(|_| GateError::StoreUnavailable)?;
+        .await?;
         Ok(match outcome {
             AuthOutcome::Authenticated(id) => Some(id),
             AuthOutcome::Anonymous | AuthOutcome::Refused(_) => None,

@@ -64,8 +64,7 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
             now,
             cfg.tokens.refresh_reuse_grace,
         )
-        .await
-        .map_err(|_| GateError::StoreUnavailable)?;
+        .await?;
     let (record, successor) = match outcome {
         RotateOutcome::Rotated(record) => (record, fresh),
         // Two tabs refreshing at once: the second gets the first's successor.
@@ -84,8 +83,7 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
     };
     let Some(mut session) = store
         .touch_session(&record.sid, now, cfg.session.idle_timeout)
-        .await
-        .map_err(|_| GateError::StoreUnavailable)?
+        .await?
     else {
         return Err(GateError::Unauthenticated { browser: None });
     };
@@ -106,7 +104,7 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
         .state
         .tokens
         .mint(&session, now)
-        .map_err(|e| GateError::Internal(e.to_string()))?;
+        .map_err(GateError::internal)?;
     tracing::info!(event = "refresh", username = %session.username, ip = %call.client_ip, "refresh");
     let mut answer = json(serde_json::json!({
         "access_token": access,

@@ -7,10 +7,7 @@ use crate::error::{Answer, GateError};
 pub async fn list(call: &Call<'_>) -> Result<Answer, GateError> {
     let id = call.require_user().await?;
     let store = call.store().await?;
-    let sessions = store
-        .list_sessions(&id.user_id)
-        .await
-        .map_err(|_| GateError::StoreUnavailable)?;
+    let sessions = store.list_sessions(&id.user_id).await?;
     let items: Vec<_> = sessions
         .iter()
         .map(|s| {
@@ -34,16 +31,12 @@ pub async fn delete(call: &Call<'_>) -> Result<Answer, GateError> {
     // Another user's session answers exactly like a missing one.
     let owned = store
         .get_session(target)
-        .await
-        .map_err(|_| GateError::StoreUnavailable)?
+        .await?
         .is_some_and(|s| s.user_id == id.user_id);
     if !owned {
         return Err(GateError::NotFound);
     }
-    store
-        .delete_session(target)
-        .await
-        .map_err(|_| GateError::StoreUnavailable)?;
+    store.delete_session(target).await?;
     tracing::info!(event = "session_revoked", username = %id.username, ip = %call.client_ip, reason = "user ended session", "session revoked");
     Ok(json(serde_json::json!({ "ended": 1 })))
 }

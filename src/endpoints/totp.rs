@@ -35,10 +35,7 @@ pub async fn enroll(call: &Call<'_>) -> Result<Answer, GateError> {
     limit_ip(call, TOTP_PER_IP).await?;
     let store = call.store().await?;
     let secret = totp::new_secret();
-    let started = store
-        .begin_totp(&id.user_id, &secret, PENDING_TTL)
-        .await
-        .map_err(|_| GateError::StoreUnavailable)?;
+    let started = store.begin_totp(&id.user_id, &secret, PENDING_TTL).await?;
     if !started {
         return Err(GateError::BadRequest(
             "TOTP is already active; an administrator can reset it",
@@ -61,8 +58,7 @@ pub async fn confirm(call: &Call<'_>) -> Result<Answer, GateError> {
     let store = call.store().await?;
     let pending = store
         .get_totp(&id.user_id)
-        .await
-        .map_err(|_| GateError::StoreUnavailable)?
+        .await?
         .filter(|r| !r.active)
         .ok_or(GateError::BadRequest(
             "no TOTP enrolment is pending; start one with /totp/enroll",
@@ -78,8 +74,7 @@ pub async fn confirm(call: &Call<'_>) -> Result<Answer, GateError> {
     // meanwhile makes this fail rather than activate a secret never shown.
     let activated = store
         .activate_totp(&id.user_id, &pending.secret, step, &hashes)
-        .await
-        .map_err(|_| GateError::StoreUnavailable)?;
+        .await?;
     if !activated {
         return Err(GateError::BadRequest("the enrolment changed; start again"));
     }

@@ -177,10 +177,7 @@ impl Gatehouse {
         if route.access == Access::Public {
             return Ok(None);
         }
-        let store = state
-            .store()
-            .await
-            .map_err(|_| GateError::StoreUnavailable)?;
+        let store = state.store().await?;
         let idle = state.config.session.idle_timeout;
         let current = Directory {
             users: &live.users,
@@ -194,8 +191,7 @@ impl Gatehouse {
             idle,
             unix_now(),
         )
-        .await
-        .map_err(|_| GateError::StoreUnavailable)?;
+        .await?;
         let method = creds.method().map(|m| m.as_str()).unwrap_or("none");
         let result = match &outcome {
             AuthOutcome::Authenticated(_) => "ok",
@@ -278,7 +274,7 @@ async fn answered(
 ) -> Result<Flow, GateError> {
     respond::send(session, answer, ctx.tls)
         .await
-        .map_err(|e| GateError::Internal(e.to_string()))?;
+        .map_err(GateError::internal)?;
     ctx.endpoint = true;
     Ok(Flow::Answered)
 }
@@ -536,7 +532,7 @@ impl ProxyHttp for Gatehouse {
             let answer = match code {
                 502 => GateError::UpstreamDown.answer(),
                 400 => GateError::BadRequest(downstream_fault(e)).answer(),
-                _ => GateError::Internal(String::new()).answer(),
+                _ => GateError::internal(e.to_string()).answer(),
             };
             if let Err(err) = respond::send(session, answer, ctx.tls).await {
                 tracing::debug!(error = %err, "could not send error answer");

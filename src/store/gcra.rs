@@ -3,7 +3,16 @@
 
 use std::time::Duration;
 
-use crate::error::LimitInfo;
+/// What the rate limiter decided, for `RateLimit-*` and `Retry-After` headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitInfo {
+    pub limit: u64,
+    pub remaining: u64,
+    /// Seconds until the budget is full again.
+    pub reset: u64,
+    /// Seconds until the next request would pass (0 when allowed).
+    pub retry_after: u64,
+}
 
 /// A compiled rate limit: `limit` per `period`, plus `burst`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -25,7 +25,7 @@ pub mod gcra;
 pub mod memory;
 pub mod redis;
 
-pub use gcra::{GcraRule, LimitDecision};
+pub use gcra::{GcraRule, LimitDecision, LimitInfo};
 pub use memory::MemoryStore;
 pub use redis::RedisStore;
 
