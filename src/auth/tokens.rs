@@ -75,6 +75,14 @@ pub enum TokenError {
     Claim(&'static str),
 }
 
+/// A token error that reaches an answer is one of minting (verification
+/// failures end as `AuthOutcome::Refused`): unexpected, so a logged 500.
+impl From<TokenError> for crate::error::GateError {
+    fn from(e: TokenError) -> Self {
+        crate::error::GateError::internal(e)
+    }
+}
+
 /// Mints and verifies gatehouse's access tokens.
 pub struct TokenService {
     pub keys: KeySet,
