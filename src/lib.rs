@@ -9,6 +9,7 @@ pub mod admin;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod decision;
 pub mod endpoints;
 pub mod error;
 pub mod metrics;

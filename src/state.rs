@@ -12,6 +12,7 @@ use tokio::sync::OnceCell;
 use crate::auth::external::TrustedIssuers;
 use crate::auth::keys::KeySet;
 use crate::auth::tokens::TokenService;
+use crate::auth::Authenticator;
 use crate::config::users::{load_users, UserDirectory};
 use crate::config::{self, Config, ConfigError, Diagnostic};
 use crate::policy::ratelimit::Limiter;
@@ -66,7 +67,8 @@ pub fn peers(policy: &Policy, path: &Path) -> Result<Vec<HttpPeer>, ConfigError>
 pub struct AppState {
     pub config: Config,
     pub live: ArcSwap<Live>,
-    pub tokens: TokenService,
+    /// The one way an identity is made (`auth::Authenticator`).
+    pub auth: Authenticator,
     /// Rate limiter, with a local fallback for when the store is down.
     pub limiter: Limiter,
     /// Connected lazily inside the serving runtime: a Redis connection's
@@ -136,24 +138,25 @@ impl AppState {
         users: UserDirectory,
         keys: KeySet,
     ) -> Result<AppState, ConfigError> {
-        let mut tokens = TokenService::new(
+        let tokens = TokenService::new(
             keys,
             config.tokens.issuer.clone(),
             config.tokens.audience.clone(),
             config.tokens.access_ttl.as_secs() as i64,
         );
-        tokens.external = TrustedIssuers::new(
+        let external = TrustedIssuers::new(
             &config.tokens.issuer,
             &config.trusted_issuers,
             config.policy.roles.names().clone(),
         );
+        let auth = Authenticator::new(tokens, external, &config.session);
         let store = OnceCell::new();
         let live = ArcSwap::from_pointee(Live::new(config.policy.clone(), users, &config.path)?);
         let limiter = Limiter::new(Arc::new(MemoryStore::new()));
         Ok(AppState {
             config,
             live,
-            tokens,
+            auth,
             limiter,
             store,
         })
@@ -185,7 +188,7 @@ impl AppState {
         let live = Live::new(fresh.policy, users, &self.config.path)?;
         // Trusted issuers keep their keys; their claim mapping and roles
         // follow the reloaded config (nothing about their tokens is cached).
-        if let Some(external) = &self.tokens.external {
+        if let Some(external) = self.auth.external() {
             external.reconfigure(&fresh.trusted_issuers, live.policy.roles.names().clone());
         }
         self.live.store(Arc::new(live));

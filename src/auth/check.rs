@@ -2,10 +2,11 @@
 //! cookie, verified and then looked up in the store on every request, so a
 //! logout or revocation takes effect at once.
 
-use http::HeaderValue;
+use http::{HeaderMap, HeaderValue};
 use pingora::http::RequestHeader;
 
 use crate::auth::apikey;
+use crate::auth::external::TrustedIssuers;
 use crate::auth::identity::{AuthMethod, Identity};
 use crate::auth::session::{request_cookies, sid_of};
 use crate::auth::settings::SessionConfig;
@@ -94,17 +95,15 @@ impl From<Ambiguous> for GateError {
 /// with different values. Runs on every request, public routes and the
 /// gateway's endpoints included; allocates nothing.
 pub fn credentials<'a>(
-    req: &'a RequestHeader,
+    headers: &'a HeaderMap,
     cookies: OwnCookies<'_>,
 ) -> Result<Credentials<'a>, Ambiguous> {
-    let [session, _, _] = request_cookies(
-        &req.headers,
-        [cookies.session, cookies.refresh, cookies.csrf],
-    )
-    .map_err(|_| Ambiguous::Cookie)?;
-    let authorization = single(&req.headers, http::header::AUTHORIZATION.as_str())
+    let [session, _, _] =
+        request_cookies(headers, [cookies.session, cookies.refresh, cookies.csrf])
+            .map_err(|_| Ambiguous::Cookie)?;
+    let authorization = single(headers, http::header::AUTHORIZATION.as_str())
         .map_err(|_| Ambiguous::Authorization)?;
-    let api_key = single(&req.headers, API_KEY_HEADER).map_err(|_| Ambiguous::ApiKey)?;
+    let api_key = single(headers, API_KEY_HEADER).map_err(|_| Ambiguous::ApiKey)?;
     if let Some(v) = authorization {
         let value = v.to_str().ok();
         if let Some(token) = value.and_then(|v| scheme_value(v, "bearer")) {
@@ -194,10 +193,11 @@ pub struct Directory<'a> {
 }
 
 /// Verify credentials and look the session (sliding its idle timeout) or
-/// the API key up.
-pub async fn authenticate(
+/// the API key up. Called through `Authenticator::authenticate`.
+pub(crate) async fn authenticate(
     creds: Credentials<'_>,
     tokens: &TokenService,
+    external: Option<&TrustedIssuers>,
     store: &dyn Store,
     current: Directory<'_>,
     idle: std::time::Duration,
@@ -209,7 +209,7 @@ pub async fn authenticate(
             Err(_) => {
                 // Not one of ours: a trusted IdP's token (tokens.trusted_issuers)
                 // is stateless, verified with that issuer's keys, no session.
-                if let Some(external) = &tokens.external {
+                if let Some(external) = external {
                     if let Some(outcome) = external.authenticate(token, now).await {
                         return Ok(outcome);
                     }
@@ -229,7 +229,7 @@ pub async fn authenticate(
         (None, Credentials::ApiKey(key)) => {
             return Ok(match apikey::lookup(key, store, now).await? {
                 Some(mut id) => {
-                    // RoleNames are stored with the key; one a reload removed
+                    // Roles are stored with the key; one a reload removed
                     // from `[roles]` grants nothing and is not sent upstream.
                     id.roles.retain(|r| current.roles.contains(r));
                     AuthOutcome::Authenticated(id)

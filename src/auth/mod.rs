@@ -3,6 +3,7 @@
 //! key against the store.
 
 pub mod apikey;
+pub mod authenticator;
 pub mod check;
 pub mod external;
 pub mod identity;
@@ -17,5 +18,6 @@ pub mod totp;
 pub mod users;
 pub mod verified;
 
+pub use authenticator::Authenticator;
 pub use identity::{AuthMethod, Identity};
 pub use role_names::RoleNames;

@@ -21,7 +21,6 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::auth::external::TrustedIssuers;
 use crate::auth::keys::KeySet;
 use crate::auth::verified::VerifiedTokens;
 use crate::store::SessionRecord;
@@ -89,9 +88,6 @@ pub struct TokenService {
     pub issuer: String,
     pub audience: String,
     pub access_ttl_secs: i64,
-    /// Trusted external issuers (`[[tokens.trusted_issuers]]`), if any: the
-    /// per-request check hands their tokens to them.
-    pub external: Option<Arc<TrustedIssuers>>,
     /// Built once: pinned to the one algorithm, our `iss` and `aud`.
     validation: Validation,
     /// Tokens that passed `verify` before (see `auth::verified`).
@@ -114,7 +110,6 @@ impl TokenService {
             issuer,
             audience,
             access_ttl_secs,
-            external: None,
             validation,
             verified: VerifiedTokens::default(),
         }

@@ -329,7 +329,7 @@ async fn issue_session(call: &Call<'_>, user: &User) -> Result<Issued, GateError
     store
         .put_refresh(&token_hash(&refresh), &refresh_rec, cfg.tokens.refresh_ttl)
         .await?;
-    let (access, exp) = call.state.tokens.mint(&record, now)?;
+    let (access, exp) = call.state.auth.tokens().mint(&record, now)?;
     Ok(Issued {
         sid: record.sid,
         secret,

@@ -2,6 +2,7 @@
 //! logout, me, sessions, TOTP enrolment, JWKS, health. `dispatch` runs before routing; a
 //! request it does not claim goes on to the proxy pipeline.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -9,16 +10,15 @@ use http::Method;
 use pingora::http::RequestHeader;
 use pingora::proxy::Session;
 
-use crate::auth::check::{
-    authenticate, credentials, AuthOutcome, Credentials, Directory, OwnCookies,
-};
+use crate::auth::check::{AuthOutcome, Credentials, Directory};
 use crate::auth::session::request_cookie;
 use crate::auth::{AuthMethod, Identity};
 use crate::error::{Answer, GateError};
 use crate::policy::csrf::{check_origin, is_unsafe};
 use crate::policy::host::request_host;
+use crate::policy::NormalizedPath;
 use crate::state::{AppState, Live};
-use crate::store::{unix_now, Store};
+use crate::store::Store;
 
 mod health;
 mod jwks;
@@ -64,63 +64,84 @@ pub struct Call<'a> {
     pub creds: Credentials<'a>,
 }
 
-/// Serve the request if it is for a gateway endpoint. `None`: not ours.
+/// What the proxy knows of a request before it reaches an endpoint.
+#[derive(Clone, Copy)]
+pub struct Asked<'a> {
+    /// The normalised target.
+    pub path: &'a NormalizedPath,
+    pub client_ip: Option<IpAddr>,
+    pub tls: bool,
+    /// Whether the socket peer is in `trusted_proxies` (forward-auth).
+    pub peer_trusted: bool,
+}
+
+impl<'a> Asked<'a> {
+    pub fn new(
+        path: &'a NormalizedPath,
+        client_ip: Option<IpAddr>,
+        tls: bool,
+        peer_trusted: bool,
+    ) -> Self {
+        Asked {
+            path,
+            client_ip,
+            tls,
+            peer_trusted,
+        }
+    }
+}
+
+/// Serve the request if it is for a gateway endpoint. `Ok(None)`: not ours.
+/// A refusal comes back as `Err`, to leave through `respond::fail` like
+/// every other.
 pub async fn dispatch(
     session: &mut Session,
     state: &AppState,
     live: &Arc<Live>,
-    path: &str,
-    query: Option<&str>,
-    client_ip: Option<std::net::IpAddr>,
-    tls: bool,
-) -> Option<Answer> {
-    let endpoint = route(&state.config.server.auth_prefix, path)?;
-    let client_ip = client_ip.map(|ip| ip.to_string()).unwrap_or_default();
+    asked: Asked<'_>,
+) -> Result<Option<Answer>, GateError> {
+    let Some(endpoint) = route(&state.config.server.auth_prefix, &asked.path.path) else {
+        return Ok(None);
+    };
     let method = session.req_header().method.clone();
     if !allowed(endpoint, &method) {
         let mut answer = GateError::MethodNotAllowed.answer();
         answer
             .headers
             .push(("Allow", allow_list(endpoint).to_string()));
-        return Some(answer);
+        return Ok(Some(answer));
     }
-    let body = match read_body(session).await {
-        Ok(b) => b,
-        Err(e) => return Some(e.answer()),
-    };
+    let body = read_body(session).await?;
     let req = session.req_header();
     // Two Authorization headers, two refresh or CSRF cookies, ...: 400 on
     // every endpoint, before any of them reads one (issue 10, point 4).
-    let creds = match credentials(req, OwnCookies::of(&state.config.session)) {
-        Ok(creds) => creds,
-        Err(e) => return Some(GateError::from(e).answer()),
-    };
+    let creds = state.auth.credentials(&req.headers)?;
     let call = Call {
         state,
         live,
         req,
-        path,
-        query,
+        path: &asked.path.path,
+        query: asked.path.query.as_deref(),
         body,
-        client_ip,
-        tls,
+        client_ip: asked.client_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+        tls: asked.tls,
         creds,
     };
-    let result = match endpoint {
-        Endpoint::Login if method == Method::POST => login::post(&call).await,
-        Endpoint::Login => Ok(login::page(&call)),
-        Endpoint::Refresh => refresh::post(&call).await,
-        Endpoint::Logout => logout::post(&call).await,
-        Endpoint::Me => me::get(&call).await,
-        Endpoint::Sessions => sessions::list(&call).await,
-        Endpoint::Session => sessions::delete(&call).await,
-        Endpoint::TotpEnroll => totp::enroll(&call).await,
-        Endpoint::TotpConfirm => totp::confirm(&call).await,
-        Endpoint::Jwks => Ok(jwks::get(&call)),
-        Endpoint::Health => Ok(health::live()),
-        Endpoint::Ready => Ok(health::ready(&call).await),
+    let answer = match endpoint {
+        Endpoint::Login if method == Method::POST => login::post(&call).await?,
+        Endpoint::Login => login::page(&call),
+        Endpoint::Refresh => refresh::post(&call).await?,
+        Endpoint::Logout => logout::post(&call).await?,
+        Endpoint::Me => me::get(&call).await?,
+        Endpoint::Sessions => sessions::list(&call).await?,
+        Endpoint::Session => sessions::delete(&call).await?,
+        Endpoint::TotpEnroll => totp::enroll(&call).await?,
+        Endpoint::TotpConfirm => totp::confirm(&call).await?,
+        Endpoint::Jwks => jwks::get(&call),
+        Endpoint::Health => health::live(),
+        Endpoint::Ready => health::ready(&call).await,
     };
-    Some(result.unwrap_or_else(|e| e.answer()))
+    Ok(Some(answer))
 }
 
 /// Exact paths only: no header or prefix trick opens an endpoint (SPEC §7).
@@ -205,15 +226,11 @@ impl Call<'_> {
             users: &self.live.users,
             roles: self.live.policy.roles.names(),
         };
-        let outcome = authenticate(
-            self.creds,
-            &self.state.tokens,
-            store.as_ref(),
-            current,
-            self.state.config.session.idle_timeout,
-            unix_now(),
-        )
-        .await?;
+        let outcome = self
+            .state
+            .auth
+            .authenticate(self.creds, current, store.as_ref())
+            .await?;
         Ok(match outcome {
             AuthOutcome::Authenticated(id) => Some(id),
             AuthOutcome::Anonymous | AuthOutcome::Refused(_) => None,

@@ -100,7 +100,7 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
         return Err(GateError::Unauthenticated { browser: None });
     };
     apply_user(&mut session, user);
-    let (access, exp) = call.state.tokens.mint(&session, now)?;
+    let (access, exp) = call.state.auth.tokens().mint(&session, now)?;
     tracing::info!(event = "refresh", username = %session.username, ip = %call.client_ip, "refresh");
     let mut answer = json(serde_json::json!({
         "access_token": access,

@@ -43,13 +43,26 @@ impl Roles {
     }
 }
 
-/// Proof that a request may be forwarded: only `authorize` makes one.
+/// Proof that a request may be forwarded: only `authorize` makes one, so
+/// its fields are private (no permit, no forwarding).
 #[derive(Debug, Clone)]
 pub struct Permit {
     /// Index of the matched route in the route table.
-    pub route: usize,
+    route: usize,
     /// The verified identity, if any (public routes may have none).
-    pub identity: Option<Arc<Identity>>,
+    identity: Option<Arc<Identity>>,
+}
+
+impl Permit {
+    /// Index of the route it was granted for.
+    pub fn route(&self) -> usize {
+        self.route
+    }
+
+    /// Who it was granted to (None on a public route).
+    pub fn identity(&self) -> Option<&Identity> {
+        self.identity.as_deref()
+    }
 }
 
 /// SPEC §6: 401 when credentials are needed and absent, 403 when present but

@@ -11,24 +11,20 @@ use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 
-use crate::auth::check::{
-    authenticate, authorization_verified, credentials, AuthOutcome, Directory, OwnCookies,
-};
-use crate::auth::{AuthMethod, Identity};
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+
+use crate::auth::check::authorization_verified;
+use crate::decision::{self, decide, RequestView};
 use crate::endpoints;
 use crate::error::{limit_headers, Answer, GateError};
 use crate::metrics::METRICS;
 use crate::policy::client_ip::client_ip_from_headers;
-use crate::policy::cors::preflight_method;
-use crate::policy::csrf::{check_origin, is_unsafe};
 use crate::policy::framing::check_framing;
 use crate::policy::host::{request_host, RequestHost};
 use crate::policy::method::check_method;
 use crate::policy::normalize::request_target;
-use crate::policy::routes::{Access, Route};
-use crate::policy::{authorize, normalize, NormalizedPath};
+use crate::policy::{normalize, NormalizedPath};
 use crate::state::{AppState, Live};
-use crate::store::unix_now;
 
 pub mod ctx;
 pub mod headers;
@@ -59,8 +55,10 @@ impl Gatehouse {
         }
     }
 
-    /// SPEC §7 then §6: normalise, serve our own endpoints, route,
-    /// authenticate, authorize, rate-limit. Only `authorize` makes a permit.
+    /// The request's story (SPEC §7, §6): normalise, serve our own
+    /// endpoints, then the one decision (`decision::decide`: route,
+    /// authenticate, CSRF, authorize, rate-limit). Only `authorize` makes a
+    /// permit; no permit, no forwarding.
     async fn gate(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<Flow, GateError> {
         let state = &self.state;
         self.observe_peer(session, ctx);
@@ -76,63 +74,30 @@ impl Gatehouse {
         ctx.live = Some(live.clone());
         let req = session.req_header();
         check_method(&req.method, &live.policy.extra_methods)?;
-        ctx.host = request_host(
-            &req.headers,
-            req.version,
-            req.uri.authority().map(|a| a.as_str()),
-        )?;
-        let query = path.query.as_deref();
-        if let Some(answer) = endpoints::dispatch(
-            session,
-            state,
-            &live,
-            &path.path,
-            query,
-            ctx.client_ip,
-            ctx.tls,
-        )
-        .await
-        {
+        let authority = req.uri.authority().map(|a| a.as_str());
+        ctx.host = request_host(&req.headers, req.version, authority)?;
+        let asked = endpoints::Asked::new(&path, ctx.client_ip, ctx.tls, ctx.peer_trusted);
+        if let Some(answer) = endpoints::dispatch(session, state, &live, asked).await? {
             return answered(session, ctx, answer).await;
         }
         let req = session.req_header();
-        let host = ctx.host.as_ref().map(RequestHost::name);
-        if let Some(answer) = preflight(&live, req, host, &path.path) {
+        let view = RequestView {
+            method: &req.method,
+            host: ctx.host.as_ref(),
+            path: &path,
+            headers: &req.headers,
+            client_ip: ctx.client_ip,
+            tls: ctx.tls,
+        };
+        if let Some(answer) = preflight(&live, &view) {
             return answered(session, ctx, answer).await;
         }
-        let route = live
-            .policy
-            .routes
-            .find(&req.method, host, &path.path)
-            .ok_or(GateError::NotFound)?;
-        same_route_without_path_params(&live, req, host, &path.path, route)?;
-        ctx.route = Some(route.index);
-        let identity = self.identify(req, route, &live, ctx.tls).await?;
-        let permit = authorize(route, &live.policy.roles, identity).map_err(|e| match e {
-            GateError::Unauthenticated { .. } => {
-                let login = login_redirect(
-                    req,
-                    &state.config.server.auth_prefix,
-                    &path.path_and_query(),
-                );
-                GateError::Unauthenticated { browser: login }
-            }
-            other => other,
-        })?;
-        if let Some(limit) = route
-            .rate_limit
-            .and_then(|i| live.policy.rate_limits.get(i))
-        {
-            let store = state.store_if_up().await;
-            let id = permit.identity.as_deref();
-            ctx.limit = Some(
-                state
-                    .limiter
-                    .check(store, limit, route.index, id, ctx.client_ip)
-                    .await?,
-            );
-        }
-        ctx.permit = Some(permit);
+        let prefix = &state.config.server.auth_prefix;
+        let decision = decide(state, &live, &view, &mut ctx.route)
+            .await
+            .map_err(|e| login_redirect(e, &view, prefix))?;
+        ctx.limit = decision.limit;
+        ctx.permit = Some(decision.permit);
         ctx.path = Some(path);
         Ok(Flow::Forward)
     }
@@ -159,72 +124,6 @@ impl Gatehouse {
             ));
         }
     }
-
-    /// The verified identity for a route. Public routes never touch the
-    /// store: they keep working when it is down, and carry no identity.
-    /// A store failure on a protected route fails closed (503).
-    async fn identify(
-        &self,
-        req: &RequestHeader,
-        route: &Route,
-        live: &Live,
-        tls: bool,
-    ) -> Result<Option<Arc<Identity>>, GateError> {
-        let state = &self.state;
-        // Ambiguous credentials are refused on every route, public ones too:
-        // the app behind a public route may read them (issue 10, point 4).
-        let creds = credentials(req, OwnCookies::of(&state.config.session))?;
-        if route.access == Access::Public {
-            return Ok(None);
-        }
-        let store = state.store().await?;
-        let idle = state.config.session.idle_timeout;
-        let current = Directory {
-            users: &live.users,
-            roles: live.policy.roles.names(),
-        };
-        let outcome = authenticate(
-            creds,
-            &state.tokens,
-            store.as_ref(),
-            current,
-            idle,
-            unix_now(),
-        )
-        .await?;
-        let method = creds.method().map(|m| m.as_str()).unwrap_or("none");
-        let result = match &outcome {
-            AuthOutcome::Authenticated(_) => "ok",
-            AuthOutcome::Anonymous => "anonymous",
-            AuthOutcome::Refused(reason) => reason,
-        };
-        METRICS.auth.with_label_values(&[method, result]).inc();
-        let AuthOutcome::Authenticated(id) = outcome else {
-            return Ok(None);
-        };
-        if id.method == AuthMethod::Cookie && is_unsafe(&req.method) {
-            self.check_csrf(req, route, tls)?;
-        }
-        Ok(Some(Arc::new(id)))
-    }
-
-    /// SPEC §6 CSRF for a cookie-carried unsafe request; an origin the route
-    /// trusts with credentials (CORS) passes too.
-    fn check_csrf(&self, req: &RequestHeader, route: &Route, tls: bool) -> Result<(), GateError> {
-        let cors_ok = route
-            .cors
-            .as_ref()
-            .is_some_and(|c| c.credentials && c.allowed(&req.headers).is_some());
-        if cors_ok {
-            return Ok(());
-        }
-        let own = endpoints::own_origin(req, tls);
-        check_origin(
-            &req.headers,
-            self.state.config.server.public_origin.as_deref(),
-            &own,
-        )
-    }
 }
 
 /// Framing checks, then the normalised target. Pingora drops a `#fragment`
@@ -242,27 +141,38 @@ fn read_target(session: &Session) -> Result<NormalizedPath, GateError> {
     }
 }
 
-/// SPEC §7 "cannot be normalised safely": a path with `;parameters` must
-/// match the same route as the path Tomcat, Jetty and Spring serve for it
-/// (parameters removed), or `/admin;x/secret` would pass a catch-all rule
-/// and be served as `/admin/secret`. Paths without `;` cost one scan.
-fn same_route_without_path_params(
-    live: &Live,
-    req: &RequestHeader,
-    host: Option<&str>,
-    path: &str,
-    route: &Route,
-) -> Result<(), GateError> {
-    let Some(stripped) = normalize::without_path_params(path) else {
-        return Ok(());
-    };
-    let stripped = stripped?;
-    let other = live.policy.routes.find(&req.method, host, &stripped.path);
-    match other {
-        Some(other) if other.index == route.index => Ok(()),
-        _ => Err(GateError::BadRequest(
-            "request path parameters (;) change which route matches",
-        )),
+/// A CORS preflight for a route with CORS settings: answered here, 204
+/// with the route's CORS headers, or 403 for an origin it does not list.
+fn preflight(live: &Live, view: &RequestView<'_>) -> Option<Answer> {
+    Some(match decision::preflight(live, view)? {
+        Ok((cors, asked)) => {
+            let origin = cors.allowed(view.headers)?;
+            let asked_headers = view
+                .headers
+                .get(http::header::ACCESS_CONTROL_REQUEST_HEADERS)
+                .and_then(|v| v.to_str().ok());
+            Answer {
+                status: 204,
+                headers: cors.preflight_headers(origin, &asked, asked_headers),
+                body: String::new(),
+            }
+        }
+        Err(e) => e.answer(),
+    })
+}
+
+/// SPEC §6: a browser navigating without credentials is sent to the login
+/// page, with the path it asked for as `rd`.
+fn login_redirect(e: GateError, view: &RequestView<'_>, prefix: &str) -> GateError {
+    match e {
+        GateError::Unauthenticated { browser: None } if view.is_browser_navigation() => {
+            let original = view.path.path_and_query();
+            let rd = utf8_percent_encode(&original, NON_ALPHANUMERIC);
+            GateError::Unauthenticated {
+                browser: Some(format!("{prefix}/login?rd={rd}")),
+            }
+        }
+        other => other,
     }
 }
 
@@ -277,27 +187,6 @@ async fn answered(
         .map_err(GateError::internal)?;
     ctx.endpoint = true;
     Ok(Flow::Answered)
-}
-
-/// A CORS preflight for a route with CORS settings: answered here, before
-/// authentication, since browsers send preflights without credentials.
-fn preflight(live: &Live, req: &RequestHeader, host: Option<&str>, path: &str) -> Option<Answer> {
-    let asked = preflight_method(&req.method, &req.headers)?;
-    let cors = live.policy.routes.find(&asked, host, path)?.cors.as_ref()?;
-    Some(match cors.allowed(&req.headers) {
-        Some(origin) => {
-            let asked_headers = req
-                .headers
-                .get(http::header::ACCESS_CONTROL_REQUEST_HEADERS)
-                .and_then(|v| v.to_str().ok());
-            Answer {
-                status: 204,
-                headers: cors.preflight_headers(origin, &asked, asked_headers),
-                body: String::new(),
-            }
-        }
-        None => GateError::Forbidden.answer(),
-    })
 }
 
 /// Status codes as static label values (no allocation per request).
@@ -329,21 +218,6 @@ fn status_label(status: u16) -> &'static str {
     }
 }
 
-/// SPEC §6: a browser GET without credentials is sent to the login page.
-fn login_redirect(req: &RequestHeader, prefix: &str, original: &str) -> Option<String> {
-    let read = req.method == http::Method::GET || req.method == http::Method::HEAD;
-    let html = req
-        .headers
-        .get(http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.to_ascii_lowercase().contains("text/html"));
-    (read && html).then(|| {
-        let rd =
-            percent_encoding::utf8_percent_encode(original, percent_encoding::NON_ALPHANUMERIC);
-        format!("{prefix}/login?rd={rd}")
-    })
-}
-
 #[async_trait]
 impl ProxyHttp for Gatehouse {
     type CTX = RequestCtx;
@@ -362,19 +236,7 @@ impl ProxyHttp for Gatehouse {
             Ok(Flow::Forward) => Ok(false),
             Ok(Flow::Answered) => Ok(true),
             Err(e) => {
-                if let GateError::Internal(detail) = &e {
-                    tracing::error!(error = %detail, "request failed");
-                }
-                if let GateError::RateLimited(_) = e {
-                    let limit = ctx.route_limit_name().unwrap_or("login");
-                    METRICS.ratelimited.with_label_values(&[limit]).inc();
-                }
-                if matches!(e, GateError::BadRequest(_)) {
-                    // Framing or target we refuse: do not trust the rest of
-                    // this connection's bytes.
-                    session.set_keepalive(None);
-                }
-                respond::send(session, e.answer(), ctx.tls).await?;
+                respond::fail(session, e, ctx.tls).await?;
                 Ok(true)
             }
         }
@@ -389,7 +251,7 @@ impl ProxyHttp for Gatehouse {
         let (Some(permit), Some(live)) = (&ctx.permit, &ctx.live) else {
             return Error::e_explain(ErrorType::InternalError, "no permit");
         };
-        let route = &live.policy.routes.routes[permit.route];
+        let route = &live.policy.routes.routes[permit.route()];
         let peer = live
             .peers
             .get(route.upstream)
@@ -408,7 +270,7 @@ impl ProxyHttp for Gatehouse {
         let (Some(permit), Some(live), Some(path)) = (&ctx.permit, &ctx.live, &ctx.path) else {
             return Error::e_explain(ErrorType::InternalError, "no permit");
         };
-        let route = &live.policy.routes.routes[permit.route];
+        let route = &live.policy.routes.routes[permit.route()];
         // The upstream sees the host that was matched (SPEC §7 / RFC 9112
         // §3.2): `H.Example.` arrives as `h.example`.
         let host = ctx.host.as_ref().map(RequestHost::authority);
@@ -426,8 +288,7 @@ impl ProxyHttp for Gatehouse {
         // Authorization reaches the app only if it is what was verified.
         let forward_authorization = route.forward_authorization
             && permit
-                .identity
-                .as_deref()
+                .identity()
                 .is_some_and(|id| authorization_verified(up, id));
         headers::strip_credentials(up, forward_authorization);
         let peer = ctx.peer.unwrap_or(IpAddr::from([127, 0, 0, 1]));
@@ -438,7 +299,7 @@ impl ProxyHttp for Gatehouse {
             host.as_deref().unwrap_or(""),
             ctx.peer_trusted,
         );
-        if let Some(id) = &permit.identity {
+        if let Some(id) = permit.identity() {
             headers::inject_identity(up, self.identity_names, id);
         }
         // The upstream sees the path that was matched, not the raw one.

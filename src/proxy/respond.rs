@@ -8,7 +8,24 @@ use bytes::Bytes;
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 
-use crate::error::{status_answer, Answer};
+use crate::error::{status_answer, Answer, GateError};
+
+/// The one exit for a refused request, from the proxy path and the
+/// gateway's endpoints alike (STYLE §4): the cause of an unexpected or
+/// store failure is logged, never shown; a 400 closes the connection (the
+/// framing or target was refused, so the rest of its bytes are not
+/// trusted); the answer is SPEC §6's.
+pub async fn fail(session: &mut Session, e: GateError, tls: bool) -> pingora::Result<()> {
+    match &e {
+        GateError::Internal(cause) => tracing::error!(error = %cause, "request failed"),
+        GateError::Store(cause) => tracing::warn!(error = %cause, "store unavailable: refused"),
+        _ => {}
+    }
+    if matches!(e, GateError::BadRequest(_)) {
+        session.set_keepalive(None);
+    }
+    send(session, e.answer(), tls).await
+}
 
 /// Write `answer` as the complete response.
 pub async fn send(session: &mut Session, answer: Answer, tls: bool) -> pingora::Result<()> {

@@ -89,7 +89,7 @@ pub fn run(state: Arc<AppState>) -> ! {
         svc.add_tcp(&admin.listen.to_string());
         server.add_service(svc);
     }
-    if let Some(issuers) = state.tokens.external.clone().filter(|e| e.has_remote()) {
+    if let Some(issuers) = state.auth.external().cloned().filter(|e| e.has_remote()) {
         server.add_service(background_service(
             "jwks refresh",
             JwksRefresher { issuers },

@@ -71,7 +71,7 @@ fn credentials_precedence_table() {
     ];
     for (headers, want) in cases {
         let r = req(&headers);
-        assert_eq!(credentials(&r, OWN), Ok(want), "{headers:?}");
+        assert_eq!(credentials(&r.headers, OWN), Ok(want), "{headers:?}");
     }
 }
 
@@ -124,7 +124,7 @@ fn ambiguous_credentials_table() {
     ];
     for (headers, want) in cases {
         let r = req(&headers);
-        assert_eq!(credentials(&r, OWN), Err(want), "{headers:?}");
+        assert_eq!(credentials(&r.headers, OWN), Err(want), "{headers:?}");
         let answer = GateError::from(want).answer();
         assert_eq!(answer.status, 400, "{headers:?}");
     }
@@ -248,6 +248,7 @@ async fn api_key_never_falls_back_to_the_cookie() {
     let good = authenticate(
         Credentials::ApiKey(&key),
         &tokens,
+        None,
         &store,
         dir(&service),
         idle,
@@ -264,6 +265,7 @@ async fn api_key_never_falls_back_to_the_cookie() {
     let stale = authenticate(
         Credentials::ApiKey(&key),
         &tokens,
+        None,
         &store,
         dir(&none),
         idle,
@@ -277,8 +279,8 @@ async fn api_key_never_falls_back_to_the_cookie() {
     );
     let wrong = apikey::new_key();
     let r = req(&[("x-api-key", &wrong), ("cookie", "gh=whatever")]);
-    let creds = credentials(&r, OWN).expect("unambiguous");
-    let bad = authenticate(creds, &tokens, &store, dir(&service), idle, 10)
+    let creds = credentials(&r.headers, OWN).expect("unambiguous");
+    let bad = authenticate(creds, &tokens, None, &store, dir(&service), idle, 10)
         .await
         .expect("auth");
     assert_eq!(bad, AuthOutcome::Refused("bad_api_key"));
