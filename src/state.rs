@@ -10,12 +10,14 @@ use pingora::upstreams::peer::HttpPeer;
 use tokio::sync::OnceCell;
 
 use crate::auth::external::TrustedIssuers;
+use crate::auth::identity::IdentityNames;
 use crate::auth::keys::KeySet;
 use crate::auth::tokens::TokenService;
 use crate::auth::Authenticator;
 use crate::config::users::{load_users, UserDirectory};
 use crate::config::{self, Config, ConfigError, Diagnostic};
 use crate::policy::ratelimit::Limiter;
+use crate::policy::redirect::RedirectHosts;
 use crate::policy::Policy;
 use crate::store::memory::MemoryStore;
 use crate::store::{Store, StoreError};
@@ -69,6 +71,11 @@ pub struct AppState {
     pub live: ArcSwap<Live>,
     /// The one way an identity is made (`auth::Authenticator`).
     pub auth: Authenticator,
+    /// `[headers]` user/email/roles names, as written (built once).
+    pub identity_names: IdentityNames,
+    /// Where a post-login `rd` may point: same-origin paths, and with
+    /// forward-auth absolute URLs to our own hosts (SPEC §10).
+    pub redirects: RedirectHosts,
     /// Rate limiter, with a local fallback for when the store is down.
     pub limiter: Limiter,
     /// Connected lazily inside the serving runtime: a Redis connection's
@@ -150,6 +157,14 @@ impl AppState {
             config.policy.roles.names().clone(),
         );
         let auth = Authenticator::new(tokens, external, &config.session);
+        let h = &config.headers;
+        let identity_names = IdentityNames::new(&h.user, &h.email, &h.roles);
+        let redirects = if config.forward_auth.enabled {
+            let public = config.server.public_origin.as_deref();
+            RedirectHosts::new(public, config.session.cookie_domain.as_deref())
+        } else {
+            RedirectHosts::default()
+        };
         let store = OnceCell::new();
         let live = ArcSwap::from_pointee(Live::new(config.policy.clone(), users, &config.path)?);
         let limiter = Limiter::new(Arc::new(MemoryStore::new()));
@@ -157,6 +172,8 @@ impl AppState {
             config,
             live,
             auth,
+            identity_names,
+            redirects,
             limiter,
             store,
         })

@@ -1,4 +1,7 @@
-//! The verified identity of a request.
+//! The verified identity of a request, and how it is written into the
+//! identity headers (SPEC §7 to the upstream, SPEC §10 to a front proxy).
+
+use http::header::{HeaderName, HeaderValue};
 
 /// How the request proved who it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,4 +31,56 @@ pub struct Identity {
     /// Public session id, when authenticated by a session or its JWT.
     pub sid: Option<String>,
     pub method: AuthMethod,
+}
+
+impl Identity {
+    /// The values of the user, email and roles headers (roles
+    /// comma-joined). They come from the users file or an IdP, so they are
+    /// checked here too: a value that is not printable ASCII, or has edge
+    /// spaces, is None (the header is left absent, never half-valid); a
+    /// role that is empty or contains a comma is left out, so no role name
+    /// can smuggle a second role.
+    pub fn header_values(&self) -> [Option<HeaderValue>; 3] {
+        let roles: Vec<&str> = self
+            .roles
+            .iter()
+            .map(String::as_str)
+            .filter(|r| !r.contains(',') && header_value(r).is_some())
+            .collect();
+        let values = [
+            header_value(&self.username),
+            header_value(&self.email),
+            header_value(&roles.join(",")),
+        ];
+        for (value, raw) in values.iter().zip([&self.username, &self.email]) {
+            if value.is_none() && !raw.is_empty() {
+                tracing::warn!(user = %self.user_id, "identity value not sendable as a header; omitted");
+            }
+        }
+        values
+    }
+}
+
+/// The configured identity header names (user, email, roles) as written:
+/// Pingora copies a non-standard `HeaderName` into a new buffer on every
+/// insert, a `&'static str` it does not. Built once at start.
+#[derive(Debug, Clone, Copy)]
+pub struct IdentityNames(pub [&'static str; 3]);
+
+impl IdentityNames {
+    /// The config is fixed for the process's life (a reload changes policy
+    /// and users only), so the three short names are leaked once, at start.
+    pub fn new(user: &HeaderName, email: &HeaderName, roles: &HeaderName) -> Self {
+        let leak = |n: &HeaderName| -> &'static str { Box::leak(n.as_str().into()) };
+        IdentityNames([leak(user), leak(email), leak(roles)])
+    }
+}
+
+/// A non-empty header value of printable ASCII with no edge spaces.
+pub fn header_value(s: &str) -> Option<HeaderValue> {
+    let printable = s.bytes().all(|b| (0x20..=0x7e).contains(&b));
+    if s.is_empty() || !printable || s.trim() != s {
+        return None;
+    }
+    HeaderValue::from_str(s).ok()
 }

@@ -80,11 +80,15 @@ fn base<'c>(cfg: &SessionConfig, name: &'c str, value: &'c str) -> CookieBuilder
         SameSite::Strict => cookie::SameSite::Strict,
         SameSite::Lax => cookie::SameSite::Lax,
     };
-    Cookie::build((name, value))
+    let cookie = Cookie::build((name, value))
         .http_only(true)
         .secure(true)
         .same_site(same_site)
-        .path("/")
+        .path("/");
+    match &cfg.cookie_domain {
+        Some(domain) => cookie.domain(domain.clone()),
+        None => cookie,
+    }
 }
 
 /// `Set-Cookie` value for a cookie (HttpOnly, Secure per config, SameSite,
@@ -116,6 +120,7 @@ mod tests {
     fn cfg(same_site: SameSite) -> SessionConfig {
         SessionConfig {
             cookie_name: "__Host-gatehouse".into(),
+            cookie_domain: None,
             refresh_cookie_name: "__Host-gatehouse-refresh".into(),
             csrf_cookie_name: "__Host-gatehouse-csrf".into(),
             idle_timeout: StdDuration::from_secs(1800),

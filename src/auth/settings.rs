@@ -101,6 +101,10 @@ pub enum SameSite {
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
     pub cookie_name: String,
+    /// `Domain=` for our cookies (`[session] cookie_domain`, lower-case):
+    /// one login for every host under it (forward-auth, SPEC §10). None:
+    /// host-only cookies (the `__Host-` default).
+    pub cookie_domain: Option<String>,
     /// Name of the refresh-token cookie (derived: `<cookie_name>-refresh`).
     pub refresh_cookie_name: String,
     /// Name of the login form's CSRF cookie (derived: `<cookie_name>-csrf`).

@@ -55,10 +55,17 @@ pub fn compile(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let store = c.store(raw.store);
     let users_file = c.users(raw.users);
     let tokens = c.tokens(raw.tokens);
-    let session = c.session(raw.session);
+    let session = c.session(raw.session, &server);
+    let forward_auth = c.forward_auth(raw.forward_auth);
     let login = c.login(raw.login);
     let headers = c.headers(raw.headers);
-    let policy = c.policy(raw.upstreams, raw.roles, raw.rate_limits, raw.routes);
+    let policy = c.policy(
+        raw.upstreams,
+        raw.roles,
+        raw.rate_limits,
+        raw.routes,
+        forward_auth.enabled,
+    );
     let trusted_issuers = c.trusted_issuers(raw_issuers, &tokens.issuer, &policy.roles);
     c.d.finish(Config {
         path: path.to_path_buf(),
@@ -70,6 +77,7 @@ pub fn compile(path: &Path, text: &str) -> Result<Config, ConfigError> {
         session,
         login,
         headers,
+        forward_auth,
         trusted_issuers,
         policy,
     })

@@ -38,6 +38,7 @@ pub struct Config {
     pub session: SessionConfig,
     pub login: LoginConfig,
     pub headers: HeaderConfig,
+    pub forward_auth: ForwardAuthConfig,
     /// `[[tokens.trusted_issuers]]`: external IdPs whose JWTs are accepted.
     /// Like the rest of `[tokens]`, not reloaded on SIGHUP.
     pub trusted_issuers: Vec<TrustedIssuerConfig>,
@@ -77,6 +78,13 @@ pub struct ServerConfig {
 #[derive(Debug, Clone)]
 pub struct AdminConfig {
     pub listen: SocketAddr,
+}
+
+/// `[forward_auth]` (SPEC §10): `/auth/verify` and `/auth/ext-authz/`
+/// answer only when enabled (404 otherwise).
+#[derive(Debug, Clone, Default)]
+pub struct ForwardAuthConfig {
+    pub enabled: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -24,6 +24,7 @@ pub struct RawConfig {
     pub session: Option<Spanned<RawSession>>,
     pub login: Option<Spanned<RawLogin>>,
     pub headers: Option<Spanned<RawHeaders>>,
+    pub forward_auth: Option<Spanned<RawForwardAuth>>,
     pub upstreams: Option<BTreeMap<String, Spanned<RawUpstream>>>,
     pub roles: Option<BTreeMap<String, Spanned<Vec<Str>>>>,
     pub rate_limits: Option<BTreeMap<String, Spanned<RawRateLimit>>>,
@@ -126,9 +127,17 @@ pub struct RawTrustedIssuer {
 #[serde(deny_unknown_fields)]
 pub struct RawSession {
     pub cookie_name: Option<Str>,
+    /// Parent domain for the session cookie (forward-auth, SPEC §10).
+    pub cookie_domain: Option<Str>,
     pub idle_timeout: Option<Str>,
     pub absolute_timeout: Option<Str>,
     pub same_site: Option<Str>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawForwardAuth {
+    pub enabled: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

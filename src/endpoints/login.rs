@@ -19,7 +19,6 @@ use crate::endpoints::{json, own_origin, Call};
 use crate::error::{Answer, GateError, LimitInfo};
 use crate::metrics::METRICS;
 use crate::policy::csrf::check_form_origin;
-use crate::policy::redirect::safe_redirect;
 use crate::store::{unix_now, GcraRule, RefreshRecord, SessionRecord};
 
 /// Concurrent password checks: the number of cores.
@@ -56,7 +55,7 @@ pub fn page(call: &Call<'_>) -> Answer {
                 .map(|(_, v)| v.into_owned())
         })
         .unwrap_or_else(|| "/".to_string());
-    let rd = safe_redirect(&rd);
+    let rd = call.state.redirects.check(&rd);
     let action = format!("{}/login", call.state.config.server.auth_prefix);
     // Double-submit token: a cross-site page can post the form but cannot
     // read or set this cookie, so it cannot make the two match.
@@ -246,7 +245,11 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
         ),
     ];
     if call.is_form() {
-        let rd = input.rd.as_deref().map(safe_redirect).unwrap_or("/");
+        let rd = input
+            .rd
+            .as_deref()
+            .map(|rd| call.state.redirects.check(rd))
+            .unwrap_or("/");
         let mut headers = vec![("Location", rd.to_string())];
         headers.extend(cookies);
         return Ok(Answer {

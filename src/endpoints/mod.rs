@@ -28,6 +28,7 @@ mod me;
 mod refresh;
 mod sessions;
 mod totp;
+pub mod verify;
 
 /// Largest request body the gateway reads for its own endpoints.
 const MAX_BODY: usize = 16 * 1024;
@@ -46,6 +47,8 @@ enum Endpoint {
     Jwks,
     Health,
     Ready,
+    /// Forward-auth: `/auth/verify` and `/auth/ext-authz/...` (SPEC §10).
+    ForwardAuth(verify::Kind),
 }
 
 /// One call to a gateway endpoint, with its body already read.
@@ -140,6 +143,12 @@ pub async fn dispatch(
         Endpoint::Jwks => jwks::get(&call),
         Endpoint::Health => health::live(),
         Endpoint::Ready => health::ready(&call).await,
+        // The raw target: ext-authz takes the original path from after its
+        // literal prefix (a `#` was already refused by the normalisation).
+        Endpoint::ForwardAuth(kind) => {
+            let raw = req.raw_path();
+            verify::verify(state, live, &method, &req.headers, raw, asked, kind).await?
+        }
     };
     Ok(Some(answer))
 }
@@ -161,6 +170,8 @@ fn route(prefix: &str, path: &str) -> Option<Endpoint> {
         "/sessions" => Endpoint::Sessions,
         "/totp/enroll" => Endpoint::TotpEnroll,
         "/totp/confirm" => Endpoint::TotpConfirm,
+        "/verify" => Endpoint::ForwardAuth(verify::Kind::Verify),
+        _ if rest.starts_with("/ext-authz/") => Endpoint::ForwardAuth(verify::Kind::ExtAuthz),
         _ => {
             let id = rest.strip_prefix("/sessions/")?;
             if id.is_empty() || id.contains('/') {
@@ -174,6 +185,8 @@ fn route(prefix: &str, path: &str) -> Option<Endpoint> {
 fn allowed(e: Endpoint, m: &Method) -> bool {
     let read = m == Method::GET || m == Method::HEAD;
     match e {
+        // Any method: Envoy's check request carries the original's.
+        Endpoint::ForwardAuth(_) => true,
         Endpoint::Login => read || m == Method::POST,
         Endpoint::Refresh | Endpoint::Logout | Endpoint::TotpEnroll | Endpoint::TotpConfirm => {
             m == Method::POST
@@ -357,6 +370,22 @@ mod tests {
             ("/authx/login", None),
             ("/.well-known/jwks.json", Some(Endpoint::Jwks)),
             ("/app/healthz", None),
+            (
+                "/auth/verify",
+                Some(Endpoint::ForwardAuth(verify::Kind::Verify)),
+            ),
+            ("/auth/verify/", None),
+            ("/auth/verifyx", None),
+            (
+                "/auth/ext-authz/",
+                Some(Endpoint::ForwardAuth(verify::Kind::ExtAuthz)),
+            ),
+            (
+                "/auth/ext-authz/admin/x",
+                Some(Endpoint::ForwardAuth(verify::Kind::ExtAuthz)),
+            ),
+            ("/auth/ext-authz", None),
+            ("/auth/ext-authzx/y", None),
         ];
         for (path, want) in cases {
             assert_eq!(route("/auth", path), want, "{path}");

@@ -118,7 +118,9 @@ pub fn describe_verify(
 
 /// Envoy's ext_authz: the check request is the original one, its path
 /// after `prefix` (the literal prefix of the raw target, so `..` cannot
-/// climb out of it before normalisation).
+/// climb out of it before normalisation). https unless Envoy's
+/// `X-Forwarded-Proto` says otherwise; without it, `tls` (the check
+/// request's own).
 pub fn describe_ext_authz(
     method_: &Method,
     headers: &HeaderMap,
@@ -135,6 +137,10 @@ pub fn describe_ext_authz(
         ))?;
     check_method(method_, extra_methods)?;
     let host = one(headers, "host")?.ok_or(GateError::BadRequest("missing Host header"))?;
+    let tls = match one(headers, FWD_PROTO)? {
+        Some(p) => proto(Some(p))?,
+        None => tls,
+    };
     Ok(Described {
         method: method_.clone(),
         tls,

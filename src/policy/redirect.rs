@@ -16,6 +16,20 @@ pub struct RedirectHosts {
 }
 
 impl RedirectHosts {
+    /// From `public_url`'s origin (`scheme://host[:port]`, as compiled) and
+    /// `[session] cookie_domain`.
+    pub fn new(public_origin: Option<&str>, cookie_domain: Option<&str>) -> Self {
+        let public = public_origin.and_then(|o| {
+            let (scheme, authority) = o.split_once("://")?;
+            let host = RequestHost::parse(authority.as_bytes()).ok()?;
+            Some((scheme == "https", host.name().to_owned(), host.port()))
+        });
+        RedirectHosts {
+            public,
+            cookie_domain: cookie_domain.map(str::to_owned),
+        }
+    }
+
     /// `rd` if it is a safe same-origin path or an allowed absolute URL,
     /// else `/`.
     pub fn check<'a>(&self, rd: &'a str) -> &'a str {
@@ -165,6 +179,15 @@ mod tests {
         for (h, rd) in refused {
             assert_eq!(h.check(rd), "/", "{rd} should be refused");
         }
+        // Built from the compiled config.
+        assert_eq!(
+            RedirectHosts::new(Some("https://auth.example.com"), Some("example.com")),
+            hosts
+        );
+        assert_eq!(
+            RedirectHosts::new(Some("http://127.0.0.1:8080"), None),
+            plain
+        );
         // Relative targets follow the same-origin rules.
         assert_eq!(hosts.check("/x?y"), "/x?y");
         assert_eq!(hosts.check("//evil.test"), "/");

@@ -151,8 +151,9 @@ pub struct Route {
     pub methods: Option<Vec<Method>>,
     /// Lower-case host without port; None: any host.
     pub host: Option<String>,
-    /// Index into `Policy::upstreams`.
-    pub upstream: usize,
+    /// Index into `Policy::upstreams`; None: a route the gateway only
+    /// decides for a front proxy (forward-auth, SPEC §10), never proxies.
+    pub upstream: Option<usize>,
     pub access: Access,
     /// Index into `Policy::rate_limits`.
     pub rate_limit: Option<usize>,
@@ -329,7 +330,7 @@ mod tests {
             pattern: PathPattern::parse(pattern).unwrap(),
             methods: methods.map(|m| m.to_vec()),
             host: host.map(str::to_owned),
-            upstream: 0,
+            upstream: Some(0),
             access: Access::Public,
             rate_limit: None,
             forward_authorization: false,

@@ -36,20 +36,8 @@ const X_FORWARDED_FOR: &str = "X-Forwarded-For";
 const X_FORWARDED_PROTO: &str = "X-Forwarded-Proto";
 const X_FORWARDED_HOST: &str = "X-Forwarded-Host";
 
-/// The configured identity header names, as written upstream: user, email,
-/// roles. Built once at start (see `IdentityNames::new`).
-#[derive(Clone, Copy)]
-pub struct IdentityNames([&'static str; 3]);
-
-impl IdentityNames {
-    /// The names from `[headers]`. The config is fixed for the process's
-    /// life (a reload changes policy and users only), so the three short
-    /// strings are leaked once, per proxy service, at start.
-    pub fn new(cfg: &HeaderConfig) -> Self {
-        let leak = |n: &HeaderName| -> &'static str { Box::leak(n.as_str().into()) };
-        IdentityNames([leak(&cfg.user), leak(&cfg.email), leak(&cfg.roles)])
-    }
-}
+use crate::auth::identity::header_value;
+pub use crate::auth::identity::IdentityNames;
 
 /// Headers that carry a path or method other than the request line's. Some
 /// frameworks route or authorise on them (IIS/Symfony `X-Original-URL`,
@@ -275,7 +263,7 @@ pub fn set_forwarded(
         if peer_trusted && req.headers.contains_key(name) {
             continue;
         }
-        set_or_remove(req, name, safe_value(ours));
+        set_or_remove(req, name, header_value(ours));
     }
 }
 
@@ -286,24 +274,8 @@ pub fn set_forwarded(
 /// is left absent, never half-valid); a role that is empty or contains a
 /// comma is left out, so no role name can smuggle a second role.
 pub fn inject_identity(req: &mut RequestHeader, names: IdentityNames, identity: &Identity) {
-    let roles: Vec<&str> = identity
-        .roles
-        .iter()
-        .map(String::as_str)
-        .filter(|r| !r.contains(',') && safe_value(r).is_some())
-        .collect();
-    let [user, email, roles_name] = names.0;
-    let values = [
-        (user, identity.username.as_str()),
-        (email, identity.email.as_str()),
-        (roles_name, &roles.join(",")),
-    ];
-    for (name, value) in values {
-        let checked = safe_value(value);
-        if checked.is_none() && !value.is_empty() {
-            tracing::warn!(header = %name, user = %identity.user_id, "identity value not sendable as a header; omitted");
-        }
-        set_or_remove(req, name, checked);
+    for (name, value) in names.0.into_iter().zip(identity.header_values()) {
+        set_or_remove(req, name, value);
     }
 }
 
@@ -318,15 +290,6 @@ fn set_or_remove(req: &mut RequestHeader, name: &'static str, value: Option<Head
             req.remove_header(name);
         }
     }
-}
-
-/// A non-empty header value of printable ASCII with no edge spaces.
-fn safe_value(s: &str) -> Option<HeaderValue> {
-    let printable = s.bytes().all(|b| (0x20..=0x7e).contains(&b));
-    if s.is_empty() || !printable || s.trim() != s {
-        return None;
-    }
-    HeaderValue::from_str(s).ok()
 }
 
 /// ASCII case-insensitive, `_` and `-` equal.
@@ -487,7 +450,11 @@ mod tests {
         sanitize_request(&mut r, &cfg(), false);
         assert_eq!(names(&r), ["x-kept"]);
         set_forwarded(&mut r, peer, "https", "app.example", false);
-        inject_identity(&mut r, IdentityNames::new(&cfg()), &alice());
+        inject_identity(
+            &mut r,
+            IdentityNames::new(&cfg().user, &cfg().email, &cfg().roles),
+            &alice(),
+        );
         assert_eq!(all(&r, "x-auth-user"), ["alice"]);
         assert_eq!(all(&r, "x-forwarded-for"), ["203.0.113.9"]);
         // No `Connection` is left to make a later hop drop what we injected.
@@ -657,7 +624,11 @@ mod tests {
     #[test]
     fn identity_injected_replacing_any_client_value() {
         let mut r = req(&[("X-Auth-User", "root"), ("x-auth-roles", "admin")]);
-        inject_identity(&mut r, IdentityNames::new(&cfg()), &alice());
+        inject_identity(
+            &mut r,
+            IdentityNames::new(&cfg().user, &cfg().email, &cfg().roles),
+            &alice(),
+        );
         assert_eq!(all(&r, "x-auth-user"), ["alice"]);
         assert_eq!(all(&r, "x-auth-email"), ["alice@example.com"]);
         assert_eq!(all(&r, "x-auth-roles"), ["admin,editor"]);
@@ -680,17 +651,29 @@ mod tests {
             ("X-Auth-Email", "root@x"),
             ("X-Auth-Roles", "admin"),
         ]);
-        inject_identity(&mut r, IdentityNames::new(&cfg()), &id);
+        inject_identity(
+            &mut r,
+            IdentityNames::new(&cfg().user, &cfg().email, &cfg().roles),
+            &id,
+        );
         assert!(r.headers.get("x-auth-user").is_none());
         assert!(r.headers.get("x-auth-email").is_none());
         // an inner space is printable and harmless; comma and edge spaces are not
         assert_eq!(all(&r, "x-auth-roles"), ["ed itor"]);
 
         id.roles.clear();
-        inject_identity(&mut r, IdentityNames::new(&cfg()), &id);
+        inject_identity(
+            &mut r,
+            IdentityNames::new(&cfg().user, &cfg().email, &cfg().roles),
+            &id,
+        );
         assert!(r.headers.get("x-auth-roles").is_none());
         id.username = "jos\u{e9}".into();
-        inject_identity(&mut r, IdentityNames::new(&cfg()), &id);
+        inject_identity(
+            &mut r,
+            IdentityNames::new(&cfg().user, &cfg().email, &cfg().roles),
+            &id,
+        );
         assert!(r.headers.get("x-auth-user").is_none());
     }
 
@@ -704,7 +687,11 @@ mod tests {
             ("Accept", "*/*"),
         ]);
         sanitize_request(&mut r, &cfg(), false);
-        inject_identity(&mut r, IdentityNames::new(&cfg()), &alice());
+        inject_identity(
+            &mut r,
+            IdentityNames::new(&cfg().user, &cfg().email, &cfg().roles),
+            &alice(),
+        );
         let mut wire = Vec::new();
         r.header_to_h1_wire(&mut wire);
         let wire = String::from_utf8(wire).unwrap().to_ascii_lowercase();

@@ -48,7 +48,7 @@ enum Flow {
 
 impl Gatehouse {
     pub fn new(state: Arc<AppState>) -> Self {
-        let identity_names = headers::IdentityNames::new(&state.config.headers);
+        let identity_names = state.identity_names;
         Gatehouse {
             state,
             identity_names,
@@ -63,13 +63,6 @@ impl Gatehouse {
         let state = &self.state;
         self.observe_peer(session, ctx);
         let path = read_target(session)?;
-        // Before Pingora's own hop-by-hop pass, so a hostile `Connection`
-        // header is cleaned rather than acted on.
-        headers::sanitize_request(
-            session.req_header_mut(),
-            &state.config.headers,
-            ctx.peer_trusted,
-        );
         let live = state.live.load_full();
         ctx.live = Some(live.clone());
         let req = session.req_header();
@@ -80,6 +73,15 @@ impl Gatehouse {
         if let Some(answer) = endpoints::dispatch(session, state, &live, asked).await? {
             return answered(session, ctx, answer).await;
         }
+        // Before Pingora's own hop-by-hop pass, so a hostile `Connection`
+        // header is cleaned rather than acted on. (After our endpoints: they
+        // forward nothing, and forward-auth reads the X-Forwarded-Uri and
+        // X-Original-URL descriptions this removes.)
+        headers::sanitize_request(
+            session.req_header_mut(),
+            &state.config.headers,
+            ctx.peer_trusted,
+        );
         let req = session.req_header();
         let view = RequestView {
             method: &req.method,
@@ -96,6 +98,13 @@ impl Gatehouse {
         let decision = decide(state, &live, &view, &mut ctx.route)
             .await
             .map_err(|e| login_redirect(e, &view, prefix))?;
+        // A route only decided for a front proxy is never proxied.
+        if live.policy.routes.routes[decision.permit.route()]
+            .upstream
+            .is_none()
+        {
+            return Err(GateError::NotFound);
+        }
         ctx.limit = decision.limit;
         ctx.permit = Some(decision.permit);
         ctx.path = Some(path);
@@ -252,9 +261,9 @@ impl ProxyHttp for Gatehouse {
             return Error::e_explain(ErrorType::InternalError, "no permit");
         };
         let route = &live.policy.routes.routes[permit.route()];
-        let peer = live
-            .peers
-            .get(route.upstream)
+        let peer = route
+            .upstream
+            .and_then(|u| live.peers.get(u))
             .ok_or_else(|| Error::explain(ErrorType::InternalError, "no upstream"))?;
         Ok(Box::new(peer.clone()))
     }

@@ -179,7 +179,11 @@ impl Compiler<'_> {
 
     // ---- [session] ----
 
-    pub(super) fn session(&mut self, raw: Option<Spanned<raw::RawSession>>) -> SessionConfig {
+    pub(super) fn session(
+        &mut self,
+        raw: Option<Spanned<raw::RawSession>>,
+        server: &crate::config::ServerConfig,
+    ) -> SessionConfig {
         let (s, _) = section(raw);
         let cookie_name = match &s.cookie_name {
             None => DEFAULT_COOKIE_NAME.to_owned(),
@@ -231,13 +235,91 @@ impl Compiler<'_> {
                 }
             },
         };
+        let cookie_domain = self.cookie_domain(&s, &cookie_name, server);
         SessionConfig {
             cookie_name,
+            cookie_domain,
             refresh_cookie_name,
             csrf_cookie_name,
             idle_timeout,
             absolute_timeout,
             same_site,
+        }
+    }
+
+    /// `[session] cookie_domain` (SPEC §10): a DNS name (a leading dot is
+    /// dropped, as browsers do), only with a cookie name that may carry a
+    /// Domain (`__Host-` cookies must not), and covering `public_url`'s
+    /// host, where the login page sets the cookie.
+    fn cookie_domain(
+        &mut self,
+        s: &raw::RawSession,
+        cookie_name: &str,
+        server: &crate::config::ServerConfig,
+    ) -> Option<String> {
+        let v = s.cookie_domain.as_ref()?;
+        let domain = v.get_ref().trim_start_matches('.').to_ascii_lowercase();
+        let valid = !domain.is_empty()
+            && domain.len() <= 253
+            && domain.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if !valid {
+            let msg = format!(
+                "{:?} is not a domain name (e.g. \"example.com\")",
+                v.get_ref()
+            );
+            self.d.at(v.span(), "session.cookie_domain", msg);
+            return None;
+        }
+        if cookie_name.starts_with("__Host-") {
+            let at = s.cookie_name.as_ref().map_or(v.span(), |n| n.span());
+            let key = if s.cookie_name.is_some() {
+                "session.cookie_name"
+            } else {
+                "session.cookie_domain"
+            };
+            let msg = format!(
+                "a `__Host-` cookie ({cookie_name:?}) cannot have a Domain; with cookie_domain \
+                 use a `__Secure-` name, e.g. cookie_name = \"__Secure-gatehouse\""
+            );
+            self.d.at(at, key, msg);
+        }
+        let public_host = server.public_origin.as_deref().and_then(|o| {
+            let rest = o.split_once("://")?.1;
+            Some(match rest.rsplit_once(':') {
+                Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h.to_owned(),
+                _ => rest.to_owned(),
+            })
+        });
+        match public_host {
+            Some(h) if h == domain || h.ends_with(&format!(".{domain}")) => {}
+            Some(h) => {
+                let msg = format!(
+                    "public_url's host {h:?} is not {domain:?} or under it: the login page \
+                     could not set the cookie"
+                );
+                self.d.at(v.span(), "session.cookie_domain", msg);
+            }
+            None => {
+                let msg = "needs [server] public_url (a host under this domain)";
+                self.d.at(v.span(), "session.cookie_domain", msg);
+            }
+        }
+        Some(domain)
+    }
+
+    // ---- [forward_auth] ----
+
+    pub(super) fn forward_auth(
+        &mut self,
+        raw: Option<Spanned<raw::RawForwardAuth>>,
+    ) -> crate::config::ForwardAuthConfig {
+        let (f, _) = section(raw);
+        crate::config::ForwardAuthConfig {
+            enabled: f.enabled.is_some_and(|v| *v.get_ref()),
         }
     }
 

@@ -74,6 +74,7 @@ impl Compiler<'_> {
         roles: Option<BTreeMap<String, Spanned<Vec<Str>>>>,
         rate_limits: Option<BTreeMap<String, Spanned<raw::RawRateLimit>>>,
         routes: Option<Spanned<Vec<Spanned<raw::RawRoute>>>>,
+        forward_auth: bool,
     ) -> Policy {
         let upstreams = self.upstreams(in_file_order(upstreams));
         let upstream_index: HashMap<String, usize> = upstreams
@@ -92,6 +93,7 @@ impl Compiler<'_> {
             upstreams: &upstream_index,
             roles: &roles,
             limits: &limit_index,
+            forward_auth,
         };
         let routes = self.routes(routes, &refs);
         let mut extra_methods: Vec<http::Method> = Vec::new();
@@ -384,11 +386,14 @@ impl Compiler<'_> {
                 }
             });
         let upstream = match &r.upstream {
+            // Decided for a front proxy only (SPEC §10).
+            None if refs.forward_auth => Some(None),
             None => {
                 self.d.at(
                     span.clone(),
                     format!("{prefix}.upstream"),
-                    "missing: upstream = \"<name in [upstreams]>\"",
+                    "missing: upstream = \"<name in [upstreams]>\" (or [forward_auth] \
+                     enabled = true for a route the gateway only decides)",
                 );
                 None
             }
@@ -398,7 +403,7 @@ impl Compiler<'_> {
                     let msg = format!("unknown upstream {:?} (not in [upstreams])", v.get_ref());
                     self.d.at(v.span(), format!("{prefix}.upstream"), msg);
                 }
-                found
+                found.map(Some)
             }
         };
         let public = match &r.auth {
@@ -531,6 +536,8 @@ struct Refs<'a> {
     upstreams: &'a HashMap<String, usize>,
     roles: &'a BTreeMap<String, Vec<String>>,
     limits: &'a HashMap<&'a str, usize>,
+    /// With forward-auth on, a route may name no upstream (decided only).
+    forward_auth: bool,
 }
 
 /// `host:port` (host a DNS name or IP, IPv6 in brackets); returns the host.

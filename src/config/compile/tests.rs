@@ -370,10 +370,13 @@ rate_limit = "zz"
     assert_eq!(r0.host.as_deref(), Some("api.example.com"));
     assert_eq!(
         (r0.upstream, r0.rate_limit, r0.forward_authorization),
-        (2, Some(1), true)
+        (Some(2), Some(1), true)
     );
     let r1 = &p.routes.routes[1];
-    assert_eq!((r1.index, r1.upstream, r1.rate_limit), (1, 0, Some(0)));
+    assert_eq!(
+        (r1.index, r1.upstream, r1.rate_limit),
+        (1, Some(0), Some(0))
+    );
 }
 
 #[test]
@@ -555,10 +558,72 @@ fn bad_configs_name_file_line_and_key() {
             "unreachable: routes[0] (line 1)",
         ),
         ("[[routes]]\npath = \"/**\"\nupstream = \"app\"\nroles = 5\n".into(), 4, "routes[0].roles", "invalid type"),
+        // Forward-auth (SPEC §10).
+        ("[forward_auth]\nenabled = \"yes\"\n".into(), 2, "forward_auth.enabled", "invalid type"),
+        ("[forward_auth]\nenable = true\n".into(), 2, "forward_auth.enable", "unknown field `enable`"),
+        ("[[routes]]\npath = \"/**\"\n".into(), 1, "routes[0].upstream", "[forward_auth] enabled = true"),
+        (
+            server("public_url = \"https://auth.example.com\"\n[session]\ncookie_domain = \"example.com\"\n"),
+            5,
+            "session.cookie_domain",
+            "`__Host-` cookie",
+        ),
+        (
+            server("public_url = \"https://auth.example.com\"\n[session]\ncookie_name = \"__Host-x\"\ncookie_domain = \"example.com\"\n"),
+            5,
+            "session.cookie_name",
+            "use a `__Secure-` name",
+        ),
+        (
+            server("public_url = \"https://auth.example.com\"\n[session]\ncookie_name = \"__Secure-gh\"\ncookie_domain = \"other.test\"\n"),
+            6,
+            "session.cookie_domain",
+            "is not \"other.test\" or under it",
+        ),
+        (
+            server("public_url = \"https://example.com.evil.test\"\n[session]\ncookie_name = \"__Secure-gh\"\ncookie_domain = \"example.com\"\n"),
+            6,
+            "session.cookie_domain",
+            "is not \"example.com\" or under it",
+        ),
+        (
+            server("[session]\ncookie_name = \"__Secure-gh\"\ncookie_domain = \"example.com\"\n"),
+            5,
+            "session.cookie_domain",
+            "needs [server] public_url",
+        ),
+        (
+            server("public_url = \"https://auth.example.com\"\n[session]\ncookie_name = \"__Secure-gh\"\ncookie_domain = \"exa mple.com\"\n"),
+            6,
+            "session.cookie_domain",
+            "not a domain name",
+        ),
     ];
     for (snippet, line, key, msg) in &cases {
         assert_one(&fx, snippet, *line, key, msg);
     }
+}
+
+#[test]
+fn forward_auth_keys() {
+    let fx = Fixture::new();
+    let text = with_base(
+        "[server]\nlisten = \"127.0.0.1:8080\"\npublic_url = \"https://auth.example.com\"\n\
+         [session]\ncookie_name = \"__Secure-gh\"\ncookie_domain = \".Example.com\"\n\
+         [forward_auth]\nenabled = true\n\
+         [[routes]]\npath = \"/decided/**\"\n\
+         [[routes]]\npath = \"/**\"\nupstream = \"app\"\n",
+    );
+    let cfg = fx.load(&text).expect("forward-auth config");
+    assert!(cfg.forward_auth.enabled);
+    assert_eq!(cfg.session.cookie_domain.as_deref(), Some("example.com"));
+    let routes = &cfg.policy.routes.routes;
+    assert_eq!(routes[0].upstream, None, "decided only");
+    assert_eq!(routes[1].upstream, Some(0));
+    // Off by default.
+    let cfg = fx.load(&with_base("")).expect("base config");
+    assert!(!cfg.forward_auth.enabled);
+    assert_eq!(cfg.session.cookie_domain, None);
 }
 
 #[test]
