@@ -150,7 +150,7 @@ impl TokenService {
             return Ok(claims);
         }
         let claims = Arc::new(self.verify(token, now)?);
-        self.verified.insert(token, claims.clone());
+        self.verified.insert(token, claims.clone(), now);
         Ok(claims)
     }
 

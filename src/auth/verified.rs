@@ -10,68 +10,70 @@
 //! never used for the identity: it is described by the users file in force
 //! (see `auth::check::identity_of`), so a reload cannot be outlived here.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::auth::tokens::AccessClaims;
+use crate::store::ttl_map::TtlMap;
 
-/// Shards, so the proxy's threads rarely wait on one another.
-const SHARDS: usize = 16;
-/// Entries per shard before it is emptied (a crude but bounded eviction).
+/// Entries per shard: `SHARDS` x this many tokens at most.
 const SHARD_CAPACITY: usize = 1024;
 
-/// Entries by the token's hash; the token is kept to confirm a hit, so a
+/// Verified tokens by their hash; the token is kept to confirm a hit, so a
 /// hash collision is a miss, never another token's claims. The token is
-/// hashed once per lookup (it is several hundred bytes).
-type Shard = Mutex<HashMap<u64, (Box<str>, Arc<AccessClaims>)>>;
-
+/// hashed once per lookup (it is several hundred bytes). An entry lives
+/// until its token's `exp` (at most an hour, whatever the token says).
 pub struct VerifiedTokens {
-    shards: Vec<Shard>,
-    hasher: RandomState,
+    map: TtlMap<u64, (Box<str>, Arc<AccessClaims>)>,
+    hasher: std::hash::RandomState,
 }
+
+/// Longest an entry is kept, whatever its `exp`.
+const MAX_AGE: Duration = Duration::from_secs(3600);
 
 impl Default for VerifiedTokens {
     fn default() -> Self {
         VerifiedTokens {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            hasher: RandomState::new(),
+            map: TtlMap::with_capacity(Some(SHARD_CAPACITY)),
+            hasher: std::hash::RandomState::new(),
         }
     }
 }
 
 impl VerifiedTokens {
-    fn slot(&self, token: &str) -> (&Shard, u64) {
-        let hash = self.hasher.hash_one(token);
-        (&self.shards[hash as usize % SHARDS], hash)
+    fn key(&self, token: &str) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(token)
     }
 
     /// The claims of a token verified before, if any.
     pub fn get(&self, token: &str) -> Option<Arc<AccessClaims>> {
-        let (shard, hash) = self.slot(token);
-        let shard = shard.lock().ok()?;
-        let (seen, claims) = shard.get(&hash)?;
+        let key = self.key(token);
+        let mut shard = self.map.lock(&key);
+        let entry = shard.live(&key, Instant::now())?;
+        let (seen, claims) = &entry.value;
         (**seen == *token).then(|| claims.clone())
     }
 
-    /// Remember a token that has just passed full verification.
-    pub fn insert(&self, token: &str, claims: Arc<AccessClaims>) {
-        let (shard, hash) = self.slot(token);
-        if let Ok(mut shard) = shard.lock() {
-            if shard.len() >= SHARD_CAPACITY {
-                shard.clear();
-            }
-            shard.insert(hash, (token.into(), claims));
-        }
+    /// Remember a token that has just passed full verification, until its
+    /// `exp` (`now` is the Unix time it was verified at).
+    pub fn insert(&self, token: &str, claims: Arc<AccessClaims>, now: i64) {
+        let key = self.key(token);
+        let left = u64::try_from(claims.exp.saturating_sub(now)).unwrap_or(0);
+        let at = Instant::now();
+        let deadline = at + Duration::from_secs(left).min(MAX_AGE);
+        self.map
+            .lock(&key)
+            .insert(key, (token.into(), claims), deadline, at);
     }
 
     /// Forget a token (expired).
     pub fn remove(&self, token: &str) {
-        let (shard, hash) = self.slot(token);
-        if let Ok(mut shard) = shard.lock() {
-            if shard.get(&hash).is_some_and(|(seen, _)| **seen == *token) {
-                shard.remove(&hash);
-            }
+        let key = self.key(token);
+        let mut shard = self.map.lock(&key);
+        let now = Instant::now();
+        if shard.live(&key, now).is_some_and(|e| *e.value.0 == *token) {
+            shard.remove(&key, now);
         }
     }
 }
@@ -79,6 +81,7 @@ impl VerifiedTokens {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::ttl_map::SHARDS;
 
     fn claims(sid: &str) -> Arc<AccessClaims> {
         Arc::new(AccessClaims {
@@ -98,16 +101,17 @@ mod tests {
     #[test]
     fn exact_token_only_and_bounded() {
         let c = VerifiedTokens::default();
-        c.insert("a.b.c", claims("1"));
+        c.insert("a.b.c", claims("1"), 0);
         assert_eq!(c.get("a.b.c").map(|x| x.sid.clone()), Some("1".into()));
         assert!(c.get("a.b.c ").is_none());
         assert!(c.get("a.b.C").is_none());
         c.remove("a.b.c");
         assert!(c.get("a.b.c").is_none());
         for i in 0..(SHARDS * SHARD_CAPACITY * 2) {
-            c.insert(&format!("t{i}"), claims("x"));
+            c.insert(&format!("t{i}"), claims("x"), 0);
         }
-        let total: usize = c.shards.iter().map(|s| s.lock().unwrap().len()).sum();
+        let mut total = 0;
+        c.map.each_shard(|s| total += s.len());
         assert!(total <= SHARDS * SHARD_CAPACITY);
     }
 
@@ -115,13 +119,14 @@ mod tests {
     fn a_hash_collision_is_a_miss() {
         let c = VerifiedTokens::default();
         // Plant token a's entry under token b's hash, as a collision would.
-        let (shard, hash_b) = c.slot("b.b.b");
-        shard
-            .lock()
-            .unwrap()
-            .insert(hash_b, ("a.a.a".into(), claims("1")));
+        let hash_b = c.key("b.b.b");
+        let now = Instant::now();
+        let later = now + Duration::from_secs(60);
+        c.map
+            .lock(&hash_b)
+            .insert(hash_b, ("a.a.a".into(), claims("1")), later, now);
         assert!(c.get("b.b.b").is_none());
         c.remove("b.b.b");
-        assert_eq!(shard.lock().unwrap().len(), 1, "not b's entry to remove");
+        assert_eq!(c.map.lock(&hash_b).len(), 1, "not b's entry to remove");
     }
 }

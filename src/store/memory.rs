@@ -1,22 +1,20 @@
 //! The embedded in-memory store: the same semantics as Redis, in one process.
 //!
-//! Every entry carries a monotonic deadline (its TTL). Expired entries are
-//! dropped when read, and each shard sweeps itself after as many new keys as
-//! survived its last sweep, so memory tracks the live set (amortised O(1)).
+//! Every entry carries a monotonic deadline (its TTL), in `store::ttl_map`:
+//! expired entries are dropped when read and swept as new ones come, so
+//! memory tracks the live set.
 //!
 //! Locking: sessions, user indexes, rate limits and login failures live in
 //! sharded `Mutex<HashMap>`s, so the per-request `touch_session` and
-//! `rate_limit` only ever contend on one of [`SHARDS`] locks, each held for a
+//! `rate_limit` only ever contend on one of `ttl_map::SHARDS` locks, each held for a
 //! few map operations. Refresh tokens sit behind one lock: rotation is rare
 //! (once per access-token lifetime) and must be atomic (SPEC §5). Lock order,
 //! to rule out deadlocks: refresh → user → session; `touch_session` takes only
 //! a session shard. API keys, user locks and TOTP live in `accounts`, each
 //! behind its own lock, never held together with another.
 
-use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, HashSet};
-use std::hash::BuildHasher;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::collections::HashSet;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -27,106 +25,9 @@ use super::{
     StoreError, TotpRecord,
 };
 
+use super::ttl_map::{lock, Shard, TtlMap};
+
 mod accounts;
-
-/// Number of lock shards per map.
-pub const SHARDS: usize = 16;
-/// A shard never sweeps more often than once per this many inserts.
-const SWEEP_MIN: usize = 64;
-
-/// One value and the instant it expires.
-#[derive(Debug)]
-struct Entry<V> {
-    value: V,
-    deadline: Instant,
-}
-
-/// One lock's worth of a TTL map.
-#[derive(Debug)]
-struct Shard<V> {
-    map: HashMap<String, Entry<V>>,
-    /// Inserts of new keys since the last sweep.
-    inserts: usize,
-    /// Sweep again after this many new keys: the size after the last sweep.
-    next_sweep: usize,
-}
-
-impl<V> Default for Shard<V> {
-    fn default() -> Self {
-        Shard {
-            map: HashMap::new(),
-            inserts: 0,
-            next_sweep: SWEEP_MIN,
-        }
-    }
-}
-
-impl<V> Shard<V> {
-    /// The live entry under `key`; an expired one is removed on the way.
-    fn live(&mut self, key: &str, now: Instant) -> Option<&mut Entry<V>> {
-        if self.map.get(key).is_some_and(|e| e.deadline <= now) {
-            self.map.remove(key);
-        }
-        self.map.get_mut(key)
-    }
-
-    fn insert(&mut self, key: String, value: V, deadline: Instant, now: Instant) {
-        if self.map.insert(key, Entry { value, deadline }).is_none() {
-            self.inserts += 1;
-            // Sweep after as many new keys as survived the last sweep: each
-            // sweep's O(len) is paid for by the inserts since the last one,
-            // and a shard holds at most twice its live entries (or SWEEP_MIN).
-            if self.inserts >= self.next_sweep {
-                self.map.retain(|_, e| e.deadline > now);
-                self.inserts = 0;
-                self.next_sweep = self.map.len().max(SWEEP_MIN);
-            }
-        }
-    }
-
-    /// Remove `key`, returning its value if it was live.
-    fn remove(&mut self, key: &str, now: Instant) -> Option<V> {
-        self.map
-            .remove(key)
-            .filter(|e| e.deadline > now)
-            .map(|e| e.value)
-    }
-
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.map.len()
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // No code path panics while holding these locks; if one ever did, the
-    // maps are still structurally sound, so carry on rather than cascade.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// A TTL map split over [`SHARDS`] locks by a keyed hash of the key.
-#[derive(Debug)]
-struct Shards<V> {
-    shards: [Mutex<Shard<V>>; SHARDS],
-    hasher: RandomState,
-}
-
-impl<V> Shards<V> {
-    fn new() -> Self {
-        Shards {
-            shards: std::array::from_fn(|_| Mutex::new(Shard::default())),
-            // Keyed per process: clients pick the keys (IPs, usernames), so
-            // they must not be able to aim every key at one shard.
-            hasher: RandomState::new(),
-        }
-    }
-
-    fn lock(&self, key: &str) -> MutexGuard<'_, Shard<V>> {
-        // The modulo keeps the index in range: this cannot panic.
-        let i = (self.hasher.hash_one(key) % SHARDS as u64) as usize;
-        lock(&self.shards[i])
-    }
-}
 
 /// A refresh token and, once rotated, what the grace window answers.
 #[derive(Debug, Clone)]
@@ -146,13 +47,13 @@ struct Rotation {
 /// The embedded store (`[store] backend = "memory"`).
 #[derive(Debug)]
 pub struct MemoryStore {
-    sessions: Shards<SessionRecord>,
+    sessions: TtlMap<String, SessionRecord>,
     /// user id → sids; pruned of dead sids on create, list and delete.
-    users: Shards<HashSet<String>>,
-    refresh: Mutex<Shard<RefreshEntry>>,
+    users: TtlMap<String, HashSet<String>>,
+    refresh: Mutex<Shard<String, RefreshEntry>>,
     /// GCRA theoretical arrival times, µs on `clock`.
-    limits: Shards<i64>,
-    failures: Shards<u32>,
+    limits: TtlMap<String, i64>,
+    failures: TtlMap<String, u32>,
     /// API keys, admin locks, TOTP: the long-lived records.
     accounts: accounts::Accounts,
     /// Origin of the monotonic µs clock used for GCRA.
@@ -168,11 +69,11 @@ impl Default for MemoryStore {
 impl MemoryStore {
     pub fn new() -> Self {
         MemoryStore {
-            sessions: Shards::new(),
-            users: Shards::new(),
+            sessions: TtlMap::default(),
+            users: TtlMap::default(),
             refresh: Mutex::new(Shard::default()),
-            limits: Shards::new(),
-            failures: Shards::new(),
+            limits: TtlMap::default(),
+            failures: TtlMap::default(),
             accounts: accounts::Accounts::default(),
             clock: Instant::now(),
         }
@@ -290,7 +191,7 @@ impl SessionStore for MemoryStore {
         let sids = users.remove(user_id, now).unwrap_or_default();
         Ok(sids
             .iter()
-            .filter(|sid| self.sessions.lock(sid).remove(sid, now).is_some())
+            .filter(|sid| self.sessions.lock(sid).remove(sid.as_str(), now).is_some())
             .count())
     }
 }
@@ -491,48 +392,6 @@ pub(crate) fn in_grace(now: i64, rotated_at: i64, grace: Duration) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn expired_entries_are_dropped_on_read() {
-        let now = Instant::now();
-        let mut s: Shard<u32> = Shard::default();
-        s.insert("a".into(), 1, now + Duration::from_secs(1), now);
-        assert!(s.live("a", now).is_some());
-        assert!(s.live("a", now + Duration::from_secs(1)).is_none());
-        assert_eq!(s.len(), 0);
-    }
-
-    #[test]
-    fn sweep_bounds_a_shard_to_about_twice_its_live_entries() {
-        let t0 = Instant::now();
-        let mut s: Shard<u32> = Shard::default();
-        // 10 000 keys, each dead by the time the next is written.
-        for i in 0..10_000u32 {
-            let now = t0 + Duration::from_millis(u64::from(i) * 2);
-            s.insert(format!("k{i}"), i, now + Duration::from_millis(1), now);
-        }
-        assert!(
-            s.len() <= 2 * SWEEP_MIN,
-            "shard kept {} dead entries",
-            s.len()
-        );
-    }
-
-    #[test]
-    fn sweep_keeps_live_entries_and_drops_dead_ones() {
-        let t0 = Instant::now();
-        let mut s: Shard<u32> = Shard::default();
-        for i in 0..1_000u32 {
-            s.insert(format!("live{i}"), i, t0 + Duration::from_secs(60), t0);
-        }
-        for i in 0..10_000u32 {
-            let now = t0 + Duration::from_millis(u64::from(i) * 2);
-            s.insert(format!("dead{i}"), i, now + Duration::from_millis(1), now);
-        }
-        assert!(s.len() <= 2 * 1_001 + SWEEP_MIN, "shard holds {}", s.len());
-        let later = t0 + Duration::from_secs(30);
-        assert!((0..1_000).all(|i| s.live(&format!("live{i}"), later).is_some()));
-    }
 
     #[test]
     fn grace_window_table() {

@@ -10,25 +10,22 @@
 //! Absolute expiry is checked on every hit; idle expiry cannot pass within
 //! the entry lifetime, since every hit comes from a touch less than that ago.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 
+use crate::store::ttl_map::TtlMap;
 use crate::store::SessionRecord;
 
-const SHARDS: usize = 16;
+/// Sessions per shard at most (16 shards).
 const SHARD_CAPACITY: usize = 8192;
-
-type Shard = Mutex<HashMap<String, (SessionRecord, Instant)>>;
 
 pub struct SessionCache {
     ttl: Duration,
-    shards: Vec<Shard>,
-    hasher: RandomState,
+    /// Each entry lives `ttl` from the lookup that cached it.
+    map: TtlMap<String, SessionRecord>,
     /// Bumped by every invalidation.
     epoch: AtomicU64,
     /// Whether the invalidation subscription is up.
@@ -39,15 +36,10 @@ impl SessionCache {
     pub fn new(ttl: Duration) -> Arc<Self> {
         Arc::new(SessionCache {
             ttl,
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            hasher: RandomState::new(),
+            map: TtlMap::with_capacity(Some(SHARD_CAPACITY)),
             epoch: AtomicU64::new(0),
             live: AtomicBool::new(false),
         })
-    }
-
-    fn shard(&self, sid: &str) -> &Shard {
-        &self.shards[self.hasher.hash_one(sid) as usize % SHARDS]
     }
 
     /// A fresh cached session, if the subscription is up.
@@ -55,9 +47,9 @@ impl SessionCache {
         if !self.live.load(Ordering::Acquire) {
             return None;
         }
-        let shard = self.shard(sid).lock().ok()?;
-        let (rec, at) = shard.get(sid)?;
-        (at.elapsed() < self.ttl && rec.expires_at > now).then(|| rec.clone())
+        let mut shard = self.map.lock(sid);
+        let rec = &shard.live(sid, Instant::now())?.value;
+        (rec.expires_at > now).then(|| rec.clone())
     }
 
     /// The epoch to pass to `insert` for a lookup starting now.
@@ -70,27 +62,20 @@ impl SessionCache {
         if !self.live.load(Ordering::Acquire) || self.epoch() != epoch {
             return;
         }
-        if let Ok(mut shard) = self.shard(&rec.sid).lock() {
-            if shard.len() >= SHARD_CAPACITY {
-                shard.clear();
-            }
-            shard.insert(rec.sid.clone(), (rec.clone(), Instant::now()));
-        }
+        let now = Instant::now();
+        self.map
+            .lock(rec.sid.as_str())
+            .insert(rec.sid.clone(), rec.clone(), now + self.ttl, now);
     }
 
     /// Apply one invalidation message (`s:<sid>` or `u:<user id>`).
     pub fn invalidate(&self, message: &str) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         if let Some(sid) = message.strip_prefix("s:") {
-            if let Ok(mut shard) = self.shard(sid).lock() {
-                shard.remove(sid);
-            }
+            self.map.lock(sid).remove(sid, Instant::now());
         } else if let Some(uid) = message.strip_prefix("u:") {
-            for shard in &self.shards {
-                if let Ok(mut shard) = shard.lock() {
-                    shard.retain(|_, (rec, _)| rec.user_id != uid);
-                }
-            }
+            self.map
+                .each_shard(|s| s.retain(|_, rec| rec.user_id != uid));
         } else {
             self.clear();
         }
@@ -98,11 +83,7 @@ impl SessionCache {
 
     fn clear(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
-        for shard in &self.shards {
-            if let Ok(mut shard) = shard.lock() {
-                shard.clear();
-            }
-        }
+        self.map.each_shard(|s| s.clear());
     }
 
     fn set_live(&self, live: bool) {
