@@ -512,6 +512,8 @@ children_ticks() {
         printf "%.0f", s * hz }')
 }
 HZ=$(getconf CLK_TCK)
+# fmt VALUE DECIMALS: the value rounded, or "—" when not measured.
+fmt() { awk -v v="$1" -v d="$2" 'BEGIN { if (v == "nan" || v == "") print "—"; else printf "%.*f", d, v }'; }
 per_req_us() { # TICKS REQUESTS -> microseconds per request
     awk -v t="$1" -v r="$2" -v hz="$HZ" 'BEGIN { if (r > 0) printf "%.2f", t * 1e6 / hz / r; else print "nan" }'
 }
@@ -563,7 +565,7 @@ timed_run() {
     if ((bad)); then flag="  ERRORS, see $out"; fi
     if ((busy > BUSY_MAX)); then flag="$flag  (machine ${busy}% busy before this run)"; fi
     if ((other > BUSY_MAX)); then flag="$flag  (others used ${other}% of the CPU during it)"; fi
-    log "  round $round  $(printf '%-26s' "${T_NAME[$i]}") $(printf '%8.0f' "${rps:-0}") req/s  p50 ${p50} ms  p99 ${p99} ms  proxy ${proxy} µs/req$flag"
+    log "  round $round  $(printf '%-26s' "${T_NAME[$i]}") $(printf '%8.0f' "${rps:-0}") req/s  p50 ${p50} ms  p99 ${p99} ms  proxy $(fmt "$proxy" 2) µs/req$flag"
 }
 
 # Syscalls counted per kind (the rest is "other"); timers and clocks would
@@ -694,8 +696,6 @@ declare -A RSS_END=(
 median() { awk '$1 != "nan" && $1 != ""' | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 col() { awk -F'\t' -v i="$1" -v c="$2" '$1 == i { print $c }' "$RESULTS"; }
 ccol() { awk -F'\t' -v i="$1" -v c="$2" '$1 == i { print $c }' "$COUNTS"; }
-# fmt VALUE DECIMALS: the value rounded, or "—" when not measured.
-fmt() { awk -v v="$1" -v d="$2" 'BEGIN { if (v == "nan" || v == "") print "—"; else printf "%.*f", d, v }'; }
 per() { awk -v a="$1" -v r="$2" 'BEGIN { if (a == "nan" || a == "" || r + 0 == 0) print "nan"; else printf "%.3f", a / r }'; }
 diff_of() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || a == "" || b == "") print "nan"; else printf "%.3f", a - b }'; }
 declare -A M_RPS M_P50 M_P99 M_CPU M_REDIS M_ALLOC M_SYS M_CMDS
@@ -769,7 +769,7 @@ fi
 
 # Targets (issue 14), on proxy CPU µs/req.
 check_line() { # LABEL VALUE LIMIT LIMIT_TEXT [UNIT]
-    awk -v l="$1" -v v="$2" -v m="$3" -v t="$4" -v u="${5:- µs}" 'BEGIN {
+    awk -v l="$1" -v v="$2" -v m="$3" -v t="$4" -v u="${5- µs}" 'BEGIN {
         if (v == "nan" || m == "nan" || v == "" || m == "") { printf "  %s: not measured in this run\n", l; exit }
         printf "  %s: %.1f against %s = %.1f: %s (%+.1f%s)\n", l, v, t, m, (v <= m ? "met" : "NOT MET"), v - m, u }'
 }
