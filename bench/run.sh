@@ -104,7 +104,7 @@ fi
 
 # Syscall counts need perf and the raw_syscalls tracepoint (root, or
 # kernel.perf_event_paranoid <= -1, and tracefs); without them the syscall
-# columns read "n/a" and the reason is printed.
+# columns read "—" and the report says why.
 PERF_WHY=
 if ((COUNT_SECONDS == 0)); then
     PERF_WHY="COUNT_SECONDS=0"
