@@ -4,12 +4,19 @@
 # HS256 JWT) and gatehouse (public route, EdDSA and HS256 bearer tokens,
 # session cookie on the memory store and on Redis), interleaved over several
 # rounds; then argon2 login throughput, a few real logins, and memory use.
+# Besides req/s and latency it reports what each request costs: CPU time of
+# the proxy (and of redis-server, the upstream and wrk) per request from
+# /proc/PID/stat, and, in a separate counting pass, syscalls per request
+# (perf, the raw_syscalls:sys_enter tracepoint) and allocations per request
+# (the `count-allocs` build of gatehouse and the bare Pingora examples).
 # See bench/README.md for what each number means and a sample run.
 #
 # Knobs (environment): ROUNDS=3 DURATION=10 (seconds per run) CONNECTIONS=32
 #   WARMUP=1 (seconds before each run) WRK_THREADS=2 THREADS=2 (proxy threads /
 #   nginx workers) WORK_STEALING=false (gatehouse's runtime, see bench/README.md)
 #   UPSTREAM_THREADS=1 LOGINS=5 LOGIN_SECONDS=5 SESSIONS=100000
+#   COUNT_SECONDS=5 (seconds of the counting run per target; 0: no syscall and
+#   allocation counts)
 #   ONLY=regex (run only targets whose name matches, plus bare Pingora)
 #   BUSY_MAX=15 (% of CPU busy between runs that counts as another job on the
 #   machine) QUIET_WAIT=60 (seconds, in all, to wait for such a job to stop)
@@ -38,6 +45,7 @@ SESSIONS=${SESSIONS:-100000}
 QUIET_WAIT=${QUIET_WAIT:-60}
 BUSY_MAX=${BUSY_MAX:-15}
 ONLY=${ONLY:-.}
+COUNT_SECONDS=${COUNT_SECONDS:-5}
 ISSUER=gatehouse-bench
 AUDIENCE=bench-apps
 COOKIE_NAME=__Host-gatehouse
@@ -45,7 +53,7 @@ COOKIE_NAME=__Host-gatehouse
 log() { printf '%s\n' "$*" >&2; }
 die() { log "bench: $*"; exit 1; }
 
-for knob in ROUNDS DURATION CONNECTIONS WARMUP WRK_THREADS THREADS UPSTREAM_THREADS LOGINS LOGIN_SECONDS SESSIONS QUIET_WAIT BUSY_MAX; do
+for knob in ROUNDS DURATION CONNECTIONS WARMUP WRK_THREADS THREADS UPSTREAM_THREADS LOGINS LOGIN_SECONDS SESSIONS QUIET_WAIT BUSY_MAX COUNT_SECONDS; do
     [[ ${!knob} =~ ^[0-9]+$ ]] || die "$knob must be a whole number, not '${!knob}'"
 done
 ((ROUNDS >= 1 && DURATION >= 1 && CONNECTIONS >= WRK_THREADS)) || die "need ROUNDS>=1, DURATION>=1, CONNECTIONS>=WRK_THREADS"
@@ -63,14 +71,48 @@ if ((${#missing[@]})); then
         die "missing ${missing[*]}; install them with: sudo apt-get install -y ${missing[*]}"
     fi
 fi
+BIN=$ROOT/target/release
+# The allocation-counting variants (cargo feature count-allocs, see
+# src/count_allocs.rs) are built first and copied aside, because both builds
+# write target/release/gatehouse; cargo keeps both feature sets' artifacts, so
+# switching back and forth relinks without recompiling.
+CBIN=$BIN/count-allocs
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
+    if ((COUNT_SECONDS > 0)); then
+        log "bench: cargo build --release --features count-allocs --bin gatehouse --example bare_proxy --example bare_proxy_tuned"
+        cargo build --release --features count-allocs --bin gatehouse --example bare_proxy --example bare_proxy_tuned >&2
+        mkdir -p "$CBIN"
+        for b in gatehouse examples/bare_proxy examples/bare_proxy_tuned; do
+            rm -f "$CBIN/${b#examples/}"
+            cp "$BIN/$b" "$CBIN/${b#examples/}"
+        done
+    fi
     log "bench: cargo build --release --bin gatehouse --examples"
     cargo build --release --bin gatehouse --examples >&2
+    if ((COUNT_SECONDS > 0)) && cmp -s "$BIN/gatehouse" "$CBIN/gatehouse"; then
+        die "$BIN/gatehouse is still the count-allocs build; rebuild it without the feature"
+    fi
 fi
-BIN=$ROOT/target/release
 for b in gatehouse examples/bare_proxy examples/bare_proxy_tuned examples/bench_upstream examples/bench_login examples/bench_sessions; do
     [ -x "$BIN/$b" ] || die "$BIN/$b is not built"
 done
+if ((COUNT_SECONDS > 0)); then
+    for b in gatehouse bare_proxy bare_proxy_tuned; do
+        [ -x "$CBIN/$b" ] || die "$CBIN/$b is not built (run without SKIP_BUILD=1 once)"
+    done
+fi
+
+# Syscall counts need perf and the raw_syscalls tracepoint (root, or
+# kernel.perf_event_paranoid <= -1, and tracefs); without them the syscall
+# columns read "—" and the report says why.
+PERF_WHY=
+if ((COUNT_SECONDS == 0)); then
+    PERF_WHY="COUNT_SECONDS=0"
+elif ! command -v perf >/dev/null; then
+    PERF_WHY="perf is not installed (Debian: apt-get install linux-perf)"
+elif ! grep -q '^[0-9]' <<<"$(perf stat -x, -e raw_syscalls:sys_enter true 2>&1 >/dev/null || true)"; then
+    PERF_WHY="perf cannot count the raw_syscalls:sys_enter tracepoint here (needs root or perf_event_paranoid -1, and tracefs)"
+fi
 
 # Enough descriptors for CONNECTIONS through every hop (the soft limit is often 1024).
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -113,6 +155,13 @@ alloc_port() {
         fi
     done
     die "no free port found"
+}
+# forget PID: a process of ours that has exited and been waited for, so that
+# cleanup does not signal its (possibly reused) id.
+forget() {
+    local keep=() pid
+    for pid in "${PIDS[@]}"; do [ "$pid" = "$1" ] || keep+=("$pid"); done
+    PIDS=("${keep[@]}")
 }
 # start NAME CMD...: run in the background, log to $WORK/NAME.log.
 start() {
@@ -158,6 +207,9 @@ nginx_rss() {
 
 alloc_port P_UP; alloc_port P_BARE; alloc_port P_TUNED; alloc_port P_NGINX; alloc_port P_HA; alloc_port P_HA_JWT
 alloc_port P_REDIS; alloc_port P_GH; alloc_port P_GH_HS; alloc_port P_GH_REDIS; alloc_port P_GH_CACHE
+# The counting twins (count-allocs builds) and their counters' ports.
+alloc_port P_BARE_C; alloc_port P_TUNED_C; alloc_port P_GH_C; alloc_port P_GH_HS_C; alloc_port P_GH_REDIS_C; alloc_port P_GH_CACHE_C
+alloc_port A_BARE; alloc_port A_TUNED; alloc_port A_GH; alloc_port A_GH_HS; alloc_port A_GH_REDIS; alloc_port A_GH_CACHE
 UP=127.0.0.1:$P_UP
 
 log "bench: starting the upstream, bare Pingora, nginx, HAProxy, redis-server (work dir $WORK)"
@@ -169,6 +221,12 @@ start bare "$BIN/examples/bare_proxy" "127.0.0.1:$P_BARE" "$UP" "$THREADS"
 PID_BARE=$LAST_PID
 start bare-tuned "$BIN/examples/bare_proxy_tuned" "127.0.0.1:$P_TUNED" "$UP" "$THREADS"
 PID_TUNED=$LAST_PID
+if ((COUNT_SECONDS > 0)); then
+    start bare-count env GATEHOUSE_ALLOC_COUNTER="127.0.0.1:$A_BARE" "$CBIN/bare_proxy" "127.0.0.1:$P_BARE_C" "$UP" "$THREADS"
+    PID_BARE_C=$LAST_PID
+    start bare-tuned-count env GATEHOUSE_ALLOC_COUNTER="127.0.0.1:$A_TUNED" "$CBIN/bare_proxy_tuned" "127.0.0.1:$P_TUNED_C" "$UP" "$THREADS"
+    PID_TUNED_C=$LAST_PID
+fi
 
 mkdir -p "$WORK/nginx-prefix"
 render "$BENCH/nginx.conf.tmpl" "$WORK/nginx.conf" WORK="$WORK" THREADS="$THREADS" UPSTREAM="$UP" LISTEN="127.0.0.1:$P_NGINX"
@@ -226,6 +284,23 @@ start gh-redis "$GH" run --config "$WORK/gh-redis.toml"
 PID_GH_REDIS=$LAST_PID
 start gh-cache "$GH" run --config "$WORK/gh-cache.toml"
 PID_GH_CACHE=$LAST_PID
+if ((COUNT_SECONDS > 0)); then
+    gh_config gh-eddsa-count "$P_GH_C" 'backend = "memory"' "$EDDSA_TOKENS"
+    gh_config gh-hs256-count "$P_GH_HS_C" 'backend = "memory"' "$HS256_TOKENS"
+    gh_config gh-redis-count "$P_GH_REDIS_C" "backend = \"redis\"
+url = \"redis://127.0.0.1:$P_REDIS/0\"" "$EDDSA_TOKENS"
+    gh_config gh-cache-count "$P_GH_CACHE_C" "backend = \"redis\"
+url = \"redis://127.0.0.1:$P_REDIS/0\"
+local_cache = \"1s\"" "$EDDSA_TOKENS"
+    start gh-eddsa-count env GATEHOUSE_ALLOC_COUNTER="127.0.0.1:$A_GH" "$CBIN/gatehouse" run --config "$WORK/gh-eddsa-count.toml"
+    PID_GH_C=$LAST_PID
+    start gh-hs256-count env GATEHOUSE_ALLOC_COUNTER="127.0.0.1:$A_GH_HS" GH_BENCH_SECRET="$GH_BENCH_SECRET" "$CBIN/gatehouse" run --config "$WORK/gh-hs256-count.toml"
+    PID_GH_HS_C=$LAST_PID
+    start gh-redis-count env GATEHOUSE_ALLOC_COUNTER="127.0.0.1:$A_GH_REDIS" "$CBIN/gatehouse" run --config "$WORK/gh-redis-count.toml"
+    PID_GH_REDIS_C=$LAST_PID
+    start gh-cache-count env GATEHOUSE_ALLOC_COUNTER="127.0.0.1:$A_GH_CACHE" "$CBIN/gatehouse" run --config "$WORK/gh-cache-count.toml"
+    PID_GH_CACHE_C=$LAST_PID
+fi
 wait_port bare "$PID_BARE" "$P_BARE"
 wait_port bare-tuned "$PID_TUNED" "$P_TUNED"
 wait_port nginx "$PID_NGINX" "$P_NGINX"
@@ -234,6 +309,19 @@ wait_port gh-eddsa "$PID_GH" "$P_GH"
 wait_port gh-hs256 "$PID_GH_HS" "$P_GH_HS"
 wait_port gh-redis "$PID_GH_REDIS" "$P_GH_REDIS"
 wait_port gh-cache "$PID_GH_CACHE" "$P_GH_CACHE"
+if ((COUNT_SECONDS > 0)); then
+    wait_port bare-count "$PID_BARE_C" "$P_BARE_C"
+    wait_port bare-tuned-count "$PID_TUNED_C" "$P_TUNED_C"
+    wait_port gh-eddsa-count "$PID_GH_C" "$P_GH_C"
+    wait_port gh-hs256-count "$PID_GH_HS_C" "$P_GH_HS_C"
+    wait_port gh-redis-count "$PID_GH_REDIS_C" "$P_GH_REDIS_C"
+    wait_port gh-cache-count "$PID_GH_CACHE_C" "$P_GH_CACHE_C"
+    for pair in bare-count:$PID_BARE_C:$A_BARE bare-tuned-count:$PID_TUNED_C:$A_TUNED gh-eddsa-count:$PID_GH_C:$A_GH \
+        gh-hs256-count:$PID_GH_HS_C:$A_GH_HS gh-redis-count:$PID_GH_REDIS_C:$A_GH_REDIS gh-cache-count:$PID_GH_CACHE_C:$A_GH_CACHE; do
+        IFS=: read -r n p a <<<"$pair"
+        wait_port "$n" "$p" "$a"
+    done
+fi
 sleep 0.5
 declare -A RSS_IDLE=(
     [bare]=$(rss_kib "$PID_BARE") [nginx]=$(nginx_rss) [haproxy]=$(rss_kib "$PID_HA")
@@ -263,34 +351,68 @@ login "$P_GH_HS" hs256
 HS_TOKEN=$TOKEN
 login "$P_GH_REDIS" redis
 REDIS_COOKIE=$COOKIE
+if ((COUNT_SECONDS > 0)); then
+    # The memory-store twins have their own sessions; the Redis ones share
+    # the store, so the cookie above works there.
+    login "$P_GH_C" eddsa-count
+    ED_TOKEN_C=$TOKEN MEM_COOKIE_C=$COOKIE
+    login "$P_GH_HS_C" hs256-count
+    HS_TOKEN_C=$TOKEN
+fi
 
 # --- targets ---------------------------------------------------------------------
-# name|url|header|auth (1: must answer 401 without credentials and forward X-Auth-User)
-TARGETS=(
-    "upstream direct|http://$UP/public/x||0"
-    "bare Pingora|http://127.0.0.1:$P_BARE/public/x||0"
-    "bare Pingora, tuned|http://127.0.0.1:$P_TUNED/public/x||0"
-    "nginx|http://127.0.0.1:$P_NGINX/public/x||0"
-    "HAProxy|http://127.0.0.1:$P_HA/public/x||0"
-    "HAProxy JWT HS256|http://127.0.0.1:$P_HA_JWT/api/x|Authorization: Bearer $HS_TOKEN|1"
-    "gatehouse public route|http://127.0.0.1:$P_GH/public/x||0"
-    "gatehouse JWT EdDSA|http://127.0.0.1:$P_GH/api/x|Authorization: Bearer $ED_TOKEN|1"
-    "gatehouse JWT HS256|http://127.0.0.1:$P_GH_HS/api/x|Authorization: Bearer $HS_TOKEN|1"
-    "gatehouse cookie, memory|http://127.0.0.1:$P_GH/api/x|Cookie: $COOKIE_NAME=$MEM_COOKIE|1"
-    "gatehouse cookie, Redis|http://127.0.0.1:$P_GH_REDIS/api/x|Cookie: $COOKIE_NAME=$REDIS_COOKIE|1"
-    "gatehouse cookie, Redis, local_cache 1s|http://127.0.0.1:$P_GH_CACHE/api/x|Cookie: $COOKIE_NAME=$REDIS_COOKIE|1"
-)
-SELECTED=()
-for t in "${TARGETS[@]}"; do
-    name=${t%%|*}
-    [[ $name =~ $ONLY || $name == "bare Pingora"* ]] && SELECTED+=("$t")
-done
+# Per target i: T_NAME, T_URL, T_HDR, T_AUTH (1: must answer 401 without
+# credentials and forward X-Auth-User), T_PIDS (the processes whose CPU time
+# is "the proxy"; empty for the upstream alone), T_REDIS (1: redis-server
+# takes part); and for the counting pass T_CURL, T_CHDR, T_CPIDS (the
+# count-allocs twin for the Rust proxies, the same process for the others)
+# and T_CPORT (its allocation counter; empty: not counted).
+NGINX_PIDS="$PID_NGINX $(pgrep -P "$PID_NGINX" | tr '\n' ' ')"
+T_NAME=() T_URL=() T_HDR=() T_AUTH=() T_PIDS=() T_REDIS=() T_CURL=() T_CHDR=() T_CPIDS=() T_CPORT=()
+# target NAME URL HEADER AUTH PIDS REDIS [COUNT_URL COUNT_HEADER COUNT_PID COUNTER_PORT]
+target() {
+    [[ $1 =~ $ONLY || $1 == "bare Pingora"* ]] || return 0
+    T_NAME+=("$1") T_URL+=("$2") T_HDR+=("$3") T_AUTH+=("$4") T_PIDS+=("$5") T_REDIS+=("$6")
+    if ((COUNT_SECONDS > 0)) && (($# > 6)); then
+        T_CURL+=("$7") T_CHDR+=("$8") T_CPIDS+=("$9") T_CPORT+=("${10}")
+    else
+        T_CURL+=("$2") T_CHDR+=("$3") T_CPIDS+=("$5") T_CPORT+=("")
+    fi
+}
+G=http://127.0.0.1
+target "upstream direct" "http://$UP/public/x" "" 0 "" 0
+target "bare Pingora" "$G:$P_BARE/public/x" "" 0 "$PID_BARE" 0 \
+    "$G:$P_BARE_C/public/x" "" "${PID_BARE_C:-}" "$A_BARE"
+target "bare Pingora, tuned" "$G:$P_TUNED/public/x" "" 0 "$PID_TUNED" 0 \
+    "$G:$P_TUNED_C/public/x" "" "${PID_TUNED_C:-}" "$A_TUNED"
+target "nginx" "$G:$P_NGINX/public/x" "" 0 "$NGINX_PIDS" 0
+target "HAProxy" "$G:$P_HA/public/x" "" 0 "$PID_HA" 0
+target "HAProxy JWT HS256" "$G:$P_HA_JWT/api/x" "Authorization: Bearer $HS_TOKEN" 1 "$PID_HA" 0
+target "gatehouse public route" "$G:$P_GH/public/x" "" 0 "$PID_GH" 0 \
+    "$G:$P_GH_C/public/x" "" "${PID_GH_C:-}" "$A_GH"
+target "gatehouse JWT EdDSA" "$G:$P_GH/api/x" "Authorization: Bearer $ED_TOKEN" 1 "$PID_GH" 0 \
+    "$G:$P_GH_C/api/x" "Authorization: Bearer ${ED_TOKEN_C:-}" "${PID_GH_C:-}" "$A_GH"
+target "gatehouse JWT HS256" "$G:$P_GH_HS/api/x" "Authorization: Bearer $HS_TOKEN" 1 "$PID_GH_HS" 0 \
+    "$G:$P_GH_HS_C/api/x" "Authorization: Bearer ${HS_TOKEN_C:-}" "${PID_GH_HS_C:-}" "$A_GH_HS"
+target "gatehouse cookie, memory" "$G:$P_GH/api/x" "Cookie: $COOKIE_NAME=$MEM_COOKIE" 1 "$PID_GH" 0 \
+    "$G:$P_GH_C/api/x" "Cookie: $COOKIE_NAME=${MEM_COOKIE_C:-}" "${PID_GH_C:-}" "$A_GH"
+target "gatehouse cookie, Redis" "$G:$P_GH_REDIS/api/x" "Cookie: $COOKIE_NAME=$REDIS_COOKIE" 1 "$PID_GH_REDIS" 1 \
+    "$G:$P_GH_REDIS_C/api/x" "Cookie: $COOKIE_NAME=$REDIS_COOKIE" "${PID_GH_REDIS_C:-}" "$A_GH_REDIS"
+target "gatehouse cookie, Redis, local_cache 1s" "$G:$P_GH_CACHE/api/x" "Cookie: $COOKIE_NAME=$REDIS_COOKIE" 1 "$PID_GH_CACHE" 1 \
+    "$G:$P_GH_CACHE_C/api/x" "Cookie: $COOKIE_NAME=$REDIS_COOKIE" "${PID_GH_CACHE_C:-}" "$A_GH_CACHE"
+NT=${#T_NAME[@]}
+# index NAME: the target's index, or nothing if it is not selected.
+index() {
+    local i
+    for i in "${!T_NAME[@]}"; do [ "${T_NAME[$i]}" = "$1" ] && echo "$i" && return; done
+    return 0
+}
 
-# Before measuring, each target must answer 200 (and the auth ones must
-# forward the identity and refuse a request without credentials).
-for t in "${SELECTED[@]}"; do
-    IFS='|' read -r name url header auth <<<"$t"
-    args=(-sS -m 5 -o /dev/null -D -)
+# Before measuring, each target (and its counting twin) must answer 200 (and
+# the auth ones must forward the identity and refuse a request without
+# credentials or with a forged one).
+check_target() { # NAME URL HEADER AUTH
+    local name=$1 url=$2 header=$3 auth=$4 args=(-sS -m 5 -o /dev/null -D -) head code pos ch
     [ -n "$header" ] && args+=(-H "$header")
     head=$(curl "${args[@]}" "$url" | tr -d '\r') || die "$name: request failed"
     [[ $head == "HTTP/1.1 200"* ]] || die "$name: expected 200, got: ${head%%$'\n'*}"
@@ -305,6 +427,12 @@ for t in "${SELECTED[@]}"; do
             die "$name: request failed"
         [ "$code" = 401 ] || die "$name: expected 401 with a forged credential, got $code"
     fi
+}
+for i in "${!T_NAME[@]}"; do
+    check_target "${T_NAME[$i]}" "${T_URL[$i]}" "${T_HDR[$i]}" "${T_AUTH[$i]}"
+    if [ "${T_CURL[$i]}" != "${T_URL[$i]}" ]; then
+        check_target "${T_NAME[$i]} (counting twin)" "${T_CURL[$i]}" "${T_CHDR[$i]}" "${T_AUTH[$i]}"
+    fi
 done
 
 # --- load --------------------------------------------------------------------------
@@ -315,12 +443,15 @@ to_ms() { # wrk latency (850.00us, 1.20ms, 1.01s, 1.00m) -> milliseconds
         if (f < 0) print "nan"; else printf "%.3f", n * f }'
 }
 RESULTS=$WORK/results.txt
+COUNTS=$WORK/counts.txt
 : >"$RESULTS"
+: >"$COUNTS"
 run_wrk() { # URL HEADER SECONDS OUT
     local args=(-t"$WRK_THREADS" -c"$CONNECTIONS" -d"${3}s" --latency --timeout 5s)
     [ -n "$2" ] && args+=(-H "$2")
     timeout $(($3 + 30)) wrk "${args[@]}" "$1" >"$4" 2>&1 || { cat "$4" >&2; die "wrk failed on $1"; }
 }
+wrk_requests() { awk '/ requests in / {print $1; exit}' "$1"; }
 # Busy share of all cores over 0.5 s, in percent. Taken between runs, when
 # nothing of ours is working: anything above a few percent is another job on
 # the machine, which would skew that run.
@@ -346,41 +477,246 @@ quiet() {
         BUSY=$(busy_pct)
     done
 }
-runs=$((ROUNDS * ${#SELECTED[@]}))
-log "bench: $ROUNDS rounds x ${#SELECTED[@]} targets x ${DURATION}s (+${WARMUP}s warm-up) = about $((runs * (DURATION + WARMUP + 1)))s"
-for round in $(seq "$ROUNDS"); do
-    for i in "${!SELECTED[@]}"; do
-        IFS='|' read -r name url header auth <<<"${SELECTED[$i]}"
-        quiet
-        busy=$BUSY
-        if ((WARMUP > 0)); then run_wrk "$url" "$header" "$WARMUP" "$WORK/warmup.txt"; fi
-        out=$WORK/wrk-$round-$i.txt
-        run_wrk "$url" "$header" "$DURATION" "$out"
-        rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
-        p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
-        p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
-        # Any non-2xx answer or socket error spoils the row: flag it.
-        bad=$(grep -cE 'Non-2xx|Socket errors' "$out" || true)
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$i" "$round" "${rps:-0}" "$p50" "$p99" "$bad" "$busy" >>"$RESULTS"
-        flag=
-        if ((bad)); then flag="  ERRORS, see $out"; fi
-        if ((busy > BUSY_MAX)); then flag="$flag  (machine ${busy}% busy before this run)"; fi
-        log "  round $round  $(printf '%-26s' "$name") $(printf '%10.0f' "${rps:-0}") req/s  p50 ${p50} ms  p99 ${p99} ms$flag"
+
+# CPU time, without forking (the samples sit right at the window's edges).
+# ticks PID...: sets TICKS_U, TICKS_S to the summed utime and stime (clock
+# ticks) of whole processes: /proc/PID/stat fields 14 and 15 cover every
+# thread, exited ones included, and the kernel scales them so that their sum
+# is the exact runtime (only truncated to a tick).
+ticks() {
+    local pid line f
+    TICKS_U=0 TICKS_S=0
+    for pid in "$@"; do
+        read -r line <"/proc/$pid/stat" || die "process $pid is gone"
+        read -ra f <<<"${line##*) }"
+        TICKS_U=$((TICKS_U + f[11])) TICKS_S=$((TICKS_S + f[12]))
     done
+}
+# machine: sets MACH_BUSY, MACH_ALL (ticks of all cores; busy = all - idle -
+# iowait - steal).
+machine() {
+    local cpu u n s idle io irq soft steal rest
+    read -r cpu u n s idle io irq soft steal rest </proc/stat
+    MACH_ALL=$((u + n + s + idle + io + irq + soft + steal))
+    MACH_BUSY=$((u + n + s + irq + soft))
+}
+# children_ticks: sets CHILD_TICKS to the CPU time of this shell's waited-for
+# children (wrk, through timeout), from the `times` builtin.
+children_ticks() {
+    local line
+    times >"$WORK/times.txt"
+    line=$(tail -n 1 "$WORK/times.txt")
+    CHILD_TICKS=$(awk -v l="$line" -v hz="$HZ" 'BEGIN {
+        n = split(l, t, " "); s = 0
+        for (i = 1; i <= n; i++) { split(t[i], p, "m"); s += p[1] * 60 + p[2] }
+        printf "%.0f", s * hz }')
+}
+HZ=$(getconf CLK_TCK)
+# fmt VALUE DECIMALS: the value rounded, or "—" when not measured.
+fmt() { awk -v v="$1" -v d="$2" 'BEGIN { if (v == "nan" || v == "") print "—"; else printf "%.*f", d, v }'; }
+per_req_us() { # TICKS REQUESTS -> microseconds per request
+    awk -v t="$1" -v r="$2" -v hz="$HZ" 'BEGIN { if (r > 0) printf "%.2f", t * 1e6 / hz / r; else print "nan" }'
+}
+
+# timed_run I ROUND: warm-up, then one timed wrk run with the CPU of every
+# process involved read right before and after it; one line in $RESULTS.
+timed_run() {
+    local i=$1 round=$2 url=${T_URL[$1]} header=${T_HDR[$1]} out pids
+    local pu0 ps0 up0 rd0 ch0 mb0 ma0 pu1 ps1 up1 rd1 ch1 mb1 ma1
+    read -ra pids <<<"${T_PIDS[$i]}"
+    quiet
+    local busy=$BUSY
+    if ((WARMUP > 0)); then run_wrk "$url" "$header" "$WARMUP" "$WORK/warmup.txt"; fi
+    out=$WORK/wrk-$round-$i.txt
+    ticks "${pids[@]}"; pu0=$TICKS_U ps0=$TICKS_S
+    ticks "$PID_UP"; up0=$((TICKS_U + TICKS_S))
+    ticks "$PID_REDIS"; rd0=$((TICKS_U + TICKS_S))
+    children_ticks; ch0=$CHILD_TICKS
+    machine; mb0=$MACH_BUSY ma0=$MACH_ALL
+    run_wrk "$url" "$header" "$DURATION" "$out"
+    machine; mb1=$MACH_BUSY ma1=$MACH_ALL
+    ticks "${pids[@]}"; pu1=$TICKS_U ps1=$TICKS_S
+    ticks "$PID_UP"; up1=$((TICKS_U + TICKS_S))
+    ticks "$PID_REDIS"; rd1=$((TICKS_U + TICKS_S))
+    children_ticks; ch1=$CHILD_TICKS
+    local rps p50 p99 bad reqs proxy sys up redis wrk_us ours other
+    rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
+    p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
+    p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
+    reqs=$(wrk_requests "$out")
+    # Any non-2xx answer or socket error spoils the row: flag it.
+    bad=$(grep -cE 'Non-2xx|Socket errors' "$out" || true)
+    local dp=$((pu1 - pu0 + ps1 - ps0))
+    if ((${#pids[@]})); then
+        proxy=$(per_req_us "$dp" "$reqs")
+        sys=$(awk -v s=$((ps1 - ps0)) -v t="$dp" 'BEGIN { if (t > 0) printf "%.0f", 100 * s / t; else print "nan" }')
+    else
+        proxy=nan sys=nan
+    fi
+    up=$(per_req_us $((up1 - up0)) "$reqs")
+    redis=$(per_req_us $((rd1 - rd0)) "$reqs")
+    wrk_us=$(per_req_us $((ch1 - ch0)) "$reqs")
+    # What the machine was busy with besides our processes, in % of all cores.
+    ours=$((dp + up1 - up0 + rd1 - rd0 + ch1 - ch0))
+    other=$(awk -v b=$((mb1 - mb0)) -v o="$ours" -v a=$((ma1 - ma0)) 'BEGIN { v = a > 0 ? 100 * (b - o) / a : 0; printf "%.0f", v < 0 ? 0 : v }')
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$i" "$round" "${rps:-0}" "$p50" "$p99" "$bad" "$busy" \
+        "${reqs:-0}" "$proxy" "$sys" "$up" "$redis" "$wrk_us" "$other" >>"$RESULTS"
+    local flag=
+    if ((bad)); then flag="  ERRORS, see $out"; fi
+    if ((busy > BUSY_MAX)); then flag="$flag  (machine ${busy}% busy before this run)"; fi
+    if ((other > BUSY_MAX)); then flag="$flag  (others used ${other}% of the CPU during it)"; fi
+    log "  round $round  $(printf '%-26s' "${T_NAME[$i]}") $(printf '%8.0f' "${rps:-0}") req/s  p50 ${p50} ms  p99 ${p99} ms  proxy $(fmt "$proxy" 2) µs/req$flag"
+}
+
+# Syscalls counted per kind (the rest is "other"); timers and clocks would
+# show a per-request timer (clock_gettime is normally answered by the vDSO
+# and never enters the kernel).
+SYSCALL_KINDS=(
+    "read/recv:read,readv,recvfrom,recvmsg"
+    "write/send:write,writev,sendto,sendmsg"
+    "epoll_wait:epoll_wait,epoll_pwait,epoll_pwait2"
+    "epoll_ctl:epoll_ctl"
+    "futex:futex"
+    "getpeername:getpeername"
+    "timers, clocks:clock_gettime,clock_nanosleep,nanosleep,timerfd_settime,timer_settime,setitimer"
+)
+PERF_EVENTS=raw_syscalls:sys_enter
+for kind in "${SYSCALL_KINDS[@]}"; do
+    IFS=, read -ra names <<<"${kind#*:}"
+    for n in "${names[@]}"; do PERF_EVENTS+=",syscalls:sys_enter_$n"; done
 done
+# perf_count EVENT FILE: the count of EVENT in perf stat's CSV output (0 when
+# "<not counted>": no such call happened).
+perf_count() {
+    awk -F, -v e="$1" '$3 == e { n = ($1 ~ /^[0-9]+$/) ? $1 : 0 } END { print n + 0 }' "$2"
+}
+# alloc_count PORT: the allocation total a count-allocs process serves there.
+alloc_count() {
+    local fd n=
+    exec {fd}<>"/dev/tcp/127.0.0.1/$1" || die "no allocation counter on 127.0.0.1:$1"
+    read -r -t 5 -u "$fd" n || true
+    exec {fd}<&-
+    [[ $n =~ ^[0-9]+$ ]] || die "no allocation count from 127.0.0.1:$1"
+    echo "$n"
+}
+# redis_calls: "SCRIPTS ALL": the EVAL/EVALSHA calls redis-server has run
+# (one round trip each) and all its commands, those the scripts call
+# included (INFO itself left out).
+redis_calls() {
+    redis-cli -h 127.0.0.1 -p "$P_REDIS" INFO commandstats | tr -d '\r' |
+        awk -F'[:=,]' '/^cmdstat_/ && $1 != "cmdstat_info" { a += $3; if ($1 ~ /^cmdstat_eval/) e += $3 } END { print e + 0, a + 0 }'
+}
+# count_run I: one wrk run of COUNT_SECONDS on the target's counting twin,
+# with its syscalls (perf, enabled and disabled over a control fifo exactly
+# around wrk), its allocations and Redis's commands counted; one line in
+# $COUNTS: index, requests, allocations, Redis EVAL/EVALSHA calls, the
+# syscall total, each kind (or "nan"), then all Redis commands.
+count_run() {
+    local i=$1 url=${T_CURL[$1]} header=${T_CHDR[$1]} port=${T_CPORT[$1]} pids out perf_pid= ctl ack a0= a1= r0 r1 reply
+    read -ra pids <<<"${T_CPIDS[$i]}"
+    quiet
+    if ((WARMUP > 0)); then run_wrk "$url" "$header" "$WARMUP" "$WORK/warmup.txt"; fi
+    out=$WORK/count-$i.txt
+    if [ -z "$PERF_WHY" ]; then
+        rm -f "$WORK/perf.ctl" "$WORK/perf.ack"
+        mkfifo "$WORK/perf.ctl" "$WORK/perf.ack"
+        exec {ctl}<>"$WORK/perf.ctl" {ack}<>"$WORK/perf.ack"
+        perf stat -x, -o "$WORK/perf-$i.txt" -e "$PERF_EVENTS" -p "$(tr ' ' ',' <<<"${pids[*]}")" \
+            --control "fifo:$WORK/perf.ctl,$WORK/perf.ack" -D -1 2>"$WORK/perf-$i.log" &
+        perf_pid=$!
+        PIDS+=("$perf_pid")
+    fi
+    if [ -n "$port" ]; then a0=$(alloc_count "$port"); fi
+    r0=$(redis_calls)
+    if [ -n "$perf_pid" ]; then
+        echo enable >&"$ctl"
+        read -r -t 10 -u "$ack" reply || die "perf did not start counting (see $WORK/perf-$i.log)"
+    fi
+    run_wrk "$url" "$header" "$COUNT_SECONDS" "$out"
+    if [ -n "$perf_pid" ]; then
+        echo disable >&"$ctl"
+        read -r -t 10 -u "$ack" reply || die "perf did not stop counting (see $WORK/perf-$i.log)"
+        kill -INT "$perf_pid"
+        wait "$perf_pid" || true
+        forget "$perf_pid"
+        exec {ctl}>&- {ack}>&-
+    fi
+    r1=$(redis_calls)
+    if [ -n "$port" ]; then a1=$(alloc_count "$port"); fi
+    local reqs allocs sc
+    reqs=$(wrk_requests "$out")
+    allocs=nan
+    if [ -n "$port" ]; then allocs=$((a1 - a0)); fi
+    sc=nan
+    if [ -n "$perf_pid" ]; then
+        sc=$(perf_count raw_syscalls:sys_enter "$WORK/perf-$i.txt")
+        local kind names n sum v
+        for kind in "${SYSCALL_KINDS[@]}"; do
+            IFS=, read -ra names <<<"${kind#*:}"
+            sum=0
+            for n in "${names[@]}"; do
+                sum=$((sum + $(perf_count "syscalls:sys_enter_$n" "$WORK/perf-$i.txt")))
+            done
+            sc+=$'\t'$sum
+        done
+    else
+        for _ in "${SYSCALL_KINDS[@]}"; do sc+=$'\tnan'; done
+    fi
+    local e0 e1 c0 c1
+    read -r e0 c0 <<<"$r0"
+    read -r e1 c1 <<<"$r1"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$i" "${reqs:-0}" "$allocs" $((e1 - e0)) "$sc" $((c1 - c0)) >>"$COUNTS"
+    local bad
+    bad=$(grep -cE 'Non-2xx|Socket errors' "$out" || true)
+    ((bad == 0)) || die "${T_NAME[$i]}: errors in the counting run, see $out"
+    log "  count  $(printf '%-26s' "${T_NAME[$i]}") ${reqs:-0} requests: $(awk -v a="$allocs" -v r="${reqs:-0}" 'BEGIN { if (a == "nan") print "n/a"; else printf "%.1f", a / r }') allocs/req, $(awk -v s="${sc%%$'\t'*}" -v r="${reqs:-0}" 'BEGIN { if (s == "nan") print "n/a"; else printf "%.1f", s / r }') syscalls/req"
+}
+
+runs=$((ROUNDS * NT))
+counted=0
+if ((COUNT_SECONDS > 0)); then
+    for i in "${!T_NAME[@]}"; do [ -n "${T_CPIDS[$i]}" ] && counted=$((counted + 1)); done
+fi
+log "bench: $ROUNDS rounds x $NT targets x ${DURATION}s (+${WARMUP}s warm-up), then $counted counting runs x ${COUNT_SECONDS}s = about $((runs * (DURATION + WARMUP + 1) + counted * (COUNT_SECONDS + WARMUP + 2)))s"
+[ -z "$PERF_WHY" ] || log "bench: no syscall counts: $PERF_WHY"
+for round in $(seq "$ROUNDS"); do
+    for i in "${!T_NAME[@]}"; do timed_run "$i" "$round"; done
+done
+if ((COUNT_SECONDS > 0)); then
+    for i in "${!T_NAME[@]}"; do
+        [ -n "${T_CPIDS[$i]}" ] && count_run "$i"
+    done
+fi
 declare -A RSS_END=(
     [bare]=$(rss_kib "$PID_BARE") [nginx]=$(nginx_rss) [haproxy]=$(rss_kib "$PID_HA")
     [gh]=$(rss_kib "$PID_GH") [gh-hs256]=$(rss_kib "$PID_GH_HS") [gh-redis]=$(rss_kib "$PID_GH_REDIS")
 )
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# --- figures -----------------------------------------------------------------------
+median() { awk '$1 != "nan" && $1 != ""' | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 col() { awk -F'\t' -v i="$1" -v c="$2" '$1 == i { print $c }' "$RESULTS"; }
-bare_i=
-for i in "${!SELECTED[@]}"; do [ "${SELECTED[$i]%%|*}" = "bare Pingora" ] && bare_i=$i; done
-bare_rps=$(col "$bare_i" 3 | median)
-tuned_i=
-for i in "${!SELECTED[@]}"; do [ "${SELECTED[$i]%%|*}" = "bare Pingora, tuned" ] && tuned_i=$i; done
-tuned_rps=$(col "$tuned_i" 3 | median)
+ccol() { awk -F'\t' -v i="$1" -v c="$2" '$1 == i { print $c }' "$COUNTS"; }
+per() { awk -v a="$1" -v r="$2" 'BEGIN { if (a == "nan" || a == "" || r + 0 == 0) print "nan"; else printf "%.3f", a / r }'; }
+diff_of() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || a == "" || b == "") print "nan"; else printf "%.3f", a - b }'; }
+declare -A M_RPS M_P50 M_P99 M_CPU M_REDIS M_ALLOC M_SYS M_CMDS
+KIND_COUNT=${#SYSCALL_KINDS[@]}
+for i in "${!T_NAME[@]}"; do
+    M_RPS[$i]=$(col "$i" 3 | median)
+    M_P50[$i]=$(col "$i" 4 | median)
+    M_P99[$i]=$(col "$i" 5 | median)
+    M_CPU[$i]=$(col "$i" 9 | median)
+    M_REDIS[$i]=nan
+    ((T_REDIS[i])) && M_REDIS[$i]=$(col "$i" 12 | median)
+    reqs=$(ccol "$i" 2)
+    M_ALLOC[$i]=$(per "$(ccol "$i" 3)" "$reqs")
+    M_SYS[$i]=$(per "$(ccol "$i" 5)" "$reqs")
+    M_CMDS[$i]=nan
+    ((T_REDIS[i])) && M_CMDS[$i]=$(per "$(ccol "$i" 4)" "$reqs")
+done
+bare_i=$(index "bare Pingora")
+tuned_i=$(index "bare Pingora, tuned")
+min_reqs=$(awk -F'\t' 'NR == 1 || $8 < m { m = $8 } END { print m + 0 }' "$RESULTS")
+cpu_res=$(awk -v r="$min_reqs" -v hz="$HZ" 'BEGIN { if (r > 0) printf "%.2f", 2e6 / hz / r; else print "nan" }')
 
 # --- password checks and memory ------------------------------------------------------
 log "bench: argon2 verification throughput (2 x ${LOGIN_SECONDS}s), then $SESSIONS sessions in the memory store"
@@ -392,29 +728,120 @@ SESSIONS_OUT=$("$BIN/examples/bench_sessions" "$SESSIONS")
 
 # --- report ------------------------------------------------------------------------------
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-echo "gatehouse benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores (${cpu:-unknown CPU}), Linux $(uname -r)"
+mem=$(awk '/^MemTotal:/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
+echo "gatehouse benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores (${cpu:-unknown CPU}, $mem), Linux $(uname -r)"
 echo "wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s --latency, $ROUNDS interleaved rounds (median shown), ${WARMUP}s warm-up each;"
 echo "proxies: $THREADS threads/workers; upstream: bench_upstream, $UPSTREAM_THREADS thread; all on 127.0.0.1, load generator on the same cores."
 echo "$(nginx -v 2>&1 | sed 's/^nginx version: //'), $(haproxy -v | head -n 1 | awk '{print "HAProxy " $3}'), $(redis-server --version | awk '{print "Redis " $3}' | tr -d 'v='), $(wrk -v 2>&1 | head -n 1 | awk '{print "wrk " $2}')"
+echo "CPU µs/req: utime+stime of the whole process (every thread; nginx: master + workers) from /proc/PID/stat over each timed run,"
+echo "  divided by the requests wrk completed; median over the rounds; resolution ±$cpu_res µs/req (one ${HZ} Hz tick at $min_reqs requests)."
+if ((COUNT_SECONDS > 0)); then
+    echo "allocs/req, syscalls/req: one separate ${COUNT_SECONDS}s counting run per target, on count-allocs builds for the Rust proxies;"
+    if [ -z "$PERF_WHY" ]; then
+        echo "  syscalls by perf stat -e raw_syscalls:sys_enter on the proxy's process(es), enabled just around wrk."
+    else
+        echo "  no syscall counts: $PERF_WHY."
+    fi
+fi
 echo
-echo "| target | req/s | p50 ms | p99 ms | vs bare Pingora | vs bare, tuned | req/s per round |"
-echo "|---|---:|---:|---:|---:|---:|---|"
-for i in "${!SELECTED[@]}"; do
-    name=${SELECTED[$i]%%|*}
-    rps=$(col "$i" 3 | median)
-    p50=$(col "$i" 4 | median)
-    p99=$(col "$i" 5 | median)
+starred=0
+echo "| target | req/s | p50 ms | p99 ms | proxy CPU µs/req | Δ vs tuned passthrough µs | redis-server µs/req | allocs/req | syscalls/req |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+for i in "${!T_NAME[@]}"; do
     bad=$(col "$i" 6 | awk '{ s += $1 } END { print s + 0 }')
-    per=$(col "$i" 3 | awk '{ printf "%s%.0f", (NR > 1 ? " " : ""), $1 }')
     busy=$(col "$i" 7 | awk -v m="$BUSY_MAX" '$1 > m { n++ } END { print n + 0 }')
-    if ((busy)); then per="$per ($busy on a busy machine)"; fi
-    ratio=$(awk -v a="$rps" -v b="$bare_rps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
-    tuned=$(awk -v a="$rps" -v b="$tuned_rps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
+    other=$(col "$i" 14 | awk -v m="$BUSY_MAX" '$1 > m { n++ } END { print n + 0 }')
     flag=
     if ((bad)); then flag=' (ERRORS)'; fi
-    printf '| %s%s | %.0f | %.2f | %.2f | %s | %s | %s |\n' "$name" "$flag" "$rps" "$p50" "$p99" "$ratio" "$tuned" "$per"
+    if ((busy || other)); then flag="$flag *" starred=1; fi
+    delta=nan
+    [ -n "$tuned_i" ] && [ "$i" != "$tuned_i" ] && delta=$(diff_of "${M_CPU[$i]}" "${M_CPU[$tuned_i]}")
+    d=$(fmt "$delta" 1)
+    [[ $d == [0-9]* ]] && d=+$d
+    printf '| %s%s | %.0f | %.2f | %.2f | %s | %s | %s | %s | %s |\n' "${T_NAME[$i]}" "$flag" "${M_RPS[$i]}" "${M_P50[$i]}" "${M_P99[$i]}" \
+        "$(fmt "${M_CPU[$i]}" 1)" "$d" "$(fmt "${M_REDIS[$i]}" 1)" "$(fmt "${M_ALLOC[$i]}" 1)" "$(fmt "${M_SYS[$i]}" 1)"
 done
 echo
+if ((starred)); then
+    echo "\\* a round of this row ran on a busy machine (more than ${BUSY_MAX}% of the CPU busy right before it, or used by other processes during it)."
+    echo
+fi
+
+# Targets (issue 14), on proxy CPU µs/req.
+check_line() { # LABEL VALUE LIMIT LIMIT_TEXT [UNIT]
+    awk -v l="$1" -v v="$2" -v m="$3" -v t="$4" -v u="${5- µs}" 'BEGIN {
+        if (v == "nan" || m == "nan" || v == "" || m == "") { printf "  %s: not measured in this run\n", l; exit }
+        printf "  %s: %.1f against %s = %.1f: %s (%+.1f%s)\n", l, v, t, m, (v <= m ? "met" : "NOT MET"), v - m, u }'
+}
+plus() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || a == "") print "nan"; else printf "%.3f", a + b }'; }
+ha_i=$(index "HAProxy JWT HS256")
+pub_i=$(index "gatehouse public route")
+ed_i=$(index "gatehouse JWT EdDSA")
+hs_i=$(index "gatehouse JWT HS256")
+mem_i=$(index "gatehouse cookie, memory")
+red_i=$(index "gatehouse cookie, Redis")
+m() { # ARRAY INDEX: the median in ARRAY for that target, nan if it did not run
+    local -n arr=$1
+    if [ -n "$2" ]; then echo "${arr[$2]}"; else echo nan; fi
+}
+echo "Targets (issue 14), proxy CPU µs/req (medians):"
+check_line "bearer HS256 <= HAProxy-JWT" "$(m M_CPU "$hs_i")" "$(m M_CPU "$ha_i")" "HAProxy JWT HS256"
+check_line "bearer EdDSA <= HAProxy-JWT" "$(m M_CPU "$ed_i")" "$(m M_CPU "$ha_i")" "HAProxy JWT HS256"
+check_line "public route <= tuned + 1.5" "$(m M_CPU "$pub_i")" "$(plus "$(m M_CPU "$tuned_i")" 1.5)" "tuned passthrough + 1.5"
+check_line "cookie, memory <= tuned + 4" "$(m M_CPU "$mem_i")" "$(plus "$(m M_CPU "$tuned_i")" 4)" "tuned passthrough + 4"
+check_line "cookie, Redis <= cookie, memory + 8" "$(m M_CPU "$red_i")" "$(plus "$(m M_CPU "$mem_i")" 8)" "cookie, memory + 8"
+if ((COUNT_SECONDS > 0)); then
+    timers_col=$((5 + KIND_COUNT)) # the last kind: timers, clocks
+    kind_per() { if [ -n "$1" ]; then per "$(ccol "$1" "$2")" "$(ccol "$1" 2)"; else echo nan; fi; }
+    awk -v c="$(m M_CMDS "$red_i")" -v tr="$(kind_per "$red_i" "$timers_col")" -v tm="$(kind_per "$mem_i" "$timers_col")" \
+        -v sr="$(m M_SYS "$red_i")" -v sm="$(m M_SYS "$mem_i")" 'BEGIN {
+        if (c == "nan") { print "  cookie, Redis round trips: not measured in this run"; exit }
+        printf "  cookie, Redis: %.2f EVALSHA round trips/req (target 1); timer/clock syscalls/req %.2f against %.2f on the memory store; syscalls/req %.1f against %.1f\n", c, tr, tm, sr, sm }'
+    check_line "allocations/req, bearer HS256 <= 90" "$(m M_ALLOC "$hs_i")" 90 "the target" ""
+    check_line "allocations/req, bearer EdDSA <= 90" "$(m M_ALLOC "$ed_i")" 90 "the target" ""
+fi
+echo
+
+echo "Per round and context (CPU of the other processes per request of this row; \"others\": CPU used by processes not"
+echo "ours during the run, in % of all cores, the highest round):"
+echo
+echo "| target | req/s per round | proxy µs/req per round | proxy sys % | upstream µs/req | wrk µs/req | others % | req/s vs bare Pingora |"
+echo "|---|---|---|---:|---:|---:|---:|---:|"
+for i in "${!T_NAME[@]}"; do
+    rounds_rps=$(col "$i" 3 | awk '{ printf "%s%.0f", (NR > 1 ? " " : ""), $1 }')
+    rounds_cpu=$(col "$i" 9 | awk '{ printf "%s%s", (NR > 1 ? " " : ""), ($1 == "nan" ? "—" : sprintf("%.1f", $1)) }')
+    ratio=nan
+    [ -n "$bare_i" ] && ratio=$(awk -v a="${M_RPS[$i]}" -v b="${M_RPS[$bare_i]}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "nan" }')
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "${T_NAME[$i]}" "$rounds_rps" "$rounds_cpu" \
+        "$(fmt "$(col "$i" 10 | median)" 0)" "$(fmt "$(col "$i" 11 | median)" 1)" "$(fmt "$(col "$i" 13 | median)" 1)" \
+        "$(col "$i" 14 | sort -g | tail -n 1)" "$(fmt "$ratio" 2)"
+done
+echo
+if ((COUNT_SECONDS > 0)); then
+    labels=
+    for kind in "${SYSCALL_KINDS[@]}"; do labels+=" ${kind%%:*} |"; done
+    echo "Counting runs (${COUNT_SECONDS}s each; syscalls per request by kind, of the proxy's process(es); Redis round trips:"
+    echo "EVAL/EVALSHA calls; Redis commands: all, those the scripts call included):"
+    echo
+    echo "| target | requests | allocs/req | syscalls/req |$labels other | Redis round trips/req | Redis commands/req |"
+    echo "|---|---:|---:|---:|$(for _ in "${SYSCALL_KINDS[@]}"; do printf -- '---:|'; done)---:|---:|---:|"
+    for i in "${!T_NAME[@]}"; do
+        [ -n "$(ccol "$i" 2)" ] || continue
+        reqs=$(ccol "$i" 2)
+        line="| ${T_NAME[$i]} | $reqs | $(fmt "${M_ALLOC[$i]}" 1) | $(fmt "${M_SYS[$i]}" 2) |"
+        rest=$(ccol "$i" 5)
+        for k in $(seq "$KIND_COUNT"); do
+            v=$(ccol "$i" $((5 + k)))
+            line+=" $(fmt "$(per "$v" "$reqs")" 2) |"
+            rest=$(awk -v a="$rest" -v b="$v" 'BEGIN { if (a == "nan" || b == "nan") print "nan"; else print a - b }')
+        done
+        all=nan
+        ((T_REDIS[i])) && all=$(per "$(ccol "$i" $((6 + KIND_COUNT)))" "$reqs")
+        line+=" $(fmt "$(per "$rest" "$reqs")" 2) | $(fmt "${M_CMDS[$i]}" 2) | $(fmt "$all" 2) |"
+        echo "$line"
+    done
+    echo
+fi
 sorted=$(printf '%s\n' "${LOGIN_TIMES[@]}" | sort -g)
 echo "Logins (POST /auth/login, end to end, one at a time, memory store): $LOGINS in" \
     "$(awk '{ v[NR] = $1 * 1000 } END { printf "min %.0f / median %.0f / max %.0f ms", v[1], v[int((NR + 1) / 2)], v[NR] }' <<<"$sorted")"

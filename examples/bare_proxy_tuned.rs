@@ -7,9 +7,22 @@
 #[path = "support/passthrough.rs"]
 mod passthrough;
 
+#[cfg(not(feature = "count-allocs"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+// bench/run.sh's allocation pass (feature `count-allocs`): mimalloc with
+// every allocation counted, as in the gatehouse binary.
+#[cfg(feature = "count-allocs")]
+#[path = "../src/count_allocs.rs"]
+mod count_allocs;
+#[cfg(feature = "count-allocs")]
+#[global_allocator]
+static GLOBAL: count_allocs::Counting<mimalloc::MiMalloc> =
+    count_allocs::Counting(mimalloc::MiMalloc);
+
 fn main() {
+    #[cfg(feature = "count-allocs")]
+    count_allocs::serve_from_env();
     passthrough::run(false);
 }
