@@ -149,7 +149,7 @@ async fn verify(user: Option<User>, password: String) -> Result<Option<User>, Ga
     let _permit = PASSWORD_CHECKS
         .acquire()
         .await
-        .map_err(|_| GateError::internal("password check closed"))?;
+        .map_err(GateError::internal)?;
     tokio::task::spawn_blocking(move || {
         let too_long = password.len() > MAX_FIELD;
         match user {
@@ -164,7 +164,7 @@ async fn verify(user: Option<User>, password: String) -> Result<Option<User>, Ga
         }
     })
     .await
-    .map_err(|_| GateError::internal("password check failed"))
+    .map_err(GateError::internal)
 }
 
 pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
