@@ -7,15 +7,12 @@
 
 mod common;
 
+use common::gateway::DEFAULT_ROLES;
 use common::http::plain_client;
 use common::{login, raw, Echo, Rig, StoreKind, ALICE_PW, BOB_PW};
 
-const POLICY: &str = r#"[roles]
-admin = ["*"]
-editor = ["posts:read", "posts:write"]
-user = ["posts:read"]
-
-[[routes]]
+/// After the test gateways' default `[roles]`.
+const ROUTES: &str = r#"[[routes]]
 path = "/**"
 host = "h.example.test"
 upstream = "app"
@@ -38,13 +35,18 @@ async fn get(rig: &Rig, version: &str, headers: &[&str]) -> raw::RawReply {
     raw::send(rig.gw.http_addr(), req.as_bytes()).await
 }
 
+async fn start() -> Rig {
+    let policy = format!("{DEFAULT_ROLES}\n{ROUTES}");
+    Rig::with(StoreKind::Memory, |b| b.policy(&policy)).await
+}
+
 fn echo(r: &raw::RawReply) -> Echo {
     Echo::parse(&serde_json::from_str(&r.body).expect("echo json"))
 }
 
 #[tokio::test]
 async fn host_matching_normalises_before_routing_and_forwarding() {
-    let rig = Rig::with(StoreKind::Memory, |b| b.policy(POLICY)).await;
+    let rig = start().await;
     let c = plain_client(None);
     let alice = format!(
         "Authorization: Bearer {}",
@@ -96,7 +98,7 @@ async fn host_matching_normalises_before_routing_and_forwarding() {
 
 #[tokio::test]
 async fn host_matching_refuses_what_is_not_one_host() {
-    let rig = Rig::with(StoreKind::Memory, |b| b.policy(POLICY)).await;
+    let rig = start().await;
     let before = rig.echo.hits();
     let cases: &[&[&str]] = &[
         &[],

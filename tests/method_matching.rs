@@ -7,15 +7,12 @@
 
 mod common;
 
+use common::gateway::DEFAULT_ROLES;
 use common::http::plain_client;
 use common::{login, raw, Rig, StoreKind, ALICE_PW};
 
-const POLICY: &str = r#"[roles]
-admin = ["*"]
-editor = ["posts:read", "posts:write"]
-user = ["posts:read"]
-
-[[routes]]
+/// After the test gateways' default `[roles]`.
+const ROUTES: &str = r#"[[routes]]
 path = "/api/open/**"
 methods = ["GET"]
 upstream = "app"
@@ -43,15 +40,19 @@ async fn request(rig: &Rig, method: &str, path: &str, auth: Option<&str>) -> raw
     raw::send(addr, req.as_bytes()).await
 }
 
+/// The gateway, and alice's (admin) bearer credential.
+async fn start() -> (Rig, String) {
+    let policy = format!("{DEFAULT_ROLES}\n{ROUTES}");
+    let rig = Rig::with(StoreKind::Memory, |b| b.policy(&policy)).await;
+    let token = login(&plain_client(None), &rig.base(), "alice", ALICE_PW)
+        .await
+        .access_token;
+    (rig, format!("Bearer {token}"))
+}
+
 #[tokio::test]
 async fn method_matching_refuses_methods_that_are_not_upper_case_tokens() {
-    let rig = Rig::with(StoreKind::Memory, |b| b.policy(POLICY)).await;
-    let alice = format!(
-        "Bearer {}",
-        login(&plain_client(None), &rig.base(), "alice", ALICE_PW)
-            .await
-            .access_token
-    );
+    let (rig, alice) = start().await;
     // Positive controls: GET is the protected route; other standard
     // methods fall through to the public catch-all, as configured.
     assert_eq!(request(&rig, "GET", "/api/open/x", None).await.status, 401);
@@ -83,13 +84,7 @@ async fn method_matching_refuses_methods_that_are_not_upper_case_tokens() {
 
 #[tokio::test]
 async fn method_matching_passes_only_standard_and_named_methods() {
-    let rig = Rig::with(StoreKind::Memory, |b| b.policy(POLICY)).await;
-    let alice = format!(
-        "Bearer {}",
-        login(&plain_client(None), &rig.base(), "alice", ALICE_PW)
-            .await
-            .access_token
-    );
+    let (rig, alice) = start().await;
     // A method a route names is taken on that route, with its rules...
     assert_eq!(request(&rig, "PROPFIND", "/dav/x", None).await.status, 401);
     let r = request(&rig, "PROPFIND", "/dav/x", Some(&alice)).await;
