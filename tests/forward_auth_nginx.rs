@@ -36,3 +36,9 @@ async fn logout_is_effective_at_once() {
     let rig = FrontRig::start(Kind::Nginx).await;
     fauth::logout_is_effective_at_once(&rig).await;
 }
+
+#[tokio::test]
+async fn deciding_endpoints_are_closed_to_clients() {
+    let rig = FrontRig::start(Kind::Nginx).await;
+    fauth::deciding_endpoints_are_closed_to_clients(&rig).await;
+}

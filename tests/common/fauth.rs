@@ -279,3 +279,46 @@ pub async fn logout_is_effective_at_once(rig: &FrontRig) {
     assert_eq!(r.status, 401, "{r:?}");
     assert_eq!(rig.echo.hits(), hits);
 }
+
+/// The deciding endpoints are not reachable through the front proxy: a
+/// client's request would arrive from a trusted peer with a description of
+/// its own choosing. Variants that a path matcher might not normalise.
+pub async fn deciding_endpoints_are_closed_to_clients(rig: &FrontRig) {
+    let client = plain_client(None);
+    let bob = login(&client, &rig.base(), "bob", BOB_PW).await;
+    // Positive control: gatehouse's other endpoints are reachable.
+    let me = send(
+        client
+            .get(rig.url("/auth/me"))
+            .bearer_auth(&bob.access_token),
+    )
+    .await;
+    assert_eq!(me.status, 200, "{me:?}");
+    let addr = rig.front.addr();
+    for target in [
+        "/auth/verify",
+        "/auth/verify?x=1",
+        "/auth/./verify",
+        "/auth/x/../verify",
+        "/auth/%76erify",
+        "//auth/verify",
+        "/auth/ext-authz/app/x",
+        "/auth/ext-authz/../ext-authz/app/x",
+        "/auth/%65xt-authz/app/x",
+    ] {
+        let r = super::raw::get(
+            addr,
+            target,
+            &[
+                ("Authorization", &bob.bearer()),
+                ("X-Original-Method", "GET"),
+                ("X-Original-URL", &rig.url("/app/x")),
+            ],
+        )
+        .await;
+        assert!(
+            r.header("x-auth-user").is_none() && r.status != 200,
+            "{target} reached a deciding endpoint: {r:?}"
+        );
+    }
+}
