@@ -127,6 +127,9 @@ async fn traefik_shaped_requests_allowed_and_refused() {
     assert_eq!(r.status, 302, "{r:?}");
     let want = login_location(&gw, &format!("https://{APP_HOST}/app/x?q=1"));
     assert_eq!(r.header("location"), Some(want.as_str()));
+    // HEAD is a navigation too.
+    let head = traefik(&c, &gw, "HEAD", "/app/x").header("Accept", "text/html");
+    assert_eq!(send(head).await.status, 302);
     // Not for a POST (a form resubmitted after login would be lost).
     let r = send(traefik(&c, &gw, "POST", "/app/x").header("Accept", "text/html")).await;
     r.assert_error(401, "unauthorized");

@@ -277,6 +277,17 @@ pub async fn logout_is_effective_at_once(rig: &FrontRig) {
     assert_eq!(r.status, 401, "{r:?}");
     let r = bearer_get(&client, &rig.url("/app/x"), &bob.access_token).await;
     assert_eq!(r.status, 401, "{r:?}");
+    // A browser still holding the ended cookie is sent to log in again
+    // (through nginx too: the 401 + Location becomes its redirect).
+    let r = send(
+        client
+            .get(rig.url("/app/x"))
+            .header("Cookie", bob.cookie_header())
+            .header("Accept", "text/html"),
+    )
+    .await;
+    assert_eq!(r.status, 302, "{r:?}");
+    assert_eq!(location(&r, &rig.base()).path(), "/auth/login");
     assert_eq!(rig.echo.hits(), hits);
 }
 
