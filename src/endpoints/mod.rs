@@ -103,7 +103,9 @@ pub async fn dispatch(
     live: &Arc<Live>,
     asked: Asked<'_>,
 ) -> Result<Option<Answer>, GateError> {
-    let Some(endpoint) = route(&state.config.server.auth_prefix, &asked.path.path) else {
+    let prefix = &state.config.server.auth_prefix;
+    let raw = session.req_header().raw_path();
+    let Some(endpoint) = route_raw(prefix, raw).or_else(|| route(prefix, &asked.path.path)) else {
         return Ok(None);
     };
     let method = session.req_header().method.clone();
@@ -151,6 +153,17 @@ pub async fn dispatch(
         }
     };
     Ok(Some(answer))
+}
+
+/// Envoy's check target is recognised before normalisation: a `..` after
+/// the prefix (`/auth/ext-authz/%2e%2e/x`) would otherwise normalise out of
+/// it (to `/auth/x`), be proxied to whichever route matches that, and an
+/// upstream's 2xx would read to Envoy as an allow. Read raw, the described
+/// path is refused by its own normalisation instead (SPEC §10).
+fn route_raw(prefix: &str, raw: &[u8]) -> Option<Endpoint> {
+    let rest = raw.strip_prefix(prefix.as_bytes())?;
+    rest.starts_with(b"/ext-authz/")
+        .then_some(Endpoint::ForwardAuth(verify::Kind::ExtAuthz))
 }
 
 /// Exact paths only: no header or prefix trick opens an endpoint (SPEC §7).
@@ -389,6 +402,31 @@ mod tests {
         ];
         for (path, want) in cases {
             assert_eq!(route("/auth", path), want, "{path}");
+        }
+    }
+
+    /// A `..` after the ext-authz prefix must not normalise the check
+    /// request out of the endpoint (and onto a proxied route).
+    #[test]
+    fn ext_authz_is_recognised_on_the_raw_target() {
+        let ext = Some(Endpoint::ForwardAuth(verify::Kind::ExtAuthz));
+        let cases: &[(&[u8], Option<Endpoint>)] = &[
+            (b"/auth/ext-authz/app/x", ext),
+            (b"/auth/ext-authz/%2e%2e/admin", ext),
+            (b"/auth/ext-authz/../admin", ext),
+            (b"/auth/ext-authz", None),
+            (b"/auth/ext-authzx/a", None),
+            (b"/auth/verify", None),
+            (b"/x/../auth/ext-authz/a", None),
+            (b"/authx/ext-authz/a", None),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(
+                route_raw("/auth", raw),
+                *want,
+                "{}",
+                String::from_utf8_lossy(raw)
+            );
         }
     }
 }

@@ -32,10 +32,20 @@ impl FrontProxy {
     /// Start `kind` with `config`, in which `{listen}` is replaced by the
     /// port it listens on and `{dir}` by its temp dir.
     pub fn start(kind: Kind, config: &str) -> FrontProxy {
+        FrontProxy::start_with(kind, config, None)
+    }
+
+    /// Like `start`, on `port` (chosen beforehand with `net::free_port`,
+    /// when the gateway's `public_url` must name the front proxy).
+    pub fn start_on(kind: Kind, config: &str, port: u16) -> FrontProxy {
+        FrontProxy::start_with(kind, config, Some(port))
+    }
+
+    fn start_with(kind: Kind, config: &str, port: Option<u16>) -> FrontProxy {
         let mut last = String::new();
         for _ in 0..3 {
             let dir = tempfile::tempdir().expect("front proxy tempdir");
-            let port = free_port();
+            let port = port.unwrap_or_else(free_port);
             let text = config
                 .replace("{listen}", &port.to_string())
                 .replace("{dir}", &dir.path().to_string_lossy());
@@ -160,5 +170,5 @@ fn nginx_main(server: &str, dir: &Path) -> String {
 /// Global options that keep Caddy off the network and its admin port,
 /// before the operator's site block.
 fn caddy_main(site: &str) -> String {
-    format!("{{\n  admin off\n  auto_https off\n  persist_config off\n}}\n\n{site}\n")
+    format!("{{\n  admin off\n  auto_https off\n}}\n\n{site}\n")
 }

@@ -12,6 +12,7 @@ pub mod browser;
 pub mod conn;
 pub mod echo;
 pub mod echo_server;
+pub mod fauth;
 pub mod front;
 pub mod gateway;
 pub mod http;
@@ -20,6 +21,7 @@ pub mod jwt;
 pub mod net;
 pub mod raw;
 pub mod redis;
+pub mod snippet;
 pub mod tls;
 pub mod users;
 
@@ -29,7 +31,7 @@ pub use gateway::{Gateway, GatewayBuilder, StoreKind, AUDIENCE, ISSUER};
 pub use http::{login, login_form, login_json, send, Echo, Login, Reply, COOKIE, REFRESH_COOKIE};
 pub use redis::RedisServer;
 pub use tls::TestCa;
-pub use users::{TestUser, ALICE_PW, BOB_PW, CAROL_PW, DAVE_PW};
+pub use users::{TestUser, ALICE_PW, BOB_PW, CAROL_PW, DAVE_PW, ERIN_PW};
 
 /// A gateway in front of an echo upstream, on the chosen store. Fields drop
 /// in order: gateway first, then upstream, then redis.

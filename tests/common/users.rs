@@ -124,3 +124,13 @@ pub fn list<S: AsRef<str>>(items: &[S]) -> String {
     let parts: Vec<String> = items.iter().map(|s| q(s.as_ref())).collect();
     format!("[{}]", parts.join(", "))
 }
+
+pub const ERIN_PW: &str = "erin-pass-123";
+
+/// erin (user) has no email: her `X-Auth-Email` is empty, and a front
+/// proxy must still overwrite a client's own (SPEC §10).
+pub fn erin() -> TestUser {
+    let mut u = TestUser::new("erin", ERIN_PW, &["user"]);
+    u.email = String::new();
+    u
+}
