@@ -61,13 +61,6 @@ impl RequestCtx {
         let live = self.live.as_ref()?;
         live.policy.routes.routes.get(self.route?)?.cors.as_ref()
     }
-
-    /// The matched route's rate limit name.
-    pub fn route_limit_name(&self) -> Option<&str> {
-        let live = self.live.as_ref()?;
-        let limit = live.policy.routes.routes.get(self.route?)?.rate_limit?;
-        Some(live.policy.rate_limits.get(limit)?.name.as_str())
-    }
 }
 
 impl Default for RequestCtx {
