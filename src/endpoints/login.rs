@@ -15,7 +15,7 @@ use crate::auth::refresh::{new_token, token_hash};
 use crate::auth::session::{new_secret, set_cookie, sid_of};
 use crate::auth::totp::{self, SecondFactor};
 use crate::config::users::User;
-use crate::endpoints::{json, own_origin, Call};
+use crate::endpoints::{json, Call};
 use crate::error::{Answer, GateError, LimitInfo};
 use crate::metrics::METRICS;
 use crate::policy::csrf::check_form_origin;
@@ -127,7 +127,7 @@ fn check_form_csrf(call: &Call<'_>, token: &str) -> Result<(), GateError> {
     check_form_origin(
         &call.req.headers,
         call.state.config.server.public_origin.as_deref(),
-        &own_origin(call.req, call.tls),
+        &call.own_origin(),
     )?;
     let cookie = call
         .cookie(&call.state.config.session.csrf_cookie_name)

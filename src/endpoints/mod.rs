@@ -15,7 +15,7 @@ use crate::auth::session::request_cookie;
 use crate::auth::{AuthMethod, Identity};
 use crate::error::{Answer, GateError};
 use crate::policy::csrf::{check_origin, is_unsafe};
-use crate::policy::host::request_host;
+use crate::policy::host::RequestHost;
 use crate::policy::NormalizedPath;
 use crate::state::{AppState, Live};
 use crate::store::Store;
@@ -62,6 +62,8 @@ pub struct Call<'a> {
     pub body: Bytes,
     pub client_ip: String,
     pub tls: bool,
+    /// The normalised Host (`policy::host`), as the gate read it.
+    pub host: Option<&'a RequestHost>,
     /// The request's credentials, read once and unambiguous (see
     /// `auth::check::credentials`).
     pub creds: Credentials<'a>,
@@ -72,6 +74,8 @@ pub struct Call<'a> {
 pub struct Asked<'a> {
     /// The normalised target.
     pub path: &'a NormalizedPath,
+    /// The normalised Host (None: HTTP/1.0 without one).
+    pub host: Option<&'a RequestHost>,
     pub client_ip: Option<IpAddr>,
     pub tls: bool,
     /// Whether the socket peer is in `trusted_proxies` (forward-auth).
@@ -81,12 +85,14 @@ pub struct Asked<'a> {
 impl<'a> Asked<'a> {
     pub fn new(
         path: &'a NormalizedPath,
+        host: Option<&'a RequestHost>,
         client_ip: Option<IpAddr>,
         tls: bool,
         peer_trusted: bool,
     ) -> Self {
         Asked {
             path,
+            host,
             client_ip,
             tls,
             peer_trusted,
@@ -130,6 +136,7 @@ pub async fn dispatch(
         body,
         client_ip: asked.client_ip.map(|ip| ip.to_string()).unwrap_or_default(),
         tls: asked.tls,
+        host: asked.host,
         creds,
     };
     let answer = match endpoint {
@@ -293,12 +300,18 @@ impl Call<'_> {
         if !is_unsafe(&self.req.method) {
             return Ok(());
         }
-        let own = own_origin(self.req, self.tls);
         check_origin(
             &self.req.headers,
             self.state.config.server.public_origin.as_deref(),
-            &own,
+            &self.own_origin(),
         )
+    }
+
+    /// `scheme://host[:port]` the client addressed, host normalised as for
+    /// routing; empty without a Host (then only `public_url`'s origin
+    /// passes the CSRF check).
+    pub fn own_origin(&self) -> String {
+        self.host.map(|h| h.origin(self.tls)).unwrap_or_default()
     }
 
     /// A cookie sent with the request. Our own cookies were already refused
@@ -334,17 +347,6 @@ impl Call<'_> {
                     .starts_with("application/x-www-form-urlencoded")
             })
             .unwrap_or(false)
-    }
-}
-
-/// `scheme://host[:port]` of the request as the client addressed it, with
-/// the host normalised as for routing; empty when it has none (then only
-/// `public_url`'s origin passes the CSRF check).
-pub fn own_origin(req: &RequestHeader, tls: bool) -> String {
-    let authority = req.uri.authority().map(|a| a.as_str());
-    match request_host(&req.headers, req.version, authority) {
-        Ok(Some(host)) => host.origin(tls),
-        _ => String::new(),
     }
 }
 

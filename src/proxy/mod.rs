@@ -69,7 +69,13 @@ impl Gatehouse {
         check_method(&req.method, &live.policy.extra_methods)?;
         let authority = req.uri.authority().map(|a| a.as_str());
         ctx.host = request_host(&req.headers, req.version, authority)?;
-        let asked = endpoints::Asked::new(&path, ctx.client_ip, ctx.tls, ctx.peer_trusted);
+        let asked = endpoints::Asked::new(
+            &path,
+            ctx.host.as_ref(),
+            ctx.client_ip,
+            ctx.tls,
+            ctx.peer_trusted,
+        );
         if let Some(answer) = endpoints::dispatch(session, state, &live, asked).await? {
             return answered(session, ctx, answer).await;
         }
