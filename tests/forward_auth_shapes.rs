@@ -10,11 +10,10 @@ mod common;
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use common::fauth::POLICY;
 use common::http::{hidden_inputs, login, plain_client, send, Reply};
 use common::raw;
 use common::snippet::snippet;
-use common::users::{default_users, erin, q};
+use common::users::q;
 use common::{Gateway, GatewayBuilder, BOB_PW, ERIN_PW};
 use reqwest::Client;
 
@@ -23,13 +22,7 @@ const APP_HOST: &str = "app.example.test";
 
 /// Forward-auth on, 127.0.0.1 trusted, the front-proxy tests' policy.
 fn base_builder() -> GatewayBuilder {
-    let mut users = default_users();
-    users.push(erin());
-    Gateway::builder()
-        .users(users)
-        .policy(POLICY)
-        .set("forward_auth", "enabled", "true")
-        .set("server", "trusted_proxies", "[\"127.0.0.1/32\"]")
+    common::fauth::builder()
 }
 
 /// Plus a route that is decided for, never proxied: no upstream.

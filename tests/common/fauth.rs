@@ -5,19 +5,14 @@
 
 use super::echo::EchoUpstream;
 use super::front::{FrontProxy, Kind};
-use super::gateway::Gateway;
+use super::gateway::{Gateway, GatewayBuilder, DEFAULT_ROLES};
 use super::net::free_port;
 use super::snippet::filled;
 use super::users::{default_users, erin, q};
 
-/// Routes of the front-proxy tests: no catch-all, so a path nobody
-/// configured is gatehouse's 404.
-pub const POLICY: &str = r#"[roles]
-admin = ["*"]
-editor = ["posts:read", "posts:write"]
-user = ["posts:read"]
-
-[[routes]]
+/// Routes of the front-proxy tests (after the default `[roles]`): no
+/// catch-all, so a path nobody configured is gatehouse's 404.
+pub const ROUTES: &str = r#"[[routes]]
 path = "/public/**"
 upstream = "app"
 auth = "public"
@@ -43,6 +38,18 @@ per = "1m"
 burst = 0
 "#;
 
+/// A gateway deciding for a front proxy on 127.0.0.1: the routes above,
+/// the default users plus erin (no email), forward-auth on.
+pub fn builder() -> GatewayBuilder {
+    let mut users = default_users();
+    users.push(erin());
+    Gateway::builder()
+        .users(users)
+        .policy(&format!("{DEFAULT_ROLES}\n{ROUTES}"))
+        .set("forward_auth", "enabled", "true")
+        .set("server", "trusted_proxies", "[\"127.0.0.1/32\"]")
+}
+
 pub struct FrontRig {
     pub front: FrontProxy,
     pub gw: Gateway,
@@ -53,14 +60,8 @@ impl FrontRig {
     pub async fn start(kind: Kind) -> FrontRig {
         let echo = EchoUpstream::spawn();
         let port = free_port();
-        let mut users = default_users();
-        users.push(erin());
-        let gw = Gateway::builder()
+        let gw = builder()
             .upstream(&echo)
-            .users(users)
-            .policy(POLICY)
-            .set("forward_auth", "enabled", "true")
-            .set("server", "trusted_proxies", "[\"127.0.0.1/32\"]")
             .set(
                 "server",
                 "public_url",
