@@ -8,6 +8,7 @@
 mod auth;
 mod headers;
 mod issuers;
+mod owner;
 mod policy;
 mod server;
 #[cfg(test)]

@@ -188,6 +188,9 @@ pub struct RawRoute {
     pub forward_authorization: Option<bool>,
     pub cors_origins: Option<Vec<Str>>,
     pub cors_credentials: Option<bool>,
+    /// `{ capture = "id" | "username" | "email" }`.
+    pub owner: Option<Spanned<BTreeMap<Str, Str>>>,
+    pub owner_bypass_roles: Option<Vec<Str>>,
 }
 
 /// The users file (SPEC §3).

@@ -41,7 +41,7 @@ pub async fn decide(
     *matched = Some(route.index);
     let identity = authenticate(state, live, view, route).await?;
     csrf(state, view, route, identity.as_deref())?;
-    let permit = authorize(route, &live.policy.roles, identity)?;
+    let permit = authorize(route, &live.policy.roles, identity, &view.path.path)?;
     let limit = limit(state, live, view, route, &permit).await?;
     Ok(Decision { permit, limit })
 }

@@ -13,6 +13,7 @@ pub mod framing;
 pub mod host;
 pub mod method;
 pub mod normalize;
+pub mod owner;
 pub mod ratelimit;
 pub mod rbac;
 pub mod redirect;

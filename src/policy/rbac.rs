@@ -66,13 +66,19 @@ impl Permit {
 }
 
 /// SPEC §6: 401 when credentials are needed and absent, 403 when present but
-/// not enough.
+/// not enough: not the route's roles or permissions, or (on an owner-bound
+/// route) not the user its `path` names.
 pub fn authorize(
     route: &Route,
     roles: &Roles,
     identity: Option<Arc<Identity>>,
+    path: &str,
 ) -> Result<Permit, GateError> {
-    authorize_access(&route.access, route.index, roles, identity)
+    let permit = authorize_access(&route.access, route.index, roles, identity)?;
+    if let (Some(owner), Some(id)) = (&route.owner, permit.identity()) {
+        owner.check(path, id)?;
+    }
+    Ok(permit)
 }
 
 /// The decision behind [`authorize`], on the route's access rule and index.

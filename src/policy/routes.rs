@@ -1,5 +1,6 @@
-//! Route table: compiled path patterns (exact, `*` one segment, `**` any
-//! rest), optional methods and host; first match wins, no match is 404.
+//! Route table: compiled path patterns (exact, `*` one segment, `{name}` one
+//! segment captured by name, `**` any rest), optional methods and host;
+//! first match wins, no match is 404.
 //! Matching allocates nothing and parses nothing per request: patterns are
 //! split into segments once, at load, and a request path is walked with a
 //! borrowing `split('/')`.
@@ -13,6 +14,9 @@ enum Segment {
     Literal(String),
     /// `*`: exactly one non-empty segment.
     Star,
+    /// `{name}`: exactly one non-empty segment, which an owner rule may read
+    /// back by name ([`PathPattern::capture`]). Matches like `Star`.
+    Capture,
     /// `**`: the rest of the path, including nothing. Only ever last.
     Rest,
 }
@@ -23,6 +27,8 @@ pub struct PathPattern {
     source: String,
     /// The segments after the leading `/`; `/` itself is one empty literal.
     segments: Vec<Segment>,
+    /// `{name}` captures: name and position in `segments`.
+    captures: Vec<(String, usize)>,
 }
 
 impl PathPattern {
@@ -49,7 +55,18 @@ impl PathPattern {
         let parts: Vec<&str> = rest.split('/').collect();
         let last = parts.len().saturating_sub(1);
         let mut segments = Vec::with_capacity(parts.len());
+        let mut captures: Vec<(String, usize)> = Vec::new();
         for (i, part) in parts.iter().enumerate() {
+            if let Some(name) = capture_name(pattern, part)? {
+                if captures.iter().any(|(n, _)| n == name) {
+                    return Err(format!(
+                        "{pattern:?}: capture {{{name}}} appears twice; give each a distinct name"
+                    ));
+                }
+                captures.push((name.to_owned(), i));
+                segments.push(Segment::Capture);
+                continue;
+            }
             let seg = match *part {
                 "**" if i == last => Segment::Rest,
                 "**" => {
@@ -78,7 +95,28 @@ impl PathPattern {
         Ok(PathPattern {
             source: pattern.to_owned(),
             segments,
+            captures,
         })
+    }
+
+    /// The names of the pattern's `{name}` captures, in path order.
+    pub fn capture_names(&self) -> impl Iterator<Item = &str> {
+        self.captures.iter().map(|(n, _)| n.as_str())
+    }
+
+    /// Position of capture `name` among the path's segments, for
+    /// [`PathPattern::capture`]; None when the pattern has no such capture.
+    pub fn capture_position(&self, name: &str) -> Option<usize> {
+        self.captures
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|&(_, i)| i)
+    }
+
+    /// The segment at `position` (from [`PathPattern::capture_position`]) of
+    /// a path this pattern matched: borrowed, nothing parsed again.
+    pub fn capture<'p>(path: &'p str, position: usize) -> Option<&'p str> {
+        path.strip_prefix('/')?.split('/').nth(position)
     }
 
     /// Whether a normalised path (no query) matches. Case-sensitive.
@@ -92,7 +130,7 @@ impl PathPattern {
                 // `/api/**` matches `/api`, `/api/` and `/api/x/y`; the
                 // literal before it already kept out `/apix`.
                 Segment::Rest => return true,
-                Segment::Star => match parts.next() {
+                Segment::Star | Segment::Capture => match parts.next() {
                     Some(p) if !p.is_empty() => {}
                     _ => return false,
                 },
@@ -112,8 +150,8 @@ impl PathPattern {
         for seg in &self.segments {
             match (seg, theirs.next()) {
                 (Segment::Rest, _) => return true,
-                (Segment::Star, Some(Segment::Star)) => {}
-                (Segment::Star, Some(Segment::Literal(l))) if !l.is_empty() => {}
+                (Segment::Star | Segment::Capture, Some(Segment::Star | Segment::Capture)) => {}
+                (Segment::Star | Segment::Capture, Some(Segment::Literal(l))) if !l.is_empty() => {}
                 (Segment::Literal(a), Some(Segment::Literal(b))) if a == b => {}
                 _ => return false,
             }
@@ -124,6 +162,32 @@ impl PathPattern {
     /// The pattern as written in the config.
     pub fn as_str(&self) -> &str {
         &self.source
+    }
+}
+
+/// `Some(name)` when `part` is a `{name}` segment; an error for a brace
+/// anywhere else or a name that is not `[A-Za-z_][A-Za-z0-9_]*`.
+fn capture_name<'a>(pattern: &str, part: &'a str) -> Result<Option<&'a str>, String> {
+    if !part.contains(['{', '}']) {
+        return Ok(None);
+    }
+    let name = part
+        .strip_prefix('{')
+        .and_then(|p| p.strip_suffix('}'))
+        .ok_or_else(|| {
+            format!("{pattern:?}: a capture must be a whole segment (write `/users/{{id}}/x`, not `/users/x{{id}}`)")
+        })?;
+    let mut chars = name.chars();
+    let ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(Some(name))
+    } else {
+        Err(format!(
+            "{pattern:?}: capture name {{{name}}} must be letters, digits and `_`, not starting with a digit"
+        ))
     }
 }
 
@@ -161,6 +225,8 @@ pub struct Route {
     pub forward_authorization: bool,
     /// Cross-origin settings (`cors_origins`, `cors_credentials`).
     pub cors: Option<crate::policy::cors::Cors>,
+    /// `owner` / `owner_bypass_roles`: captures that must name the identity.
+    pub owner: Option<crate::policy::owner::OwnerRule>,
 }
 
 impl Route {
@@ -262,6 +328,15 @@ mod tests {
             ("/a/*/**", "/a/", false),
             ("/healthz", "healthz", false),
             ("/healthz", "", false),
+            ("/users/{uid}/**", "/users/u-1/x", true),
+            ("/users/{uid}/**", "/users/u-1", true),
+            ("/users/{uid}/**", "/users/u-1/", true),
+            ("/users/{uid}/**", "/users/", false),
+            ("/users/{uid}/**", "/users", false),
+            ("/users/{uid}/**", "/users//x", false),
+            ("/users/{uid}", "/users/a/b", false),
+            ("/o/{org}/u/{uid}", "/o/x/u/y", true),
+            ("/o/{org}/u/{uid}", "/o/x/u/", false),
         ];
         for (pattern, path, want) in cases {
             let p = PathPattern::parse(pattern).unwrap_or_else(|e| panic!("{pattern}: {e}"));
@@ -297,6 +372,19 @@ mod tests {
     }
 
     #[test]
+    fn captures_are_read_back_by_position() {
+        let p = PathPattern::parse("/o/{org}/u/{uid}/**").unwrap();
+        assert_eq!(p.capture_names().collect::<Vec<_>>(), ["org", "uid"]);
+        let path = "/o/acme/u/u-1/files/a";
+        assert!(p.matches(path));
+        let org = p.capture_position("org").unwrap();
+        let uid = p.capture_position("uid").unwrap();
+        assert_eq!(PathPattern::capture(path, org), Some("acme"));
+        assert_eq!(PathPattern::capture(path, uid), Some("u-1"));
+        assert_eq!(p.capture_position("nope"), None);
+    }
+
+    #[test]
     fn covers_table() {
         // (earlier, later, earlier covers later)
         let cases: &[(&str, &str, bool)] = &[
@@ -314,6 +402,10 @@ mod tests {
             ("/api/**", "/**", false),
             ("/a", "/a", true),
             ("/a", "/a/", false),
+            ("/users/{uid}/**", "/users/*/x", true),
+            ("/users/*/**", "/users/{uid}/x", true),
+            ("/users/{uid}", "/users/bob", true),
+            ("/users/bob", "/users/{uid}", false),
         ];
         for (a, b, want) in cases {
             let (pa, pb) = (
@@ -335,6 +427,7 @@ mod tests {
             rate_limit: None,
             forward_authorization: false,
             cors: None,
+            owner: None,
         }
     }
 

@@ -101,7 +101,7 @@ fn decide(p: &Policy, who: Option<Arc<Identity>>, method: &str, host: &str, targ
     let Some(route) = p.routes.find(&method, Some(host), &path.path) else {
         return 404;
     };
-    match authorize(route, &p.roles, who) {
+    match authorize(route, &p.roles, who, &path.path) {
         Ok(_) => 200,
         Err(e) => e.answer().status,
     }

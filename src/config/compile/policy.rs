@@ -458,6 +458,7 @@ impl Compiler<'_> {
             found
         });
         let cors = self.route_cors(&r, &prefix);
+        let owner = self.route_owner(&r, pattern.as_ref(), public, refs.roles, &prefix);
         if self.d.len() != before {
             return None;
         }
@@ -476,6 +477,7 @@ impl Compiler<'_> {
             rate_limit,
             forward_authorization: r.forward_authorization.unwrap_or(false),
             cors,
+            owner,
         })
     }
 
@@ -514,7 +516,7 @@ impl Compiler<'_> {
     }
 
     /// A route's list of role or permission names, each checked by `known`.
-    fn route_names(
+    pub(super) fn route_names(
         &mut self,
         list: Option<&[Str]>,
         key: &str,

@@ -820,3 +820,131 @@ fn slow_client_limits_are_read() {
     assert_eq!(s.keepalive_timeout, Duration::from_secs(2));
     assert_eq!((s.max_connections, s.max_connections_per_ip), (50, 5));
 }
+
+#[test]
+fn owner_routes_compile() {
+    let fx = Fixture::new();
+    let text = "[roles]\nadmin = [\"*\"]\nuser = []\n\
+        [[routes]]\npath = \"/users/{uid}/**\"\nupstream = \"app\"\n\
+        owner = { uid = \"id\" }\nowner_bypass_roles = [\"admin\"]\n\
+        [[routes]]\npath = \"/o/{org}/m/{mail}\"\nupstream = \"app\"\nroles = [\"user\"]\n\
+        owner = { mail = \"email\", org = \"username\" }\n\
+        [[routes]]\npath = \"/**\"\nupstream = \"app\"\n";
+    let cfg = fx.load(&with_base(text)).unwrap_or_else(|e| panic!("{e}"));
+    let routes = &cfg.policy.routes.routes;
+    assert!(routes[0].owner.is_some() && routes[1].owner.is_some());
+    assert!(routes[2].owner.is_none());
+    let names: Vec<&str> = routes[1].pattern.capture_names().collect();
+    assert_eq!(names, ["org", "mail"]);
+}
+
+#[test]
+fn bad_owner_routes_name_file_line_and_key() {
+    let fx = Fixture::new();
+    let roles = "[roles]\nadmin = [\"*\"]\nuser = []\n";
+    let route = |path: &str, rest: &str| {
+        format!("{roles}[[routes]]\npath = \"{path}\"\nupstream = \"app\"\n{rest}[[routes]]\npath = \"/**\"\nupstream = \"app\"\n")
+    };
+    // (snippet, line, key, part of the message)
+    let cases: Vec<(String, usize, &str, &str)> = vec![
+        (
+            route("/users/{uid}/**", "owner = { id = \"id\" }\n"),
+            7,
+            "routes[0].owner.id",
+            "{id} is not captured by path \"/users/{uid}/**\"",
+        ),
+        (
+            route("/users/*/**", "owner = { uid = \"id\" }\n"),
+            7,
+            "routes[0].owner.uid",
+            "{uid} is not captured",
+        ),
+        (
+            route("/a/{uid}/b/{uid}", "owner = { uid = \"id\" }\n"),
+            5,
+            "routes[0].path",
+            "capture {uid} appears twice",
+        ),
+        (
+            route("/users/{uid}/**", "owner = { uid = \"sub\" }\n"),
+            7,
+            "routes[0].owner.uid",
+            "unknown identity field \"sub\"",
+        ),
+        (
+            route("/users/{uid}/**", "owner = { uid = \"ID\" }\n"),
+            7,
+            "routes[0].owner.uid",
+            "use \"id\", \"username\" or \"email\"",
+        ),
+        (
+            route("/users/{uid}/**", "owner = {}\n"),
+            7,
+            "routes[0].owner",
+            "empty",
+        ),
+        (
+            route("/users/{uid}/**", "owner = \"id\"\n"),
+            7,
+            "routes[0].owner",
+            "invalid type",
+        ),
+        (
+            route(
+                "/users/{uid}/**",
+                "owner = { uid = \"id\" }\nowner_bypass_roles = [\"root\"]\n",
+            ),
+            8,
+            "routes[0].owner_bypass_roles[0]",
+            "unknown role \"root\"",
+        ),
+        (
+            route("/users/{uid}/**", "owner_bypass_roles = [\"admin\"]\n"),
+            7,
+            "routes[0].owner_bypass_roles",
+            "needs owner",
+        ),
+        (
+            route(
+                "/users/{uid}/**",
+                "auth = \"public\"\nowner = { uid = \"id\" }\n",
+            ),
+            8,
+            "routes[0].owner",
+            "public route",
+        ),
+        (
+            route("/users/x{uid}", ""),
+            5,
+            "routes[0].path",
+            "whole segment",
+        ),
+        (
+            route("/users/{u-id}", ""),
+            5,
+            "routes[0].path",
+            "letters, digits and `_`",
+        ),
+        (
+            route("/users/{1d}", ""),
+            5,
+            "routes[0].path",
+            "not starting with a digit",
+        ),
+        (
+            route("/users/{}", ""),
+            5,
+            "routes[0].path",
+            "capture name {}",
+        ),
+        (
+            route("/users/{uid", ""),
+            5,
+            "routes[0].path",
+            "whole segment",
+        ),
+    ];
+    for (snippet, line, key, msg) in &cases {
+        assert_one(&fx, snippet, *line, key, msg);
+    }
+}
