@@ -158,14 +158,22 @@ mod tests {
         .unwrap()
     }
 
+    /// (pattern, checks, path, identity, allowed)
+    type Case<'a> = (
+        &'a str,
+        &'a [(&'a str, OwnerField)],
+        &'a str,
+        &'a Identity,
+        bool,
+    );
+
     #[test]
     fn owner_table() {
         use OwnerField::*;
         let alice = identity("u-1001", "Alice", "alice@example.com", &["user"]);
         let admin = identity("u-9", "root", "root@example.com", &["admin"]);
         let no_email = identity("u-5", "erin", "", &["user"]);
-        // (pattern, checks, path, identity, allowed)
-        let cases: &[(&str, &[(&str, OwnerField)], &str, &Identity, bool)] = &[
+        let cases: &[Case] = &[
             (
                 "/users/{uid}/**",
                 &[("uid", Id)],

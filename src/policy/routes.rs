@@ -115,7 +115,7 @@ impl PathPattern {
 
     /// The segment at `position` (from [`PathPattern::capture_position`]) of
     /// a path this pattern matched: borrowed, nothing parsed again.
-    pub fn capture<'p>(path: &'p str, position: usize) -> Option<&'p str> {
+    pub fn capture(path: &str, position: usize) -> Option<&str> {
         path.strip_prefix('/')?.split('/').nth(position)
     }
 
