@@ -208,3 +208,52 @@ fn unresolvable_upstream_is_a_config_error() {
         assert!(!err.contains("panicked"), "{cmd}: {err}");
     }
 }
+
+// `check` names every owner-route mistake (issue 12 point 3) by file, line
+// and key, all in one run: a capture `owner` uses but `path` lacks, a
+// capture named twice, a field that is not id/username/email.
+#[test]
+fn check_reports_owner_route_mistakes_with_file_and_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let echo = EchoUpstream::spawn();
+    let routes = "[[routes]]\npath = \"/users/{uid}/**\"\nupstream = \"app\"\nowner = { id = \"id\" }\n\n\
+                  [[routes]]\npath = \"/a/{x}/b/{x}\"\nupstream = \"app\"\nowner = { x = \"id\" }\n\n\
+                  [[routes]]\npath = \"/m/{addr}\"\nupstream = \"app\"\nowner = { addr = \"mail\" }\n";
+    let config = Gateway::builder()
+        .upstream(&echo)
+        .routes_first(routes)
+        .write_files(dir.path(), 18080, None);
+    let text_of_config = std::fs::read_to_string(&config).expect("read config");
+    let line_of = |needle: &str| {
+        1 + text_of_config
+            .lines()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle} not in config"))
+    };
+    let out = gatehouse(
+        &["check", "--config", config.to_str().expect("utf-8")],
+        dir.path(),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let msg = text(&out);
+    for (needle, key, what) in [
+        ("owner = { id", "routes[0].owner.id", "{id} is not captured"),
+        (
+            "/a/{x}/b/{x}",
+            "routes[1].path",
+            "capture {x} appears twice",
+        ),
+        (
+            "\"mail\"",
+            "routes[2].owner.addr",
+            "unknown identity field \"mail\"",
+        ),
+    ] {
+        let want = format!("gateway.toml:{}: {key}: ", line_of(needle));
+        assert!(
+            msg.lines().any(|l| l.contains(&want) && l.contains(what)),
+            "want {want}...{what} in:\n{msg}"
+        );
+    }
+}
