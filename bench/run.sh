@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # gatehouse benchmark: the same wrk load against an upstream answering a small
 # 200, directly and behind bare Pingora, nginx, HAProxy (plain and verifying an
-# HS256 JWT) and gatehouse (public route, EdDSA and HS256 bearer tokens,
-# session cookie on the memory store and on Redis), interleaved over several
+# HS256 JWT) and gatehouse (public route, EdDSA and HS256 bearer tokens, an
+# owner-bound route, session cookie on the memory store and on Redis), interleaved over several
 # rounds; then argon2 login throughput, a few real logins, and memory use.
 # Besides req/s and latency it reports what each request costs: CPU time of
 # the proxy (and of redis-server, the upstream and wrk) per request from
@@ -392,6 +392,8 @@ target "gatehouse public route" "$G:$P_GH/public/x" "" 0 "$PID_GH" 0 \
     "$G:$P_GH_C/public/x" "" "${PID_GH_C:-}" "$A_GH"
 target "gatehouse JWT EdDSA" "$G:$P_GH/api/x" "Authorization: Bearer $ED_TOKEN" 1 "$PID_GH" 0 \
     "$G:$P_GH_C/api/x" "Authorization: Bearer ${ED_TOKEN_C:-}" "${PID_GH_C:-}" "$A_GH"
+target "gatehouse JWT EdDSA, owner route" "$G:$P_GH/users/bench/x" "Authorization: Bearer $ED_TOKEN" 1 "$PID_GH" 0 \
+    "$G:$P_GH_C/users/bench/x" "Authorization: Bearer ${ED_TOKEN_C:-}" "${PID_GH_C:-}" "$A_GH"
 target "gatehouse JWT HS256" "$G:$P_GH_HS/api/x" "Authorization: Bearer $HS_TOKEN" 1 "$PID_GH_HS" 0 \
     "$G:$P_GH_HS_C/api/x" "Authorization: Bearer ${HS_TOKEN_C:-}" "${PID_GH_HS_C:-}" "$A_GH_HS"
 target "gatehouse cookie, memory" "$G:$P_GH/api/x" "Cookie: $COOKIE_NAME=$MEM_COOKIE" 1 "$PID_GH" 0 \
@@ -777,6 +779,7 @@ plus() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || a == "") print "nan"
 ha_i=$(index "HAProxy JWT HS256")
 pub_i=$(index "gatehouse public route")
 ed_i=$(index "gatehouse JWT EdDSA")
+own_i=$(index "gatehouse JWT EdDSA, owner route")
 hs_i=$(index "gatehouse JWT HS256")
 mem_i=$(index "gatehouse cookie, memory")
 red_i=$(index "gatehouse cookie, Redis")
@@ -787,6 +790,7 @@ m() { # ARRAY INDEX: the median in ARRAY for that target, nan if it did not run
 echo "Targets (issue 14), proxy CPU µs/req (medians):"
 check_line "bearer HS256 <= HAProxy-JWT" "$(m M_CPU "$hs_i")" "$(m M_CPU "$ha_i")" "HAProxy JWT HS256"
 check_line "bearer EdDSA <= HAProxy-JWT" "$(m M_CPU "$ed_i")" "$(m M_CPU "$ha_i")" "HAProxy JWT HS256"
+check_line "owner route <= JWT EdDSA + 0.5 (issue 12: within noise)" "$(m M_CPU "$own_i")" "$(plus "$(m M_CPU "$ed_i")" 0.5)" "JWT EdDSA + 0.5"
 check_line "public route <= tuned + 1.5" "$(m M_CPU "$pub_i")" "$(plus "$(m M_CPU "$tuned_i")" 1.5)" "tuned passthrough + 1.5"
 check_line "cookie, memory <= tuned + 4" "$(m M_CPU "$mem_i")" "$(plus "$(m M_CPU "$tuned_i")" 4)" "tuned passthrough + 4"
 check_line "cookie, Redis <= cookie, memory + 8" "$(m M_CPU "$red_i")" "$(plus "$(m M_CPU "$mem_i")" 8)" "cookie, memory + 8"
@@ -799,6 +803,7 @@ if ((COUNT_SECONDS > 0)); then
         printf "  cookie, Redis: %.2f EVALSHA round trips/req (target 1); timer/clock syscalls/req %.2f against %.2f on the memory store; syscalls/req %.1f against %.1f\n", c, tr, tm, sr, sm }'
     check_line "allocations/req, bearer HS256 <= 90" "$(m M_ALLOC "$hs_i")" 90 "the target" ""
     check_line "allocations/req, bearer EdDSA <= 90" "$(m M_ALLOC "$ed_i")" 90 "the target" ""
+    check_line "allocations/req, owner route <= JWT EdDSA (issue 12)" "$(m M_ALLOC "$own_i")" "$(m M_ALLOC "$ed_i")" "JWT EdDSA" ""
 fi
 echo
 

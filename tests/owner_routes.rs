@@ -428,3 +428,35 @@ async fn owner_routes_for_browsers() {
     .await;
     assert_eq!(other.status, 403, "{}", other.head);
 }
+
+/// The README's "users read their own, admins read all" pattern, as an
+/// operator copies it: own subtree yes, another's no, admins all, and the
+/// rest of `/users` (here: a method the owner route does not list) admins only.
+#[tokio::test(flavor = "multi_thread")]
+async fn readme_pattern_works_as_written() {
+    let routes = common::snippet::snippet("owner-routes");
+    let policy = format!("{DEFAULT_ROLES}\n{routes}");
+    let rig = Rig::with(StoreKind::Memory, |b| b.policy(&policy).users(users())).await;
+    let tokens = tokens(&rig).await;
+    // (user, method, target, status)
+    let cases = [
+        ("alice", "GET", "/users/u-1001/settings", 200),
+        ("alice", "PUT", "/users/u-1001/settings", 200),
+        ("alice", "GET", "/users/u-1002/settings", 403),
+        ("alice", "POST", "/users/u-1001/settings", 403),
+        ("alice", "GET", "/users", 403),
+        ("carol", "GET", "/users/u-1002/settings", 200),
+        ("carol", "POST", "/users/u-1001/settings", 200),
+        ("carol", "GET", "/users", 200),
+        ("", "GET", "/users/u-1001/settings", 401),
+    ];
+    for (user, method, target, want) in cases {
+        let token = (!user.is_empty()).then(|| tokens[user].as_str());
+        let r = ask(&rig, Via::Proxy, method, target, token, &[]).await;
+        assert_eq!(
+            r.status, want,
+            "{user} {method} {target}: {}{}",
+            r.head, r.body
+        );
+    }
+}
