@@ -13,6 +13,7 @@ mod policy;
 mod server;
 #[cfg(test)]
 mod tests;
+mod upstreams;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -18,21 +18,12 @@ pub mod ratelimit;
 pub mod rbac;
 pub mod redirect;
 pub mod routes;
+pub mod upstream;
 
 pub use normalize::{normalize, NormalizedPath};
 pub use rbac::{authorize, Permit, Roles};
 pub use routes::{PathPattern, Route, RouteTable};
-
-/// A named upstream, resolved at load.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Upstream {
-    pub name: String,
-    /// `host:port`.
-    pub addr: String,
-    pub tls: bool,
-    /// SNI / Host for TLS upstreams.
-    pub sni: String,
-}
+pub use upstream::Upstream;
 
 /// What a rate limit is keyed by (SPEC §2 `key`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! to an index (STYLE §5). This is what SIGHUP recompiles and swaps.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, SocketAddr};
+
 use std::ops::Range;
 use std::str::FromStr;
 use std::time::Duration;
@@ -17,7 +17,7 @@ use crate::config::diag::key_part;
 use crate::config::raw::{self, Str};
 use crate::policy::cors::Cors;
 use crate::policy::routes::Access;
-use crate::policy::{LimitKey, PathPattern, Policy, RateLimit, Roles, Route, RouteTable, Upstream};
+use crate::policy::{LimitKey, PathPattern, Policy, RateLimit, Roles, Route, RouteTable};
 use crate::store::GcraRule;
 
 /// Largest `limit` or `burst`: far above any real budget, far below overflow.
@@ -114,65 +114,6 @@ impl Compiler<'_> {
 
     /// Every upstream is kept, even a bad one, so that routes naming it do
     /// not add a misleading "unknown upstream" (the config fails anyway).
-    fn upstreams(&mut self, list: Vec<(String, Spanned<raw::RawUpstream>)>) -> Vec<Upstream> {
-        let mut out = Vec::with_capacity(list.len());
-        for (name, u) in list {
-            let span = u.span();
-            let u = u.into_inner();
-            let prefix = format!("upstreams.{}", key_part(&name));
-            let tls = u.tls.unwrap_or(false);
-            let host = match &u.addr {
-                None => {
-                    self.d.at(
-                        span,
-                        format!("{prefix}.addr"),
-                        "missing: upstream needs addr = \"host:port\"",
-                    );
-                    String::new()
-                }
-                Some(addr) => check_upstream_addr(addr.get_ref()).unwrap_or_else(|e| {
-                    self.d.at(addr.span(), format!("{prefix}.addr"), e);
-                    String::new()
-                }),
-            };
-            let sni = match &u.sni {
-                Some(v) if !tls => {
-                    self.d.at(
-                        v.span(),
-                        format!("{prefix}.sni"),
-                        "only used with tls = true",
-                    );
-                    String::new()
-                }
-                Some(v) if !is_dns_name(v.get_ref()) => {
-                    self.d.at(
-                        v.span(),
-                        format!("{prefix}.sni"),
-                        format!("{:?} is not a DNS name", v.get_ref()),
-                    );
-                    String::new()
-                }
-                Some(v) => v.get_ref().to_ascii_lowercase(),
-                // An IP address is never sent as SNI (RFC 6066 §3).
-                None if tls
-                    && !host.is_empty()
-                    && IpAddr::from_str(host.trim_matches(['[', ']'])).is_err() =>
-                {
-                    host.to_ascii_lowercase()
-                }
-                None => String::new(),
-            };
-            let addr = u.addr.map(|a| a.into_inner()).unwrap_or_default();
-            out.push(Upstream {
-                name,
-                addr,
-                tls,
-                sni,
-            });
-        }
-        out
-    }
-
     fn roles(&mut self, list: Vec<(String, Spanned<Vec<Str>>)>) -> BTreeMap<String, Vec<String>> {
         let mut out = BTreeMap::new();
         for (name, perms) in list {
@@ -542,34 +483,7 @@ struct Refs<'a> {
     forward_auth: bool,
 }
 
-/// `host:port` (host a DNS name or IP, IPv6 in brackets); returns the host.
-fn check_upstream_addr(addr: &str) -> Result<String, String> {
-    if let Ok(sa) = SocketAddr::from_str(addr) {
-        if sa.port() == 0 {
-            return Err(format!("{addr:?}: port 0"));
-        }
-        return Ok(sa.ip().to_string());
-    }
-    let bad = || {
-        format!("{addr:?} is not host:port; write e.g. \"127.0.0.1:3000\" or \"app.internal:8080\"")
-    };
-    let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
-    match port.parse::<u16>() {
-        Ok(p) if p > 0 => {}
-        _ => return Err(bad()),
-    }
-    if host.contains(':') {
-        return Err(format!(
-            "{addr:?}: write IPv6 addresses in brackets, e.g. \"[::1]:3000\""
-        ));
-    }
-    if !is_dns_name(host) {
-        return Err(bad());
-    }
-    Ok(host.to_owned())
-}
-
-fn is_dns_name(h: &str) -> bool {
+pub(super) fn is_dns_name(h: &str) -> bool {
     !h.is_empty()
         && h.len() <= 253
         && h.split('.').all(|label| {
