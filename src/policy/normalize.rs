@@ -78,36 +78,39 @@ pub fn normalize(raw_target: &[u8]) -> Result<NormalizedPath, GateError> {
         return Err(GateError::BadRequest(NOT_ORIGIN_FORM));
     }
 
-    let mut segments: Vec<String> = Vec::new();
+    // Built in place, one allocation: each segment is decoded straight
+    // into `path` as `/segment`, and `..` truncates back to the previous
+    // `/` (a decoded segment never holds one: encoded separators are refused).
+    let mut path = String::with_capacity(raw_path.len() + 1);
+    // Percent-decoded non-ASCII bytes of the current run, checked as UTF-8;
+    // allocated only for paths that have such escapes.
+    let mut utf8_run: Vec<u8> = Vec::new();
     // Whether the result ends in `/`: set by a final empty, `.` or `..`
     // segment (RFC 3986 §5.2.4 keeps the slash in `/a/b/..` -> `/a/`).
     let mut trailing_slash = false;
     // The first item is the empty string before the leading `/`.
     for raw_segment in raw_path.split(|&b| b == b'/').skip(1) {
-        let segment = decode_segment(raw_segment)?;
+        let start = path.len();
+        path.push('/');
+        decode_segment_into(raw_segment, &mut path, &mut utf8_run)?;
         trailing_slash = true;
-        match segment.as_str() {
+        match &path[start + 1..] {
             // Duplicate slashes and `.` segments vanish.
-            "" | "." => {}
+            "" | "." => path.truncate(start),
             ".." => {
-                if segments.pop().is_none() {
+                path.truncate(start);
+                let Some(previous) = path.rfind('/') else {
                     return Err(GateError::BadRequest(BAD_DOT_SEGMENT));
-                }
+                };
+                path.truncate(previous);
             }
-            _ => {
-                if is_dot_segment_with_params(&segment) {
+            segment => {
+                if is_dot_segment_with_params(segment) {
                     return Err(GateError::BadRequest(BAD_DOT_SEGMENT));
                 }
-                segments.push(segment);
                 trailing_slash = false;
             }
         }
-    }
-
-    let mut path = String::with_capacity(raw_path.len());
-    for segment in &segments {
-        path.push('/');
-        path.push_str(segment);
     }
     if trailing_slash || path.is_empty() {
         path.push('/');
@@ -155,21 +158,18 @@ fn check_query(raw: &[u8]) -> Result<String, GateError> {
     }
 }
 
-/// Decode one path segment: unreserved escapes become their character, other
-/// escapes are kept with upper-case hex, separators and control bytes are
-/// refused.
-fn decode_segment(raw: &[u8]) -> Result<String, GateError> {
-    let mut out = String::with_capacity(raw.len());
-    // Every escape decoded, to check that encoded non-ASCII is valid UTF-8.
-    let mut decoded: Vec<u8> = Vec::new();
+/// Decode one path segment onto `out`: unreserved escapes become their
+/// character, other escapes are kept with upper-case hex, separators and
+/// control bytes are refused, and escaped non-ASCII must be valid UTF-8.
+fn decode_segment_into(raw: &[u8], out: &mut String, run: &mut Vec<u8>) -> Result<(), GateError> {
     let mut bytes = raw.iter().copied();
     while let Some(b) = bytes.next() {
         if b != b'%' {
             if !is_visible_ascii(b) || b == b'\\' || b == b'#' {
                 return Err(GateError::BadRequest(BAD_CHAR));
             }
+            end_utf8_run(run)?;
             out.push(char::from(b));
-            decoded.push(b);
             continue;
         }
         let (Some(hi), Some(lo)) = (bytes.next(), bytes.next()) else {
@@ -179,6 +179,11 @@ fn decode_segment(raw: &[u8]) -> Result<String, GateError> {
             return Err(GateError::BadRequest(BAD_ESCAPE));
         };
         let value = (hi << 4) | lo;
+        if value >= 0x80 {
+            run.push(value);
+        } else {
+            end_utf8_run(run)?;
+        }
         match value {
             b'/' | b'\\' => return Err(GateError::BadRequest(ENCODED_SEPARATOR)),
             b'#' => return Err(GateError::BadRequest(BAD_CHAR)),
@@ -190,12 +195,24 @@ fn decode_segment(raw: &[u8]) -> Result<String, GateError> {
                 out.push(hex_digit(lo));
             }
         }
-        decoded.push(value);
     }
-    if std::str::from_utf8(&decoded).is_err() {
-        return Err(GateError::BadRequest(BAD_ESCAPE));
+    end_utf8_run(run)
+}
+
+/// A run of escaped non-ASCII bytes ends (at an ASCII byte or the segment's
+/// end): it must be valid UTF-8 by itself, as ASCII never continues a
+/// multi-byte character.
+fn end_utf8_run(run: &mut Vec<u8>) -> Result<(), GateError> {
+    if run.is_empty() {
+        return Ok(());
     }
-    Ok(out)
+    let valid = std::str::from_utf8(run).is_ok();
+    run.clear();
+    if valid {
+        Ok(())
+    } else {
+        Err(GateError::BadRequest(BAD_ESCAPE))
+    }
 }
 
 /// `..;x` or `.;x`: a dot-segment to servlet containers (see module doc).
