@@ -38,6 +38,9 @@ pub enum GateError {
     Store(#[from] StoreError),
     #[error("upstream unavailable")]
     UpstreamDown,
+    /// The upstream took longer than its read or write timeout (SPEC §11).
+    #[error("upstream timed out")]
+    UpstreamTimeout,
     /// Anything unexpected: logged with its cause, answered as a bare 500.
     #[error("internal error: {0}")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -110,6 +113,11 @@ impl GateError {
             }
             GateError::Store(_) => (503, "unavailable", "the session store is unavailable"),
             GateError::UpstreamDown => (502, "bad_gateway", "the upstream is unavailable"),
+            GateError::UpstreamTimeout => (
+                504,
+                "gateway_timeout",
+                "the upstream did not answer in time",
+            ),
             GateError::Internal(_) => (500, "internal", "unexpected error"),
         };
         Answer {
@@ -131,7 +139,7 @@ pub fn status_answer(status: u16) -> Answer {
         500 => return GateError::internal("pingora").answer(),
         502 => return GateError::UpstreamDown.answer(),
         503 => ("unavailable", "the gateway is overloaded"),
-        504 => ("gateway_timeout", "the upstream did not answer in time"),
+        504 => return GateError::UpstreamTimeout.answer(),
         s if s < 500 => ("bad_request", "request refused"),
         _ => ("internal", "unexpected error"),
     };

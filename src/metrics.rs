@@ -5,7 +5,8 @@
 use std::sync::LazyLock;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// All of gatehouse's series, in their own registry.
@@ -17,6 +18,10 @@ pub struct Metrics {
     pub logins: IntCounterVec,
     pub store_errors: IntCounter,
     pub store_latency: Histogram,
+    /// 1 while an upstream address passes its health checks, else 0.
+    pub upstream_healthy: IntGaugeVec,
+    /// Requests sent to each upstream address.
+    pub upstream_requests: IntCounterVec,
 }
 
 /// The process-wide metrics.
@@ -70,7 +75,25 @@ impl Metrics {
         registry
             .register(Box::new(store_latency.clone()))
             .expect("unique metric name");
+        let upstream_requests = counter_vec(
+            "gatehouse_upstream_requests_total",
+            "Requests sent to each upstream address.",
+            &["upstream", "addr"],
+        );
+        let upstream_healthy = IntGaugeVec::new(
+            Opts::new(
+                "gatehouse_upstream_healthy",
+                "1 while an upstream address passes its health checks.",
+            ),
+            &["upstream", "addr"],
+        )
+        .expect("static metric definition");
+        registry
+            .register(Box::new(upstream_healthy.clone()))
+            .expect("unique metric name");
         Metrics {
+            upstream_healthy,
+            upstream_requests,
             registry,
             requests,
             auth,

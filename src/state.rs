@@ -1,12 +1,10 @@
 //! Shared gateway state: the static config, the reloadable part (policy and
 //! users, swapped whole on SIGHUP), the signing keys and the store handle.
 
-use std::net::ToSocketAddrs;
 use std::path::Path;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use pingora::upstreams::peer::HttpPeer;
 use tokio::sync::OnceCell;
 
 use crate::auth::external::TrustedIssuers;
@@ -21,48 +19,46 @@ use crate::policy::redirect::RedirectHosts;
 use crate::policy::Policy;
 use crate::store::memory::MemoryStore;
 use crate::store::{Store, StoreError};
+use crate::upstream::Pools;
 
 /// What SIGHUP replaces: routes, roles, rate limits, upstreams and users.
 pub struct Live {
     pub policy: Policy,
     pub users: UserDirectory,
-    /// One pre-built peer per upstream, indexed like `policy.upstreams`.
-    pub peers: Vec<HttpPeer>,
+    /// One pool per upstream, indexed like `policy.upstreams`.
+    pub pools: Pools,
 }
 
 impl Live {
-    fn new(policy: Policy, users: UserDirectory, path: &Path) -> Result<Live, ConfigError> {
-        let peers = peers(&policy, path)?;
+    fn new(
+        policy: Policy,
+        users: UserDirectory,
+        path: &Path,
+        previous: Option<&Live>,
+    ) -> Result<Live, ConfigError> {
+        let pools = pools(&policy, path, previous.map(|l| &l.pools))?;
         Ok(Live {
             policy,
             users,
-            peers,
+            pools,
         })
     }
 }
 
-/// One peer per upstream. Names are resolved here, once, at start-up and on
-/// each reload (as nginx does without a `resolver`): a name that does not
-/// resolve is a configuration error, never a panic inside Pingora.
-pub fn peers(policy: &Policy, path: &Path) -> Result<Vec<HttpPeer>, ConfigError> {
-    let mut peers = Vec::with_capacity(policy.upstreams.len());
-    let mut problems = Vec::new();
-    for u in &policy.upstreams {
-        match u.addr.to_socket_addrs().map(|mut a| a.next()) {
-            Ok(Some(addr)) => peers.push(HttpPeer::new(addr, u.tls, u.sni.clone())),
-            Ok(None) | Err(_) => problems.push(Diagnostic {
-                file: path.to_path_buf(),
-                line: addr_line(path, &u.name).unwrap_or(0),
-                key: format!("upstreams.{}.addr", u.name),
-                message: format!("{:?} does not resolve to an address", u.addr),
-            }),
-        }
-    }
-    if problems.is_empty() {
-        Ok(peers)
-    } else {
-        Err(ConfigError(problems))
-    }
+/// The upstream pools. Names are resolved here, at start-up and on each
+/// reload, and then every `resolve_every` by the pools themselves: a name
+/// that does not resolve at load is a configuration error, never a panic
+/// inside Pingora. Pools whose config did not change are kept (and their
+/// health state with them).
+pub fn pools(policy: &Policy, path: &Path, previous: Option<&Pools>) -> Result<Pools, ConfigError> {
+    Pools::new(&policy.upstreams, previous).map_err(|(name, message)| {
+        ConfigError(vec![Diagnostic {
+            file: path.to_path_buf(),
+            line: addr_line(path, &name).unwrap_or(0),
+            key: format!("upstreams.{name}.addr"),
+            message,
+        }])
+    })
 }
 
 /// Everything the proxy and the endpoints share, behind one `Arc`.
@@ -166,7 +162,8 @@ impl AppState {
             RedirectHosts::default()
         };
         let store = OnceCell::new();
-        let live = ArcSwap::from_pointee(Live::new(config.policy.clone(), users, &config.path)?);
+        let live =
+            ArcSwap::from_pointee(Live::new(config.policy.clone(), users, &config.path, None)?);
         let limiter = Limiter::new(Arc::new(MemoryStore::new()));
         Ok(AppState {
             config,
@@ -202,7 +199,12 @@ impl AppState {
     pub fn reload(&self) -> Result<(), ConfigError> {
         let fresh = config::load(&self.config.path)?;
         let users = load_users(&fresh.users_file, &|r| fresh.policy.roles.contains(r))?;
-        let live = Live::new(fresh.policy, users, &self.config.path)?;
+        let live = Live::new(
+            fresh.policy,
+            users,
+            &self.config.path,
+            Some(&self.live.load()),
+        )?;
         // Trusted issuers keep their keys; their claim mapping and roles
         // follow the reloaded config (nothing about their tokens is cached).
         if let Some(external) = self.auth.external() {

@@ -141,7 +141,7 @@ fn run(config: &Path) -> i32 {
 
 fn check(config: &Path) -> i32 {
     let loaded = load_all(config).and_then(|(config, users, _keys)| {
-        crate::state::peers(&config.policy, &config.path).map(|_| (config, users))
+        crate::state::pools(&config.policy, &config.path, None).map(|_| (config, users))
     });
     match loaded {
         Ok((config, users)) => {

@@ -161,8 +161,27 @@ pub struct RawHeaders {
 #[serde(deny_unknown_fields)]
 pub struct RawUpstream {
     pub addr: Option<Str>,
+    pub addrs: Option<Spanned<Vec<Str>>>,
     pub tls: Option<bool>,
     pub sni: Option<Str>,
+    pub balance: Option<Str>,
+    pub health: Option<Spanned<RawHealth>>,
+    pub resolve_every: Option<Str>,
+    pub connect_timeout: Option<Str>,
+    pub read_timeout: Option<Str>,
+    pub write_timeout: Option<Str>,
+    pub idle_timeout: Option<Str>,
+}
+
+/// `[upstreams.NAME.health]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHealth {
+    pub path: Option<Str>,
+    pub interval: Option<Str>,
+    pub timeout: Option<Str>,
+    pub unhealthy_after: Option<Spanned<i64>>,
+    pub healthy_after: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -185,6 +204,8 @@ pub struct RawRoute {
     pub roles: Option<Vec<Str>>,
     pub permissions: Option<Vec<Str>>,
     pub rate_limit: Option<Str>,
+    /// Replaces the upstream's `read_timeout` for this route.
+    pub timeout: Option<Str>,
     pub forward_authorization: Option<bool>,
     pub cors_origins: Option<Vec<Str>>,
     pub cors_credentials: Option<bool>,

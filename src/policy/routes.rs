@@ -227,6 +227,8 @@ pub struct Route {
     pub cors: Option<crate::policy::cors::Cors>,
     /// `owner` / `owner_bypass_roles`: captures that must name the identity.
     pub owner: Option<crate::policy::owner::OwnerRule>,
+    /// Replaces the upstream's read timeout (slow endpoints).
+    pub timeout: Option<std::time::Duration>,
 }
 
 impl Route {
@@ -428,6 +430,7 @@ mod tests {
             forward_authorization: false,
             cors: None,
             owner: None,
+            timeout: None,
         }
     }
 

@@ -31,6 +31,10 @@ pub struct RequestCtx {
     pub route: Option<usize>,
     /// Whether a gateway endpoint answered.
     pub endpoint: bool,
+    /// The upstream address chosen for this request (the last one, after a retry).
+    pub upstream_addr: Option<std::net::SocketAddr>,
+    /// Whether the one connect retry SPEC §11 allows was used.
+    pub retried: bool,
 }
 
 impl RequestCtx {
@@ -47,6 +51,8 @@ impl RequestCtx {
             limit: None,
             route: None,
             endpoint: false,
+            upstream_addr: None,
+            retried: false,
         }
     }
 

@@ -257,7 +257,8 @@ impl ProxyHttp for Gatehouse {
         }
     }
 
-    /// The permit's upstream, pre-built at load.
+    /// A healthy address of the permit's upstream, by its `balance`; on the
+    /// retry after a failed connect, another one when there is one.
     async fn upstream_peer(
         &self,
         _session: &mut Session,
@@ -267,11 +268,41 @@ impl ProxyHttp for Gatehouse {
             return Error::e_explain(ErrorType::InternalError, "no permit");
         };
         let route = &live.policy.routes.routes[permit.route()];
-        let peer = route
+        let pool = route
             .upstream
-            .and_then(|u| live.peers.get(u))
+            .and_then(|u| live.pools.get(u))
             .ok_or_else(|| Error::explain(ErrorType::InternalError, "no upstream"))?;
-        Ok(Box::new(peer.clone()))
+        let avoid = ctx.upstream_addr.filter(|_| ctx.retried);
+        let addr = pool
+            .select(ctx.client_ip, avoid)
+            .or_else(|| avoid.and_then(|_| pool.select(ctx.client_ip, None)))
+            .ok_or_else(|| {
+                Error::create(
+                    ErrorType::ConnectNoRoute,
+                    ErrorSource::Upstream,
+                    Some("no healthy upstream address".into()),
+                    None,
+                )
+            })?;
+        ctx.upstream_addr = Some(addr);
+        pool.count_request(addr);
+        Ok(Box::new(pool.peer(addr, route.timeout)))
+    }
+
+    /// SPEC §11: a failed connect is retried once, on another address, for
+    /// a request that is safe to repeat (idempotent, no body).
+    fn fail_to_connect(
+        &self,
+        session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut RequestCtx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        if !ctx.retried && retry_safe(session.req_header()) {
+            ctx.retried = true;
+            e.set_retry(true);
+        }
+        e
     }
 
     /// Strip what the client may not say, add what the gateway vouches for.
@@ -404,9 +435,19 @@ impl ProxyHttp for Gatehouse {
                 ErrorSource::Internal | ErrorSource::Unset => 500,
             },
         };
+        let timed_out = matches!(
+            e.etype(),
+            ErrorType::ReadTimedout | ErrorType::WriteTimedout
+        );
+        let code = if timed_out && e.esource() == &ErrorSource::Upstream {
+            504
+        } else {
+            code
+        };
         if code > 0 {
             let answer = match code {
                 502 => GateError::UpstreamDown.answer(),
+                504 => GateError::UpstreamTimeout.answer(),
                 400 => GateError::BadRequest(downstream_fault(e)).answer(),
                 _ => GateError::internal(e.to_string()).answer(),
             };
@@ -419,6 +460,27 @@ impl ProxyHttp for Gatehouse {
             can_reuse_downstream: false,
         }
     }
+}
+
+/// Whether a request may be sent again after a failed connect: an
+/// idempotent method (RFC 9110 §9.2.2) and no body to have half-sent.
+fn retry_safe(req: &RequestHeader) -> bool {
+    use http::Method;
+    let idempotent = [
+        Method::GET,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::PUT,
+        Method::DELETE,
+        Method::TRACE,
+    ]
+    .contains(&req.method);
+    let no_body = !req.headers.contains_key(http::header::TRANSFER_ENCODING)
+        && req
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .is_none_or(|v| v.as_bytes() == b"0");
+    idempotent && no_body
 }
 
 /// What was wrong with a request Pingora failed to read (its body: the

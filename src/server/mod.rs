@@ -6,6 +6,7 @@
 
 pub mod limits;
 pub mod shards;
+pub mod upstream_checks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -95,6 +96,12 @@ pub fn run(state: Arc<AppState>) -> ! {
             JwksRefresher { issuers },
         ));
     }
+    server.add_service(background_service(
+        "upstream checks",
+        upstream_checks::UpstreamChecks {
+            state: state.clone(),
+        },
+    ));
     server.add_service(background_service("reload", Reloader { state }));
     tracing::info!("gatehouse started");
     server.run_forever()

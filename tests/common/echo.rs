@@ -19,10 +19,15 @@ pub struct EchoUpstream {
 impl EchoUpstream {
     /// Start an echo upstream on 127.0.0.1 with a port chosen by the OS.
     pub fn spawn() -> EchoUpstream {
+        Self::spawn_at("127.0.0.1:0".parse().expect("address"))
+    }
+
+    /// Start one on `addr` (an upstream coming back on its old address).
+    pub fn spawn_at(addr: SocketAddr) -> EchoUpstream {
         // Bind before the thread starts so the address is known and the port
         // cannot be taken by anyone else in between.
         let std_listener =
-            std::net::TcpListener::bind("127.0.0.1:0").expect("echo: bind 127.0.0.1:0");
+            std::net::TcpListener::bind(addr).unwrap_or_else(|e| panic!("echo: bind {addr}: {e}"));
         std_listener
             .set_nonblocking(true)
             .expect("echo: set_nonblocking");

@@ -400,6 +400,13 @@ impl Compiler<'_> {
         });
         let cors = self.route_cors(&r, &prefix);
         let owner = self.route_owner(&r, pattern.as_ref(), public, refs.roles, &prefix);
+        let timeout = r.timeout.as_ref().map(|t| {
+            self.positive(
+                Some(t),
+                &format!("{prefix}.timeout"),
+                Duration::from_secs(60),
+            )
+        });
         if self.d.len() != before {
             return None;
         }
@@ -419,6 +426,7 @@ impl Compiler<'_> {
             forward_authorization: r.forward_authorization.unwrap_or(false),
             cors,
             owner,
+            timeout,
         })
     }
 

@@ -358,9 +358,13 @@ rate_limit = "zz"
         p.upstreams[0],
         Upstream {
             name: "zeta".into(),
-            addr: "127.0.0.1:4000".into(),
+            addrs: vec!["127.0.0.1:4000".into()],
             tls: false,
-            sni: String::new()
+            sni: String::new(),
+            balance: crate::policy::upstream::Balance::RoundRobin,
+            health: None,
+            resolve_every: Duration::from_secs(30),
+            timeouts: Default::default(),
         }
     );
     let limits: Vec<&str> = p.rate_limits.iter().map(|r| r.name.as_str()).collect();
@@ -942,6 +946,121 @@ fn bad_owner_routes_name_file_line_and_key() {
             5,
             "routes[0].path",
             "whole segment",
+        ),
+    ];
+    for (snippet, line, key, msg) in &cases {
+        assert_one(&fx, snippet, *line, key, msg);
+    }
+}
+
+#[test]
+fn upstream_pool_keys() {
+    let fx = Fixture::new();
+    let text = "[upstreams.app]\naddrs = [\"127.0.0.1:3000\", \"127.0.0.1:3001\"]\n\
+        balance = \"consistent\"\nread_timeout = \"5s\"\nresolve_every = \"10s\"\n\
+        [upstreams.app.health]\npath = \"/healthz\"\ninterval = \"2s\"\nunhealthy_after = 2\n\
+        [upstreams.one]\naddr = \"127.0.0.1:4000\"\n\
+        [[routes]]\npath = \"/slow/**\"\nupstream = \"app\"\ntimeout = \"90s\"\n\
+        [[routes]]\npath = \"/**\"\nupstream = \"one\"\n";
+    let cfg = fx.load(&with_base(text)).unwrap_or_else(|e| panic!("{e}"));
+    let app = &cfg.policy.upstreams[cfg.policy.upstream_index["app"]];
+    assert_eq!(app.addrs, ["127.0.0.1:3000", "127.0.0.1:3001"]);
+    assert_eq!(app.balance, crate::policy::upstream::Balance::Consistent);
+    assert_eq!(app.timeouts.read, Duration::from_secs(5));
+    assert_eq!(app.timeouts.connect, Duration::from_secs(2), "default");
+    assert_eq!(app.resolve_every, Duration::from_secs(10));
+    let h = app.health.as_ref().expect("health");
+    assert_eq!(h.path.as_deref(), Some("/healthz"));
+    assert_eq!((h.unhealthy_after, h.healthy_after), (2, 2));
+    assert_eq!(h.timeout, Duration::from_secs(1), "default");
+    // One address: no checks unless asked; several: TCP checks by default.
+    let one = &cfg.policy.upstreams[cfg.policy.upstream_index["one"]];
+    assert!(one.health.is_none());
+    assert_eq!(
+        cfg.policy.routes.routes[0].timeout,
+        Some(Duration::from_secs(90))
+    );
+    let text = "[upstreams.app]\naddrs = [\"127.0.0.1:3000\", \"127.0.0.1:3001\"]\n";
+    let cfg = fx.load(&with_base(text)).unwrap();
+    let h = cfg.policy.upstreams[0]
+        .health
+        .clone()
+        .expect("default checks");
+    assert_eq!(h.path, None, "TCP");
+    assert_eq!(h.interval, Duration::from_secs(5));
+}
+
+#[test]
+fn bad_upstream_pool_keys_name_file_line_and_key() {
+    let fx = Fixture::new();
+    let up = |rest: &str| format!("[upstreams.app]\n{rest}");
+    let two = "addrs = [\"127.0.0.1:1\", \"127.0.0.1:2\"]\n";
+    // (snippet, line, key, part of the message)
+    let cases: Vec<(String, usize, &str, &str)> = vec![
+        (
+            up("addr = \"127.0.0.1:1\"\naddrs = [\"127.0.0.1:2\"]\n"),
+            3,
+            "upstreams.app.addrs",
+            "either addr or addrs",
+        ),
+        (up("addrs = []\n"), 2, "upstreams.app.addrs", "list 1 to"),
+        (
+            up("addrs = [\"127.0.0.1:1\", \"127.0.0.1:1\"]\n"),
+            2,
+            "upstreams.app.addrs[1]",
+            "listed twice",
+        ),
+        (
+            up("addrs = [\"127.0.0.1:1\", \"nope\"]\n"),
+            2,
+            "upstreams.app.addrs[1]",
+            "not host:port",
+        ),
+        (
+            up(&format!("{two}balance = \"least_conn\"\n")),
+            3,
+            "upstreams.app.balance",
+            "unknown balance \"least_conn\"",
+        ),
+        (
+            up(&format!("{two}connect_timeout = \"0s\"\n")),
+            3,
+            "upstreams.app.connect_timeout",
+            "greater than zero",
+        ),
+        (
+            up(&format!("{two}read_timeout = \"soon\"\n")),
+            3,
+            "upstreams.app.read_timeout",
+            "",
+        ),
+        (
+            up(&format!(
+                "{two}[upstreams.app.health]\npath = \"healthz\"\n"
+            )),
+            4,
+            "upstreams.app.health.path",
+            "absolute path",
+        ),
+        (
+            up(&format!(
+                "{two}[upstreams.app.health]\nunhealthy_after = 0\n"
+            )),
+            4,
+            "upstreams.app.health.unhealthy_after",
+            "out of range",
+        ),
+        (
+            up(&format!("{two}[upstreams.app.health]\nport = 1\n")),
+            4,
+            "upstreams.app.health.port",
+            "unknown field `port`",
+        ),
+        (
+            "[[routes]]\npath = \"/**\"\nupstream = \"app\"\ntimeout = \"0s\"\n".into(),
+            4,
+            "routes[0].timeout",
+            "greater than zero",
         ),
     ];
     for (snippet, line, key, msg) in &cases {

@@ -1,7 +1,9 @@
-//! `[upstreams.NAME]`: addresses, TLS and SNI.
+//! `[upstreams.NAME]` (SPEC §11): addresses, TLS and SNI, balancing, health
+//! checks, re-resolution and timeouts.
 
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
+use std::time::Duration;
 
 use toml::Spanned;
 
@@ -9,7 +11,12 @@ use super::policy::is_dns_name;
 use super::Compiler;
 use crate::config::diag::key_part;
 use crate::config::raw;
+use crate::policy::upstream::{Balance, HealthCheck, Timeouts};
 use crate::policy::Upstream;
+
+/// Addresses one upstream may list: far beyond any real pool, small enough
+/// that a typo'd generated list is caught.
+const MAX_ADDRS: usize = 256;
 
 impl Compiler<'_> {
     pub(super) fn upstreams(
@@ -22,56 +29,187 @@ impl Compiler<'_> {
             let u = u.into_inner();
             let prefix = format!("upstreams.{}", key_part(&name));
             let tls = u.tls.unwrap_or(false);
-            let host = match &u.addr {
-                None => {
-                    self.d.at(
-                        span,
-                        format!("{prefix}.addr"),
-                        "missing: upstream needs addr = \"host:port\"",
+            let (addrs, hosts) = self.upstream_addrs(&u, span, &prefix);
+            let sni = self.upstream_sni(&u, tls, hosts.first().map(String::as_str), &prefix);
+            let balance = match &u.balance {
+                None => Balance::RoundRobin,
+                Some(v) => Balance::parse(v.get_ref()).unwrap_or_else(|| {
+                    let msg = format!(
+                        "unknown balance {:?}; use \"round_robin\", \"random\" or \"consistent\"",
+                        v.get_ref()
                     );
-                    String::new()
-                }
-                Some(addr) => check_upstream_addr(addr.get_ref()).unwrap_or_else(|e| {
-                    self.d.at(addr.span(), format!("{prefix}.addr"), e);
-                    String::new()
+                    self.d.at(v.span(), format!("{prefix}.balance"), msg);
+                    Balance::RoundRobin
                 }),
             };
-            let sni = match &u.sni {
-                Some(v) if !tls => {
-                    self.d.at(
-                        v.span(),
-                        format!("{prefix}.sni"),
-                        "only used with tls = true",
-                    );
-                    String::new()
-                }
-                Some(v) if !is_dns_name(v.get_ref()) => {
-                    self.d.at(
-                        v.span(),
-                        format!("{prefix}.sni"),
-                        format!("{:?} is not a DNS name", v.get_ref()),
-                    );
-                    String::new()
-                }
-                Some(v) => v.get_ref().to_ascii_lowercase(),
-                // An IP address is never sent as SNI (RFC 6066 §3).
-                None if tls
-                    && !host.is_empty()
-                    && IpAddr::from_str(host.trim_matches(['[', ']'])).is_err() =>
-                {
-                    host.to_ascii_lowercase()
-                }
-                None => String::new(),
+            let health = self.upstream_health(u.health.as_ref(), addrs.len(), &prefix);
+            let resolve_every = self.positive(
+                u.resolve_every.as_ref(),
+                &format!("{prefix}.resolve_every"),
+                Duration::from_secs(30),
+            );
+            let d = Timeouts::default();
+            let timeouts = Timeouts {
+                connect: self.positive(
+                    u.connect_timeout.as_ref(),
+                    &format!("{prefix}.connect_timeout"),
+                    d.connect,
+                ),
+                read: self.positive(
+                    u.read_timeout.as_ref(),
+                    &format!("{prefix}.read_timeout"),
+                    d.read,
+                ),
+                write: self.positive(
+                    u.write_timeout.as_ref(),
+                    &format!("{prefix}.write_timeout"),
+                    d.write,
+                ),
+                idle: self.positive(
+                    u.idle_timeout.as_ref(),
+                    &format!("{prefix}.idle_timeout"),
+                    d.idle,
+                ),
             };
-            let addr = u.addr.map(|a| a.into_inner()).unwrap_or_default();
             out.push(Upstream {
                 name,
-                addr,
+                addrs,
                 tls,
                 sni,
+                balance,
+                health,
+                resolve_every,
+                timeouts,
             });
         }
         out
+    }
+
+    /// `addr` or `addrs` (exactly one), each `host:port`; also the hosts.
+    fn upstream_addrs(
+        &mut self,
+        u: &raw::RawUpstream,
+        span: std::ops::Range<usize>,
+        prefix: &str,
+    ) -> (Vec<String>, Vec<String>) {
+        let list: Vec<(&raw::Str, String)> = match (&u.addr, &u.addrs) {
+            (Some(_), Some(many)) => {
+                let msg = "give either addr or addrs, not both";
+                self.d.at(many.span(), format!("{prefix}.addrs"), msg);
+                return (Vec::new(), Vec::new());
+            }
+            (None, None) => {
+                let msg =
+                    "missing: upstream needs addr = \"host:port\" or addrs = [\"host:port\", ...]";
+                self.d.at(span, format!("{prefix}.addr"), msg);
+                return (Vec::new(), Vec::new());
+            }
+            (Some(one), None) => vec![(one, format!("{prefix}.addr"))],
+            (None, Some(many)) => {
+                if many.get_ref().is_empty() || many.get_ref().len() > MAX_ADDRS {
+                    let msg = format!("list 1 to {MAX_ADDRS} addresses");
+                    self.d.at(many.span(), format!("{prefix}.addrs"), msg);
+                }
+                many.get_ref()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| (a, format!("{prefix}.addrs[{i}]")))
+                    .collect()
+            }
+        };
+        let (mut addrs, mut hosts) = (Vec::new(), Vec::new());
+        for (a, key) in list {
+            match check_upstream_addr(a.get_ref()) {
+                Ok(_) if addrs.contains(a.get_ref()) => {
+                    self.d.at(a.span(), key, "listed twice");
+                }
+                Ok(host) => {
+                    addrs.push(a.get_ref().clone());
+                    hosts.push(host);
+                }
+                Err(e) => self.d.at(a.span(), key, e),
+            }
+        }
+        (addrs, hosts)
+    }
+
+    /// SNI for TLS upstreams: `sni`, else the first address's host name
+    /// (never an IP, RFC 6066 §3).
+    fn upstream_sni(
+        &mut self,
+        u: &raw::RawUpstream,
+        tls: bool,
+        first_host: Option<&str>,
+        prefix: &str,
+    ) -> String {
+        match &u.sni {
+            Some(v) if !tls => {
+                let key = format!("{prefix}.sni");
+                self.d.at(v.span(), key, "only used with tls = true");
+                String::new()
+            }
+            Some(v) if !is_dns_name(v.get_ref()) => {
+                let msg = format!("{:?} is not a DNS name", v.get_ref());
+                self.d.at(v.span(), format!("{prefix}.sni"), msg);
+                String::new()
+            }
+            Some(v) => v.get_ref().to_ascii_lowercase(),
+            None => match first_host {
+                Some(h) if tls && IpAddr::from_str(h.trim_matches(['[', ']'])).is_err() => {
+                    h.to_ascii_lowercase()
+                }
+                _ => String::new(),
+            },
+        }
+    }
+
+    /// `[upstreams.NAME.health]`; without it, an upstream of several
+    /// addresses still gets TCP checks with the defaults (one address has
+    /// nowhere else to go, so it is never marked down unless asked).
+    fn upstream_health(
+        &mut self,
+        raw: Option<&Spanned<raw::RawHealth>>,
+        addr_count: usize,
+        prefix: &str,
+    ) -> Option<HealthCheck> {
+        let default = raw::RawHealth::default();
+        let h = match raw {
+            Some(h) => h.get_ref(),
+            None if addr_count > 1 => &default,
+            None => return None,
+        };
+        let key = |k: &str| format!("{prefix}.health.{k}");
+        let path = h.path.as_ref().and_then(|p| {
+            let ok = p.get_ref().starts_with('/')
+                && !p
+                    .get_ref()
+                    .contains(|c: char| c.is_whitespace() || c.is_control());
+            if !ok {
+                let msg = "an absolute path without spaces, e.g. \"/healthz\"";
+                self.d.at(p.span(), key("path"), msg);
+            }
+            ok.then(|| p.get_ref().clone())
+        });
+        let interval = self.positive(
+            h.interval.as_ref(),
+            &key("interval"),
+            Duration::from_secs(5),
+        );
+        let timeout = self.positive(h.timeout.as_ref(), &key("timeout"), Duration::from_secs(1));
+        let unhealthy_after = self.int(
+            h.unhealthy_after.as_ref(),
+            &key("unhealthy_after"),
+            3,
+            1..101,
+        );
+        let healthy_after = self.int(h.healthy_after.as_ref(), &key("healthy_after"), 2, 1..101);
+        Some(HealthCheck {
+            path,
+            interval,
+            timeout,
+            unhealthy_after: unhealthy_after as usize,
+            healthy_after: healthy_after as usize,
+        })
     }
 }
 

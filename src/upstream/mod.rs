@@ -1,0 +1,231 @@
+//! Upstream pools (SPEC §11): each `[upstreams.NAME]` is a
+//! `pingora-load-balancing` balancer over its resolved addresses, with
+//! active health checks, periodic re-resolution (`server::upstream_checks`
+//! drives both) and the peer options (TLS, SNI, timeouts) a request needs.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use pingora::upstreams::peer::HttpPeer;
+use pingora_load_balancing::selection::consistent::KetamaHashing;
+use pingora_load_balancing::selection::{BackendIter, BackendSelection, Random, RoundRobin};
+use pingora_load_balancing::{Backend, Backends, LoadBalancer};
+use prometheus::IntCounter;
+
+use crate::metrics::METRICS;
+use crate::policy::upstream::{Balance, Upstream};
+
+pub mod discovery;
+pub mod health;
+
+/// How far a selection walks the ring looking for a healthy address.
+const MAX_ITERATIONS: usize = 256;
+
+enum Balancer {
+    RoundRobin(LoadBalancer<RoundRobin>),
+    Random(LoadBalancer<Random>),
+    Consistent(LoadBalancer<KetamaHashing>),
+}
+
+/// One upstream's balancer and what a request to it needs.
+pub struct Pool {
+    config: Upstream,
+    balancer: Balancer,
+    /// Per-address request counters, rebuilt when the address set changes
+    /// (a handle lookup per request instead of a label hash).
+    counters: arc_swap::ArcSwap<Vec<(SocketAddr, IntCounter)>>,
+}
+
+impl Pool {
+    /// Resolve `u`'s addresses (blocking) and build its balancer.
+    pub fn new(u: &Upstream) -> Result<Pool, String> {
+        let discovery = discovery::Resolving::new(&u.addrs)?;
+        let backends = Backends::new(Box::new(discovery));
+        let balancer = match u.balance {
+            Balance::RoundRobin => Balancer::RoundRobin(balancer(u, backends)),
+            Balance::Random => Balancer::Random(balancer(u, backends)),
+            Balance::Consistent => Balancer::Consistent(balancer(u, backends)),
+        };
+        let pool = Pool {
+            config: u.clone(),
+            balancer,
+            counters: Default::default(),
+        };
+        pool.count_addresses();
+        Ok(pool)
+    }
+
+    /// The upstream this pool serves, as configured.
+    pub fn config(&self) -> &Upstream {
+        &self.config
+    }
+
+    /// A healthy address by the upstream's `balance` (`client_ip` is the key
+    /// of `consistent`), never `avoid` (the one a retry is moving away
+    /// from). None: no healthy address.
+    pub fn select(
+        &self,
+        client_ip: Option<IpAddr>,
+        avoid: Option<SocketAddr>,
+    ) -> Option<SocketAddr> {
+        let (v4, v6);
+        let key: &[u8] = match client_ip {
+            Some(IpAddr::V4(ip)) => {
+                v4 = ip.octets();
+                &v4
+            }
+            Some(IpAddr::V6(ip)) => {
+                v6 = ip.octets();
+                &v6
+            }
+            None => &[],
+        };
+        let accept = |b: &Backend, healthy: bool| healthy && b.as_inet().copied() != avoid;
+        let chosen = match &self.balancer {
+            Balancer::RoundRobin(lb) => lb.select_with(&[], MAX_ITERATIONS, accept),
+            Balancer::Random(lb) => lb.select_with(&[], MAX_ITERATIONS, accept),
+            Balancer::Consistent(lb) => lb.select_with(key, MAX_ITERATIONS, accept),
+        };
+        chosen.and_then(|b| b.as_inet().copied())
+    }
+
+    /// The peer for `addr`: TLS, SNI and the upstream's timeouts, with
+    /// `read_timeout` replaced by a route's `timeout`.
+    pub fn peer(&self, addr: SocketAddr, read_timeout: Option<Duration>) -> HttpPeer {
+        let u = &self.config;
+        let mut peer = HttpPeer::new(addr, u.tls, u.sni.clone());
+        let o = &mut peer.options;
+        o.connection_timeout = Some(u.timeouts.connect);
+        o.read_timeout = Some(read_timeout.unwrap_or(u.timeouts.read));
+        o.write_timeout = Some(u.timeouts.write);
+        o.idle_timeout = Some(u.timeouts.idle);
+        peer
+    }
+
+    /// Count one request sent to `addr`.
+    pub fn count_request(&self, addr: SocketAddr) {
+        if let Some((_, c)) = self.counters.load().iter().find(|(a, _)| *a == addr) {
+            c.inc();
+        }
+    }
+
+    /// Resolve the names again; the set changes only if resolution worked.
+    pub async fn refresh(&self) {
+        let result = match &self.balancer {
+            Balancer::RoundRobin(lb) => lb.update().await,
+            Balancer::Random(lb) => lb.update().await,
+            Balancer::Consistent(lb) => lb.update().await,
+        };
+        match result {
+            Ok(()) => self.count_addresses(),
+            Err(e) => {
+                tracing::warn!(upstream = %self.config.name, error = %e, "upstream re-resolution failed; keeping the last addresses")
+            }
+        }
+    }
+
+    /// One health-check pass over every address (all in parallel), then the
+    /// health gauges. A no-op without `health`.
+    pub async fn check(&self) {
+        if self.config.health.is_none() {
+            return;
+        }
+        self.backends().run_health_check(true).await;
+        for (addr, healthy) in self.health() {
+            let label = addr.to_string();
+            METRICS
+                .upstream_healthy
+                .with_label_values(&[&self.config.name, &label])
+                .set(i64::from(healthy));
+        }
+    }
+
+    /// Every address and whether it is taking traffic.
+    pub fn health(&self) -> Vec<(SocketAddr, bool)> {
+        let backends = self.backends();
+        backends
+            .get_backend()
+            .iter()
+            .filter_map(|b| Some((*b.as_inet()?, backends.ready(b))))
+            .collect()
+    }
+
+    fn backends(&self) -> &Backends {
+        match &self.balancer {
+            Balancer::RoundRobin(lb) => lb.backends(),
+            Balancer::Random(lb) => lb.backends(),
+            Balancer::Consistent(lb) => lb.backends(),
+        }
+    }
+
+    /// (Re)build the per-address counters and the health gauges' first values.
+    fn count_addresses(&self) {
+        let name = &self.config.name;
+        let counters = self
+            .health()
+            .into_iter()
+            .map(|(addr, healthy)| {
+                let label = addr.to_string();
+                METRICS
+                    .upstream_healthy
+                    .with_label_values(&[name, &label])
+                    .set(i64::from(healthy));
+                let c = METRICS.upstream_requests.with_label_values(&[name, &label]);
+                (addr, c)
+            })
+            .collect();
+        self.counters.store(Arc::new(counters));
+    }
+}
+
+/// A balancer over `backends` with `u`'s health check, its first
+/// (already resolved) address set in place.
+fn balancer<S>(u: &Upstream, backends: Backends) -> LoadBalancer<S>
+where
+    S: BackendSelection + 'static,
+    S::Iter: BackendIter,
+{
+    let mut lb = LoadBalancer::<S>::from_backends(backends);
+    if let Some(h) = &u.health {
+        lb.set_health_check(health::check_for(u, h));
+    }
+    // The discovery hands its load-time set out without awaiting.
+    if let Some(Err(e)) = lb.update().now_or_never() {
+        tracing::warn!(upstream = %u.name, error = %e, "upstream addresses not set");
+    }
+    lb
+}
+
+/// One pool per upstream, indexed like `Policy::upstreams`.
+#[derive(Default)]
+pub struct Pools(Vec<Arc<Pool>>);
+
+impl Pools {
+    /// Pools for `upstreams`, reusing the pool of an upstream whose config
+    /// is unchanged from `previous` (it keeps its health state across a
+    /// reload). The error names the upstream and its problem.
+    pub fn new(
+        upstreams: &[Upstream],
+        previous: Option<&Pools>,
+    ) -> Result<Pools, (String, String)> {
+        let mut out = Vec::with_capacity(upstreams.len());
+        for u in upstreams {
+            let kept = previous.and_then(|p| p.0.iter().find(|pool| pool.config == *u));
+            match kept {
+                Some(pool) => out.push(pool.clone()),
+                None => out.push(Arc::new(Pool::new(u).map_err(|e| (u.name.clone(), e))?)),
+            }
+        }
+        Ok(Pools(out))
+    }
+
+    pub fn get(&self, index: usize) -> Option<&Arc<Pool>> {
+        self.0.get(index)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Pool>> {
+        self.0.iter()
+    }
+}
