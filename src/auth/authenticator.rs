@@ -86,4 +86,16 @@ impl Authenticator {
         )
         .await
     }
+
+    /// Whether an open stream granted on `basis` may stay open (SPEC §11):
+    /// see `stream::still_valid`.
+    pub async fn still_valid(
+        &self,
+        basis: &crate::auth::stream::StreamBasis,
+        users: &crate::auth::users::UserDirectory,
+        store: &dyn Store,
+        slide: bool,
+    ) -> Result<bool, StoreError> {
+        crate::auth::stream::still_valid(basis, store, users, self.idle, slide, unix_now()).await
+    }
 }

@@ -13,6 +13,7 @@ pub mod refresh;
 pub mod role_names;
 pub mod session;
 pub mod settings;
+pub mod stream;
 pub mod tokens;
 pub mod totp;
 pub mod users;

@@ -119,6 +119,7 @@ mod tests {
 
     fn cfg(same_site: SameSite) -> SessionConfig {
         SessionConfig {
+            stream_recheck: std::time::Duration::from_secs(30),
             cookie_name: "__Host-gatehouse".into(),
             cookie_domain: None,
             refresh_cookie_name: "__Host-gatehouse-refresh".into(),

@@ -111,6 +111,9 @@ pub struct SessionConfig {
     pub csrf_cookie_name: String,
     pub idle_timeout: Duration,
     pub absolute_timeout: Duration,
+    /// SPEC §11: a WebSocket or long stream re-checks its session or API
+    /// key at least this often, and is closed once it is gone.
+    pub stream_recheck: Duration,
     /// Cookies always carry `Secure`: browsers (and cookie jars) treat
     /// loopback as a secure context, so even the plain-HTTP demo works.
     pub same_site: SameSite,

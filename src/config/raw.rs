@@ -132,6 +132,8 @@ pub struct RawSession {
     pub idle_timeout: Option<Str>,
     pub absolute_timeout: Option<Str>,
     pub same_site: Option<Str>,
+    /// How often an open WebSocket or long stream re-checks its session.
+    pub stream_recheck: Option<Str>,
 }
 
 #[derive(Debug, Default, Deserialize)]

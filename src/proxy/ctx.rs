@@ -35,6 +35,11 @@ pub struct RequestCtx {
     pub upstream_addr: Option<std::net::SocketAddr>,
     /// Whether the one connect retry SPEC §11 allows was used.
     pub retried: bool,
+    /// When the proxied answer started, for an identity whose stream may
+    /// need re-checking if it lasts (`stream_watch`).
+    pub answer_started: Option<std::time::Instant>,
+    /// The re-checks of a long-lived stream.
+    pub watch: Option<super::stream_watch::StreamWatch>,
 }
 
 impl RequestCtx {
@@ -53,6 +58,8 @@ impl RequestCtx {
             endpoint: false,
             upstream_addr: None,
             retried: false,
+            answer_started: None,
+            watch: None,
         }
     }
 

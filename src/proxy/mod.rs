@@ -14,6 +14,7 @@ use pingora::upstreams::peer::HttpPeer;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
 use crate::auth::check::authorization_verified;
+use crate::auth::stream::StreamBasis;
 use crate::decision::{self, decide, RequestView};
 use crate::endpoints;
 use crate::error::{limit_headers, Answer, GateError};
@@ -29,8 +30,10 @@ use crate::state::{AppState, Live};
 pub mod ctx;
 pub mod headers;
 pub mod respond;
+pub mod stream_watch;
 
 pub use ctx::RequestCtx;
+use stream_watch::StreamWatch;
 
 /// The gateway as a Pingora proxy service.
 pub struct Gatehouse {
@@ -137,6 +140,46 @@ impl Gatehouse {
                 &session.req_header().headers,
                 trusted,
             ));
+        }
+    }
+}
+
+impl Gatehouse {
+    /// At the answer's head: a WebSocket (101) or event stream is watched
+    /// from now on; any other answer is watched once it turns out to last
+    /// (`watch_long_stream`). Only identities with something to re-check.
+    fn watch_if_streaming(&self, session: &Session, resp: &ResponseHeader, ctx: &mut RequestCtx) {
+        if ctx.permit.as_ref().and_then(|p| p.identity()).is_none() {
+            return;
+        }
+        let event_stream = resp
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        if resp.status == http::StatusCode::SWITCHING_PROTOCOLS || event_stream {
+            self.start_watch(session, ctx, false);
+        } else {
+            ctx.answer_started = Some(std::time::Instant::now());
+        }
+    }
+
+    /// A proxied exchange still flowing after `stream_recheck` is watched
+    /// from now on, checked at once.
+    fn watch_long_stream(&self, session: &Session, ctx: &mut RequestCtx) {
+        let every = self.state.config.session.stream_recheck;
+        if ctx.watch.is_none() && ctx.answer_started.is_some_and(|t| t.elapsed() >= every) {
+            ctx.answer_started = None;
+            self.start_watch(session, ctx, true);
+        }
+    }
+
+    fn start_watch(&self, session: &Session, ctx: &mut RequestCtx, check_now: bool) {
+        let Some(id) = ctx.permit.as_ref().and_then(|p| p.identity()) else {
+            return;
+        };
+        let basis = StreamBasis::of(id, &session.req_header().headers);
+        if basis != StreamBasis::Stateless {
+            ctx.watch = Some(StreamWatch::start(self.state.clone(), basis, check_now));
         }
     }
 }
@@ -385,6 +428,7 @@ impl ProxyHttp for Gatehouse {
                 "max-age=31536000; includeSubDomains",
             )?;
         }
+        self.watch_if_streaming(session, resp, ctx);
         if self.state.config.headers.security {
             // The app's own choices win; these fill only what it left out.
             for (name, value) in [
@@ -398,6 +442,40 @@ impl ProxyHttp for Gatehouse {
             }
         }
         Ok(())
+    }
+
+    /// Client frames of an upgraded connection (and request body chunks):
+    /// refused once the stream's session is gone.
+    async fn request_body_filter(
+        &self,
+        session: &mut Session,
+        _body: &mut Option<bytes::Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        self.watch_long_stream(session, ctx);
+        if let Some(watch) = &ctx.watch {
+            if watch.closed() {
+                return Error::e_explain(ErrorType::ConnectionClosed, "stream session ended");
+            }
+            watch.client_sent();
+        }
+        Ok(())
+    }
+
+    /// Upstream frames and answer chunks: the same check.
+    fn response_body_filter(
+        &self,
+        session: &mut Session,
+        _body: &mut Option<bytes::Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<std::time::Duration>> {
+        self.watch_long_stream(session, ctx);
+        if ctx.watch.as_ref().is_some_and(|w| w.closed()) {
+            return Error::e_explain(ErrorType::ConnectionClosed, "stream session ended");
+        }
+        Ok(None)
     }
 
     /// Count the request by route and status.

@@ -236,7 +236,13 @@ impl Compiler<'_> {
             },
         };
         let cookie_domain = self.cookie_domain(&s, &cookie_name, server);
+        let stream_recheck = self.positive(
+            s.stream_recheck.as_ref(),
+            "session.stream_recheck",
+            Duration::from_secs(30),
+        );
         SessionConfig {
+            stream_recheck,
             cookie_name,
             cookie_domain,
             refresh_cookie_name,

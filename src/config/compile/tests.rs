@@ -522,6 +522,7 @@ fn bad_configs_name_file_line_and_key() {
             "not be shorter than idle_timeout",
         ),
         ("[session]\nidle_timeout = \"13h\"\n".into(), 2, "session.idle_timeout", "not be shorter"),
+        ("[session]\nstream_recheck = \"0s\"\n".into(), 2, "session.stream_recheck", "greater than zero"),
         ("[login]\nmax_failures = 0\n".into(), 2, "login.max_failures", "out of range"),
         ("[headers]\nuser = \"X Auth User\"\n".into(), 2, "headers.user", "not a valid header name"),
         ("[headers]\nroles = \"Authorization\"\n".into(), 2, "headers.roles", "gateway or HTTP itself owns"),
