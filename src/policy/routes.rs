@@ -227,6 +227,8 @@ pub struct Route {
     pub cors: Option<crate::policy::cors::Cors>,
     /// `owner` / `owner_bypass_roles`: captures that must name the identity.
     pub owner: Option<crate::policy::owner::OwnerRule>,
+    /// `max_body` in bytes, replacing `[server] max_body` (SPEC §11).
+    pub max_body: Option<u64>,
 }
 
 impl Route {
@@ -428,6 +430,7 @@ mod tests {
             forward_authorization: false,
             cors: None,
             owner: None,
+            max_body: None,
         }
     }
 

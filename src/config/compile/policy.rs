@@ -457,6 +457,10 @@ impl Compiler<'_> {
             }
             found
         });
+        let max_body = r
+            .max_body
+            .as_ref()
+            .map(|v| self.size(Some(v), &format!("{prefix}.max_body"), 0));
         let cors = self.route_cors(&r, &prefix);
         let owner = self.route_owner(&r, pattern.as_ref(), public, refs.roles, &prefix);
         if self.d.len() != before {
@@ -478,6 +482,7 @@ impl Compiler<'_> {
             forward_authorization: r.forward_authorization.unwrap_or(false),
             cors,
             owner,
+            max_body,
         })
     }
 
