@@ -13,7 +13,6 @@
 //! the session id of `DELETE <prefix>/sessions/<id>`.
 
 use std::cell::RefCell;
-use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, SystemTime};
 
@@ -110,7 +109,9 @@ pub fn write_line(out: &mut Vec<u8>, now: SystemTime, e: &Entry<'_>) {
     match e.client_ip {
         // An address is digits, dots, colons and hex: nothing to escape.
         Some(ip) => {
-            let _ = write!(out, "\"{ip}\"");
+            out.push(b'"');
+            json::ip(out, ip);
+            out.push(b'"');
         }
         None => out.extend_from_slice(b"null"),
     }
@@ -128,24 +129,32 @@ pub fn write_line(out: &mut Vec<u8>, now: SystemTime, e: &Entry<'_>) {
     }
     out.extend_from_slice(b",\"route\":");
     match e.route {
-        Some(i) => {
-            let _ = write!(out, "{i}");
-        }
+        Some(i) => json::uint(out, i as u64),
         None => out.extend_from_slice(b"null"),
     }
-    let micros = e.duration.as_micros();
-    let _ = write!(
-        out,
-        ",\"status\":{},\"bytes_in\":{},\"bytes_out\":{},\"duration_ms\":{}.{:03},\"upstream\":",
-        e.status,
-        e.bytes_in,
-        e.bytes_out,
-        micros / 1000,
-        micros % 1000
-    );
+    out.extend_from_slice(b",\"status\":");
+    json::uint(out, u64::from(e.status));
+    out.extend_from_slice(b",\"bytes_in\":");
+    json::uint(out, e.bytes_in as u64);
+    out.extend_from_slice(b",\"bytes_out\":");
+    json::uint(out, e.bytes_out as u64);
+    // Milliseconds with three decimals: whole microseconds.
+    let micros = u64::try_from(e.duration.as_micros()).unwrap_or(u64::MAX);
+    out.extend_from_slice(b",\"duration_ms\":");
+    json::uint(out, micros / 1000);
+    out.push(b'.');
+    let frac = micros % 1000;
+    out.extend_from_slice(&[
+        b'0' + (frac / 100) as u8,
+        b'0' + (frac / 10 % 10) as u8,
+        b'0' + (frac % 10) as u8,
+    ]);
+    out.extend_from_slice(b",\"upstream\":");
     match e.upstream {
         Some(addr) => {
-            let _ = write!(out, "\"{addr}\"");
+            out.push(b'"');
+            json::socket_addr(out, addr);
+            out.push(b'"');
         }
         None => out.extend_from_slice(b"null"),
     }
