@@ -212,6 +212,16 @@ async fn over_the_server_bound_is_413() {
     let u = upload(addr, "/public/up", 10 * MB, Framing::Chunked, within).await;
     assert_eq!(upstream_bytes(&u), 10 * MB);
 
+    // A client that asks before sending (`Expect: 100-continue`) is told
+    // no at once and never sends the body.
+    let head = format!(
+        "POST /public/up HTTP/1.1\r\nHost: gatehouse.test\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        20 * MB
+    );
+    let r = raw::send(addr, head.as_bytes()).await;
+    assert_eq!(r.status, 413, "{r:?}");
+    assert!(r.closed, "the connection is closed after a 413");
+
     // A refused request is refused for that reason first: no credentials
     // is 401, whatever the body's size.
     let u = upload(addr, "/api/up", 20 * MB, Framing::Length, within).await;

@@ -64,6 +64,15 @@ pub async fn send(session: &mut Session, answer: Answer, ctx: &RequestCtx) -> pi
 /// close): a socket closed with unread bytes is reset by the kernel, and a
 /// client still writing its body could lose the 413 it was sent.
 pub async fn linger(session: &mut Session) {
+    // A client that waits for `100 Continue` sends no body after a refusal.
+    let expects_continue = session
+        .req_header()
+        .headers
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if expects_continue {
+        return;
+    }
     let drain = async {
         let mut left = LINGER_BYTES;
         while let Ok(Some(chunk)) = session.read_request_body().await {
