@@ -85,7 +85,11 @@ async fn load(url: &str, connections: usize, run: Duration, token: Option<&Strin
         all.extend(t.await.unwrap_or_default());
     }
     all.sort_unstable();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0);
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
     println!(
         "{:.0} {} {}",
         all.len() as f64 / run.as_secs_f64(),

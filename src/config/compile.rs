@@ -27,6 +27,7 @@ use toml::Spanned;
 use crate::config::diag::{self, Diags};
 use crate::config::duration::parse_duration;
 use crate::config::raw::{RawConfig, Str};
+use crate::config::size::parse_size;
 use crate::config::{Config, ConfigError};
 
 /// Load, validate and compile gateway.toml (not the users file or keys,
@@ -59,6 +60,7 @@ pub fn compile(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let tokens = c.tokens(raw.tokens);
     let session = c.session(raw.session, &server);
     let forward_auth = c.forward_auth(raw.forward_auth);
+    let log = c.log(raw.log);
     let login = c.login(raw.login);
     let headers = c.headers(raw.headers);
     let policy = c.policy(
@@ -80,6 +82,7 @@ pub fn compile(path: &Path, text: &str) -> Result<Config, ConfigError> {
         login,
         headers,
         forward_auth,
+        log,
         trusted_issuers,
         policy,
     })
@@ -133,6 +136,22 @@ impl Compiler<'_> {
             }
         }
         d
+    }
+
+    /// A size in bytes that must be more than zero.
+    fn size(&mut self, v: Option<&Str>, key: &str, default: u64) -> u64 {
+        let Some(v) = v else { return default };
+        match parse_size(v.get_ref()) {
+            Ok(0) => {
+                self.d.at(v.span(), key, "must be greater than zero");
+                default
+            }
+            Ok(n) => n,
+            Err(e) => {
+                self.d.at(v.span(), key, e);
+                default
+            }
+        }
     }
 
     fn socket_addr(&mut self, v: &Str, key: &str) -> Option<SocketAddr> {

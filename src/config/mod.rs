@@ -13,6 +13,7 @@ pub mod compile;
 pub mod diag;
 pub mod duration;
 pub mod raw;
+pub mod size;
 pub mod users;
 
 pub use compile::load;
@@ -39,6 +40,7 @@ pub struct Config {
     pub login: LoginConfig,
     pub headers: HeaderConfig,
     pub forward_auth: ForwardAuthConfig,
+    pub log: LogConfig,
     /// `[[tokens.trusted_issuers]]`: external IdPs whose JWTs are accepted.
     /// Like the rest of `[tokens]`, not reloaded on SIGHUP.
     pub trusted_issuers: Vec<TrustedIssuerConfig>,
@@ -73,6 +75,9 @@ pub struct ServerConfig {
     /// descriptor.
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
+    /// Largest request body of a proxied request, in bytes (SPEC §11); a
+    /// route's own `max_body` replaces it.
+    pub max_body: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -85,6 +90,12 @@ pub struct AdminConfig {
 #[derive(Debug, Clone, Default)]
 pub struct ForwardAuthConfig {
     pub enabled: bool,
+}
+
+/// `[log]` (SPEC §11): one JSON access line per request on stderr.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub access: bool,
 }
 
 #[derive(Debug, Clone)]

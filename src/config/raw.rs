@@ -25,6 +25,7 @@ pub struct RawConfig {
     pub login: Option<Spanned<RawLogin>>,
     pub headers: Option<Spanned<RawHeaders>>,
     pub forward_auth: Option<Spanned<RawForwardAuth>>,
+    pub log: Option<Spanned<RawLog>>,
     pub upstreams: Option<BTreeMap<String, Spanned<RawUpstream>>>,
     pub roles: Option<BTreeMap<String, Spanned<Vec<Str>>>>,
     pub rate_limits: Option<BTreeMap<String, Spanned<RawRateLimit>>>,
@@ -51,6 +52,8 @@ pub struct RawServer {
     pub keepalive_timeout: Option<Str>,
     pub max_connections: Option<Spanned<i64>>,
     pub max_connections_per_ip: Option<Spanned<i64>>,
+    /// Largest request body a proxied request may carry (SPEC §11).
+    pub max_body: Option<Str>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -142,6 +145,13 @@ pub struct RawForwardAuth {
     pub enabled: Option<Spanned<bool>>,
 }
 
+/// `[log]` (SPEC §11): the access log.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub access: Option<bool>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawLogin {
@@ -214,6 +224,8 @@ pub struct RawRoute {
     /// `{ capture = "id" | "username" | "email" }`.
     pub owner: Option<Spanned<BTreeMap<Str, Str>>>,
     pub owner_bypass_roles: Option<Vec<Str>>,
+    /// Replaces `[server] max_body` for this route, larger or smaller.
+    pub max_body: Option<Str>,
 }
 
 /// The users file (SPEC §3).

@@ -28,18 +28,28 @@ pub struct Decision {
     pub limit: Option<LimitInfo>,
 }
 
-/// Route → authenticate → CSRF → authorize → rate-limit. `matched` gets the
-/// route's index as soon as one matches, for the metrics and logs of a
-/// refused request too.
+/// What a decision learnt on its way, kept for the metrics and the access
+/// log of a refused request too: a 403 names the route and who was refused.
+#[derive(Debug, Default)]
+pub struct Seen {
+    /// The matched route's index.
+    pub route: Option<usize>,
+    /// The verified identity, if the credentials were good.
+    pub identity: Option<Arc<Identity>>,
+}
+
+/// Route → authenticate → CSRF → authorize → rate-limit. `seen` gets the
+/// route as soon as one matches and the identity once it is verified.
 pub async fn decide(
     state: &AppState,
     live: &Live,
     view: &RequestView<'_>,
-    matched: &mut Option<usize>,
+    seen: &mut Seen,
 ) -> Result<Decision, GateError> {
     let route = route(live, view)?;
-    *matched = Some(route.index);
+    seen.route = Some(route.index);
     let identity = authenticate(state, live, view, route).await?;
+    seen.identity.clone_from(&identity);
     csrf(state, view, route, identity.as_deref())?;
     let permit = authorize(route, &live.policy.roles, identity, &view.path.path)?;
     let limit = limit(state, live, view, route, &permit).await?;

@@ -223,6 +223,7 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
         return Err(GateError::BadLogin);
     }
     METRICS.logins.with_label_values(&["ok"]).inc();
+    call.set_user(&user.username);
     tracing::info!(event = "login_ok", username = %user.username, ip = %call.client_ip, "login ok");
     let cookies = [
         (

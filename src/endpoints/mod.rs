@@ -3,7 +3,7 @@
 //! request it does not claim goes on to the proxy pipeline.
 
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::{Bytes, BytesMut};
 use http::Method;
@@ -67,6 +67,9 @@ pub struct Call<'a> {
     /// The request's credentials, read once and unambiguous (see
     /// `auth::check::credentials`).
     pub creds: Credentials<'a>,
+    /// Who the endpoint served (signed in, verified, or decided for), for
+    /// the access log; the first one set stays. Never a credential.
+    user: OnceLock<String>,
 }
 
 /// What the proxy knows of a request before it reaches an endpoint.
@@ -100,6 +103,15 @@ impl<'a> Asked<'a> {
     }
 }
 
+/// What the access log learns from `dispatch`, answer or refusal.
+#[derive(Debug, Default)]
+pub struct Served {
+    /// The request was for a gateway endpoint.
+    pub claimed: bool,
+    /// Whom the endpoint served (signed in, verified, decided for).
+    pub user: Option<String>,
+}
+
 /// Serve the request if it is for a gateway endpoint. `Ok(None)`: not ours.
 /// A refusal comes back as `Err`, to leave through `respond::fail` like
 /// every other.
@@ -108,12 +120,14 @@ pub async fn dispatch(
     state: &AppState,
     live: &Arc<Live>,
     asked: Asked<'_>,
+    served: &mut Served,
 ) -> Result<Option<Answer>, GateError> {
     let prefix = &state.config.server.auth_prefix;
     let raw = session.req_header().raw_path();
     let Some(endpoint) = route_raw(prefix, raw).or_else(|| route(prefix, &asked.path.path)) else {
         return Ok(None);
     };
+    served.claimed = true;
     let method = session.req_header().method.clone();
     if !allowed(endpoint, &method) {
         let mut answer = GateError::MethodNotAllowed.answer();
@@ -138,28 +152,31 @@ pub async fn dispatch(
         tls: asked.tls,
         host: asked.host,
         creds,
+        user: OnceLock::new(),
     };
-    let answer = match endpoint {
-        Endpoint::Login if method == Method::POST => login::post(&call).await?,
-        Endpoint::Login => login::page(&call),
-        Endpoint::Refresh => refresh::post(&call).await?,
-        Endpoint::Logout => logout::post(&call).await?,
-        Endpoint::Me => me::get(&call).await?,
-        Endpoint::Sessions => sessions::list(&call).await?,
-        Endpoint::Session => sessions::delete(&call).await?,
-        Endpoint::TotpEnroll => totp::enroll(&call).await?,
-        Endpoint::TotpConfirm => totp::confirm(&call).await?,
-        Endpoint::Jwks => jwks::get(&call),
+    let answer = serve(&call, endpoint, asked).await;
+    served.user = call.user.into_inner();
+    answer.map(Some)
+}
+
+/// One endpoint's answer.
+async fn serve(call: &Call<'_>, endpoint: Endpoint, asked: Asked<'_>) -> Result<Answer, GateError> {
+    let method = &call.req.method;
+    Ok(match endpoint {
+        Endpoint::Login if method == Method::POST => login::post(call).await?,
+        Endpoint::Login => login::page(call),
+        Endpoint::Refresh => refresh::post(call).await?,
+        Endpoint::Logout => logout::post(call).await?,
+        Endpoint::Me => me::get(call).await?,
+        Endpoint::Sessions => sessions::list(call).await?,
+        Endpoint::Session => sessions::delete(call).await?,
+        Endpoint::TotpEnroll => totp::enroll(call).await?,
+        Endpoint::TotpConfirm => totp::confirm(call).await?,
+        Endpoint::Jwks => jwks::get(call),
         Endpoint::Health => health::live(),
-        Endpoint::Ready => health::ready(&call).await,
-        // The raw target: ext-authz takes the original path from after its
-        // literal prefix (a `#` was already refused by the normalisation).
-        Endpoint::ForwardAuth(kind) => {
-            let raw = req.raw_path();
-            verify::verify(state, live, &method, &req.headers, raw, asked, kind).await?
-        }
-    };
-    Ok(Some(answer))
+        Endpoint::Ready => health::ready(call).await,
+        Endpoint::ForwardAuth(kind) => verify::verify(call, asked, kind).await?,
+    })
 }
 
 /// Envoy's check target is recognised before normalisation: a `..` after
@@ -265,9 +282,19 @@ impl Call<'_> {
             .authenticate(self.creds, current, store.as_ref())
             .await?;
         Ok(match outcome {
-            AuthOutcome::Authenticated(id) => Some(id),
+            AuthOutcome::Authenticated(id) => {
+                self.set_user(&id.username);
+                Some(id)
+            }
             AuthOutcome::Anonymous | AuthOutcome::Refused(_) => None,
         })
+    }
+
+    /// Record whom this call served, for the access log (the first wins).
+    pub fn set_user(&self, username: &str) {
+        if self.user.get().is_none() {
+            let _ = self.user.set(username.to_owned());
+        }
     }
 
     /// The caller's identity, or 401; for cookie credentials on an unsafe

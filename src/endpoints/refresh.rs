@@ -101,6 +101,7 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
     };
     apply_user(&mut session, user);
     let (access, exp) = call.state.auth.tokens().mint(&session, now)?;
+    call.set_user(&session.username);
     tracing::info!(event = "refresh", username = %session.username, ip = %call.client_ip, "refresh");
     let mut answer = json(serde_json::json!({
         "access_token": access,

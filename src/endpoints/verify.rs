@@ -4,14 +4,13 @@
 //! (`policy::described`), and decided by the very same `decision::decide`
 //! as a proxied request. Nothing is forwarded.
 
-use http::{HeaderMap, Method};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
-use crate::decision::{decide, Decision, RequestView};
-use crate::endpoints::Asked;
+use crate::decision::{decide, Decision, RequestView, Seen};
+use crate::endpoints::{Asked, Call};
 use crate::error::{limit_headers, Answer, GateError};
 use crate::policy::described::{describe_ext_authz, describe_verify, Described, Style};
-use crate::state::{AppState, Live};
+use crate::state::AppState;
 
 /// Which of the two forward-auth endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,15 +24,13 @@ pub enum Kind {
 /// Decide for the described request: 200 with the identity headers, or
 /// SPEC §6's refusal (a browser without credentials is sent to the login
 /// page with the absolute original URL as `rd`).
-pub async fn verify(
-    state: &AppState,
-    live: &Live,
-    method: &Method,
-    headers: &HeaderMap,
-    raw_target: &[u8],
-    asked: Asked<'_>,
-    kind: Kind,
-) -> Result<Answer, GateError> {
+/// The raw target is `call`'s: ext-authz takes the original path from
+/// after its literal prefix (a `#` was already refused by the
+/// normalisation). The user decided for goes to the access log.
+pub async fn verify(call: &Call<'_>, asked: Asked<'_>, kind: Kind) -> Result<Answer, GateError> {
+    let (state, live) = (call.state, call.live);
+    let (method, headers) = (&call.req.method, &call.req.headers);
+    let raw_target = call.req.raw_path();
     if !state.config.forward_auth.enabled {
         return Err(GateError::NotFound);
     }
@@ -58,8 +55,12 @@ pub async fn verify(
         client_ip: asked.client_ip,
         tls: described.tls,
     };
-    let mut matched = None;
-    match decide(state, live, &view, &mut matched).await {
+    let mut seen = Seen::default();
+    let decided = decide(state, live, &view, &mut seen).await;
+    if let Some(id) = &seen.identity {
+        call.set_user(&id.username);
+    }
+    match decided {
         Ok(decision) => Ok(allowed(state, &decision)),
         Err(GateError::Unauthenticated { browser: None }) if view.is_browser_navigation() => {
             Ok(to_login(state, &described, style))

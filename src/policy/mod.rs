@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use crate::store::GcraRule;
 
+pub mod body_limit;
 pub mod client_ip;
 pub mod cors;
 pub mod csrf;
@@ -17,6 +18,7 @@ pub mod owner;
 pub mod ratelimit;
 pub mod rbac;
 pub mod redirect;
+pub mod request_id;
 pub mod routes;
 pub mod upstream;
 

@@ -229,6 +229,8 @@ pub struct Route {
     pub owner: Option<crate::policy::owner::OwnerRule>,
     /// Replaces the upstream's read timeout (slow endpoints).
     pub timeout: Option<std::time::Duration>,
+    /// `max_body` in bytes, replacing `[server] max_body` (SPEC §11).
+    pub max_body: Option<u64>,
 }
 
 impl Route {
@@ -431,6 +433,7 @@ mod tests {
             cors: None,
             owner: None,
             timeout: None,
+            max_body: None,
         }
     }
 

@@ -1,9 +1,14 @@
 //! The per-request context: what later hooks need from earlier ones.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Instant;
 
+use http::header::HeaderValue;
+
+use crate::decision::Seen;
 use crate::error::LimitInfo;
+use crate::policy::body_limit::BodyLimit;
 use crate::policy::host::RequestHost;
 use crate::policy::{NormalizedPath, Permit};
 use crate::state::Live;
@@ -20,6 +25,7 @@ pub struct RequestCtx {
     pub peer_trusted: bool,
     /// The policy snapshot this request is judged by (stable across a reload).
     pub live: Option<Arc<Live>>,
+    /// The normalised target (None: refused before it was normalised).
     pub path: Option<NormalizedPath>,
     /// The normalised Host, matched and forwarded (None: HTTP/1.0 without one).
     pub host: Option<RequestHost>,
@@ -27,12 +33,11 @@ pub struct RequestCtx {
     pub permit: Option<Permit>,
     /// Rate-limit numbers for the `RateLimit-*` response headers.
     pub limit: Option<LimitInfo>,
-    /// Route index for metrics and logs.
-    pub route: Option<usize>,
+    /// Route index and identity, as far as the decision got: for metrics
+    /// and the access log of refused requests too.
+    pub seen: Seen,
     /// Whether a gateway endpoint answered.
     pub endpoint: bool,
-    /// The upstream address chosen for this request (the last one, after a retry).
-    pub upstream_addr: Option<std::net::SocketAddr>,
     /// Whether the one connect retry SPEC §11 allows was used.
     pub retried: bool,
     /// When the proxied answer started, for an identity whose stream may
@@ -40,6 +45,17 @@ pub struct RequestCtx {
     pub answer_started: Option<std::time::Instant>,
     /// The re-checks of a long-lived stream.
     pub watch: Option<super::stream_watch::StreamWatch>,
+    /// Whom a gateway endpoint served (its own account of it).
+    pub endpoint_user: Option<String>,
+    /// When the request head had been read, for `duration_ms`.
+    pub start: Instant,
+    /// This request's `X-Request-Id` (SPEC §11), set first thing.
+    pub request_id: Option<HeaderValue>,
+    /// The upstream address the request was sent to.
+    pub upstream: Option<SocketAddr>,
+    /// The request body's bound and count (SPEC §11 `max_body`); closed
+    /// until a permit sets the route's bound.
+    pub body: BodyLimit,
 }
 
 impl RequestCtx {
@@ -54,25 +70,55 @@ impl RequestCtx {
             host: None,
             permit: None,
             limit: None,
-            route: None,
+            seen: Seen::default(),
             endpoint: false,
-            upstream_addr: None,
             retried: false,
             answer_started: None,
             watch: None,
+            endpoint_user: None,
+            start: Instant::now(),
+            request_id: None,
+            upstream: None,
+            body: BodyLimit::closed(),
         }
     }
 
     /// The matched route's pattern, for metric labels.
     pub fn route_pattern(&self) -> Option<&str> {
         let live = self.live.as_ref()?;
-        Some(live.policy.routes.routes.get(self.route?)?.pattern.as_str())
+        Some(
+            live.policy
+                .routes
+                .routes
+                .get(self.seen.route?)?
+                .pattern
+                .as_str(),
+        )
     }
 
     /// The matched route's CORS settings.
     pub fn route_cors(&self) -> Option<&crate::policy::cors::Cors> {
         let live = self.live.as_ref()?;
-        live.policy.routes.routes.get(self.route?)?.cors.as_ref()
+        live.policy
+            .routes
+            .routes
+            .get(self.seen.route?)?
+            .cors
+            .as_ref()
+    }
+
+    /// The username for the access log: the permit's, the decision's (a
+    /// refused but verified request), or the endpoint's.
+    pub fn username(&self) -> Option<&str> {
+        match &self.permit {
+            Some(p) => p.identity().map(|id| id.username.as_str()),
+            None => self
+                .seen
+                .identity
+                .as_deref()
+                .map(|id| id.username.as_str())
+                .or(self.endpoint_user.as_deref()),
+        }
     }
 }
 

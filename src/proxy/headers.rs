@@ -81,6 +81,10 @@ const NEVER_FORWARD: &[&str] = &[
     "x-webauth-user",
 ];
 
+/// Set by the gateway itself (SPEC §11): the client's, in any spelling, is
+/// removed; `upstream_request_filter` sends the request's own id.
+const GATEWAY_SET: &[&str] = &["x-request-id"];
+
 /// Prefixes never forwarded (oauth2-proxy `X-Auth-Request-*`, Pomerium).
 const NEVER_FORWARD_PREFIXES: &[&str] = &["x-auth-request-", "x-pomerium-"];
 
@@ -130,6 +134,7 @@ pub fn sanitize_request(req: &mut RequestHeader, cfg: &HeaderConfig, peer_truste
                 || identity.iter().any(|h| folded_eq(n, h.as_str()))
                 || listed(REWRITE)
                 || listed(NEVER_FORWARD)
+                || listed(GATEWAY_SET)
                 || NEVER_FORWARD_PREFIXES
                     .iter()
                     .any(|p| folded_starts_with(n, p))
@@ -413,6 +418,22 @@ mod tests {
         ]);
         sanitize_request(&mut r, &cfg(), true);
         assert_eq!(names(&r), ["user-agent"]);
+    }
+
+    /// The gateway sends its own `X-Request-Id`; even a trusted peer's
+    /// reaches the upstream only as the gateway's (validated) value.
+    #[test]
+    fn client_request_ids_are_removed_in_any_spelling() {
+        for trusted in [false, true] {
+            let mut r = req(&[
+                ("X-Request-Id", "forged id"),
+                ("X_Request_Id", "forged"),
+                ("x-request-id", "second"),
+                ("Accept", "*/*"),
+            ]);
+            sanitize_request(&mut r, &cfg(), trusted);
+            assert_eq!(names(&r), ["accept"], "trusted {trusted}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::modules::http::HttpModules;
 use pingora::prelude::*;
@@ -16,17 +17,20 @@ use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use crate::auth::check::authorization_verified;
 use crate::auth::stream::StreamBasis;
 use crate::decision::{self, decide, RequestView};
-use crate::endpoints;
+use crate::endpoints::{self, Served};
 use crate::error::{limit_headers, Answer, GateError};
 use crate::metrics::METRICS;
+use crate::policy::body_limit::BodyLimit;
 use crate::policy::client_ip::client_ip_from_headers;
 use crate::policy::framing::check_framing;
 use crate::policy::host::{request_host, RequestHost};
 use crate::policy::method::check_method;
 use crate::policy::normalize::request_target;
+use crate::policy::request_id::{self, request_id};
 use crate::policy::{normalize, NormalizedPath};
 use crate::state::{AppState, Live};
 
+pub mod access_log;
 pub mod ctx;
 pub mod headers;
 pub mod respond;
@@ -65,7 +69,9 @@ impl Gatehouse {
     async fn gate(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<Flow, GateError> {
         let state = &self.state;
         self.observe_peer(session, ctx);
-        let path = read_target(session)?;
+        // First, so that every answer carries it, refusals too (SPEC §11).
+        ctx.request_id = Some(request_id(&session.req_header().headers, ctx.peer_trusted));
+        let path = &*ctx.path.insert(read_target(session)?);
         let live = state.live.load_full();
         ctx.live = Some(live.clone());
         let req = session.req_header();
@@ -73,13 +79,17 @@ impl Gatehouse {
         let authority = req.uri.authority().map(|a| a.as_str());
         ctx.host = request_host(&req.headers, req.version, authority)?;
         let asked = endpoints::Asked::new(
-            &path,
+            path,
             ctx.host.as_ref(),
             ctx.client_ip,
             ctx.tls,
             ctx.peer_trusted,
         );
-        if let Some(answer) = endpoints::dispatch(session, state, &live, asked).await? {
+        let mut served = Served::default();
+        let dispatched = endpoints::dispatch(session, state, &live, asked, &mut served).await;
+        ctx.endpoint = served.claimed;
+        ctx.endpoint_user = served.user;
+        if let Some(answer) = dispatched? {
             return answered(session, ctx, answer).await;
         }
         // Before Pingora's own hop-by-hop pass, so a hostile `Connection`
@@ -95,7 +105,7 @@ impl Gatehouse {
         let view = RequestView {
             method: &req.method,
             host: ctx.host.as_ref(),
-            path: &path,
+            path,
             headers: &req.headers,
             client_ip: ctx.client_ip,
             tls: ctx.tls,
@@ -104,19 +114,22 @@ impl Gatehouse {
             return answered(session, ctx, answer).await;
         }
         let prefix = &state.config.server.auth_prefix;
-        let decision = decide(state, &live, &view, &mut ctx.route)
+        let decision = decide(state, &live, &view, &mut ctx.seen)
             .await
             .map_err(|e| login_redirect(e, &view, prefix))?;
+        let route = &live.policy.routes.routes[decision.permit.route()];
         // A route only decided for a front proxy is never proxied.
-        if live.policy.routes.routes[decision.permit.route()]
-            .upstream
-            .is_none()
-        {
+        if route.upstream.is_none() {
             return Err(GateError::NotFound);
         }
+        // SPEC §11: a declared length over the bound is refused before the
+        // upstream is asked; a streamed body is counted in
+        // `request_body_filter`.
+        let body = BodyLimit::new(route.max_body.unwrap_or(state.config.server.max_body));
+        body.check_declared(view.headers)?;
+        ctx.body = body;
         ctx.limit = decision.limit;
         ctx.permit = Some(decision.permit);
-        ctx.path = Some(path);
         Ok(Flow::Forward)
     }
 
@@ -240,10 +253,10 @@ async fn answered(
     ctx: &mut RequestCtx,
     answer: Answer,
 ) -> Result<Flow, GateError> {
-    respond::send(session, answer, ctx.tls)
+    ctx.endpoint = true;
+    respond::send(session, answer, ctx)
         .await
         .map_err(GateError::internal)?;
-    ctx.endpoint = true;
     Ok(Flow::Answered)
 }
 
@@ -294,7 +307,7 @@ impl ProxyHttp for Gatehouse {
             Ok(Flow::Forward) => Ok(false),
             Ok(Flow::Answered) => Ok(true),
             Err(e) => {
-                respond::fail(session, e, ctx.tls).await?;
+                respond::fail(session, e, ctx).await?;
                 Ok(true)
             }
         }
@@ -315,7 +328,7 @@ impl ProxyHttp for Gatehouse {
             .upstream
             .and_then(|u| live.pools.get(u))
             .ok_or_else(|| Error::explain(ErrorType::InternalError, "no upstream"))?;
-        let avoid = ctx.upstream_addr.filter(|_| ctx.retried);
+        let avoid = ctx.upstream.filter(|_| ctx.retried);
         let addr = pool
             .select(ctx.client_ip, avoid)
             .or_else(|| avoid.and_then(|_| pool.select(ctx.client_ip, None)))
@@ -327,7 +340,7 @@ impl ProxyHttp for Gatehouse {
                     None,
                 )
             })?;
-        ctx.upstream_addr = Some(addr);
+        ctx.upstream = Some(addr);
         pool.count_request(addr);
         Ok(Box::new(pool.peer(addr, route.timeout)))
     }
@@ -391,6 +404,10 @@ impl ProxyHttp for Gatehouse {
         if let Some(id) = permit.identity() {
             headers::inject_identity(up, self.identity_names, id);
         }
+        // Ours, never the client's (`sanitize_request` removed theirs).
+        if let Some(id) = &ctx.request_id {
+            up.insert_header(request_id::HEADER, id)?;
+        }
         // The upstream sees the path that was matched, not the raw one.
         if !path.is(up.raw_path()) {
             let uri = path
@@ -410,6 +427,9 @@ impl ProxyHttp for Gatehouse {
         resp: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        if let Some(id) = &ctx.request_id {
+            resp.insert_header(request_id::HEADER, id)?;
+        }
         if let Some(info) = &ctx.limit {
             for (name, value) in limit_headers(info, false) {
                 resp.insert_header(name, value)?;
@@ -446,13 +466,23 @@ impl ProxyHttp for Gatehouse {
 
     /// Client frames of an upgraded connection (and request body chunks):
     /// refused once the stream's session is gone.
+    ///
+    /// SPEC §11 `max_body`: the body is counted as it streams; past the
+    /// bound the request fails before that chunk is sent on (413 if the
+    /// answer has not started, else the connection is closed). An upgraded
+    /// connection's bytes (WebSocket) are not a request body.
     async fn request_body_filter(
         &self,
         session: &mut Session,
-        _body: &mut Option<bytes::Bytes>,
+        body: &mut Option<Bytes>,
         _end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        if let Some(chunk) = body {
+            if !session.was_upgraded() && ctx.body.add(chunk.len()).is_err() {
+                return Error::e_explain(ErrorType::HTTPStatus(413), "request body over max_body");
+            }
+        }
         self.watch_long_stream(session, ctx);
         if let Some(watch) = &ctx.watch {
             if watch.closed() {
@@ -467,7 +497,7 @@ impl ProxyHttp for Gatehouse {
     fn response_body_filter(
         &self,
         session: &mut Session,
-        _body: &mut Option<bytes::Bytes>,
+        _body: &mut Option<Bytes>,
         _end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<Option<std::time::Duration>> {
@@ -478,7 +508,7 @@ impl ProxyHttp for Gatehouse {
         Ok(None)
     }
 
-    /// Count the request by route and status.
+    /// Count the request by route and status; its access line (SPEC §11).
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
         let status = session
             .response_written()
@@ -493,6 +523,16 @@ impl ProxyHttp for Gatehouse {
             .requests
             .with_label_values(&[route, status_label(status)])
             .inc();
+        let cfg = &self.state.config;
+        if cfg.log.access {
+            access_log::record(session, ctx, &cfg.server.auth_prefix, status);
+        }
+    }
+
+    /// A body over `max_body` is the client's doing, not a proxy failure:
+    /// the access line records it.
+    fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, e: &Error) -> bool {
+        *e.etype() == ErrorType::HTTPStatus(413)
     }
 
     /// Upstream failures get our JSON body (SPEC §6: 502), never details.
@@ -522,15 +562,20 @@ impl ProxyHttp for Gatehouse {
         } else {
             code
         };
-        if code > 0 {
+        // Once the answer has started, a failure can only cut it short:
+        // the connection is closed (no reuse, below).
+        if code > 0 && session.response_written().is_none() {
             let answer = match code {
                 502 => GateError::UpstreamDown.answer(),
                 504 => GateError::UpstreamTimeout.answer(),
                 400 => GateError::BadRequest(downstream_fault(e)).answer(),
+                413 => GateError::PayloadTooLarge.answer(),
                 _ => GateError::internal(e.to_string()).answer(),
             };
-            if let Err(err) = respond::send(session, answer, ctx.tls).await {
+            if let Err(err) = respond::send(session, answer, ctx).await {
                 tracing::debug!(error = %err, "could not send error answer");
+            } else if code == 413 {
+                respond::linger(session).await;
             }
         }
         FailToProxy {

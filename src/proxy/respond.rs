@@ -4,32 +4,49 @@
 //! The same head is used for the answers Pingora writes itself (parse
 //! failures, CONNECT), through the hook installed by `server::run`.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 
 use crate::error::{status_answer, Answer, GateError};
+use crate::policy::request_id;
+use crate::proxy::RequestCtx;
+
+/// How long, and how much, a refused body is still read after its 413.
+const LINGER: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 64 << 20;
 
 /// The one exit for a refused request, from the proxy path and the
 /// gateway's endpoints alike (STYLE §4): the cause of an unexpected or
 /// store failure is logged, never shown; a 400 closes the connection (the
 /// framing or target was refused, so the rest of its bytes are not
-/// trusted); the answer is SPEC §6's.
-pub async fn fail(session: &mut Session, e: GateError, tls: bool) -> pingora::Result<()> {
+/// trusted), as does a 413 (its body is not wanted); the answer is SPEC
+/// §6's.
+pub async fn fail(session: &mut Session, e: GateError, ctx: &RequestCtx) -> pingora::Result<()> {
     match &e {
         GateError::Internal(cause) => tracing::error!(error = %cause, "request failed"),
         GateError::Store(cause) => tracing::warn!(error = %cause, "store unavailable: refused"),
         _ => {}
     }
-    if matches!(e, GateError::BadRequest(_)) {
+    let too_large = matches!(e, GateError::PayloadTooLarge);
+    if too_large || matches!(e, GateError::BadRequest(_)) {
         session.set_keepalive(None);
     }
-    send(session, e.answer(), tls).await
+    send(session, e.answer(), ctx).await?;
+    if too_large {
+        linger(session).await;
+    }
+    Ok(())
 }
 
-/// Write `answer` as the complete response.
-pub async fn send(session: &mut Session, answer: Answer, tls: bool) -> pingora::Result<()> {
-    let resp = head(&answer, tls)?;
+/// Write `answer` as the complete response, with the request's id.
+pub async fn send(session: &mut Session, answer: Answer, ctx: &RequestCtx) -> pingora::Result<()> {
+    let mut resp = head(&answer, ctx.tls)?;
+    if let Some(id) = &ctx.request_id {
+        resp.insert_header(request_id::HEADER, id)?;
+    }
     let head_only = session.req_header().method == http::Method::HEAD;
     session
         .write_response_header(Box::new(resp), head_only)
@@ -40,6 +57,32 @@ pub async fn send(session: &mut Session, answer: Answer, tls: bool) -> pingora::
             .await?;
     }
     Ok(())
+}
+
+/// After a 413, read and drop what the client is still sending, for a
+/// bounded time and amount, before the connection closes (nginx's lingering
+/// close): a socket closed with unread bytes is reset by the kernel, and a
+/// client still writing its body could lose the 413 it was sent.
+pub async fn linger(session: &mut Session) {
+    // A client that waits for `100 Continue` sends no body after a refusal.
+    let expects_continue = session
+        .req_header()
+        .headers
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if expects_continue {
+        return;
+    }
+    let drain = async {
+        let mut left = LINGER_BYTES;
+        while let Ok(Some(chunk)) = session.read_request_body().await {
+            left = left.saturating_sub(chunk.len());
+            if left == 0 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
 }
 
 /// The response head of `answer`: its own headers, then the JSON type, the

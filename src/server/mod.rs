@@ -27,6 +27,9 @@ use crate::state::AppState;
 pub fn run(state: Arc<AppState>) -> ! {
     // Pingora's own error answers (unparsable heads, CONNECT) in our format.
     pingora::protocols::http::server::set_error_response_hook(crate::proxy::respond::pingora_error);
+    if state.config.log.access {
+        crate::proxy::access_log::sink::start();
+    }
     let cfg = &state.config.server;
     let conf = ServerConf {
         threads: cfg.threads,

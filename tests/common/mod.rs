@@ -9,6 +9,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod browser;
+pub mod bulk;
 pub mod conn;
 pub mod echo;
 pub mod echo_server;

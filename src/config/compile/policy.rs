@@ -398,6 +398,10 @@ impl Compiler<'_> {
             }
             found
         });
+        let max_body = r
+            .max_body
+            .as_ref()
+            .map(|v| self.size(Some(v), &format!("{prefix}.max_body"), 0));
         let cors = self.route_cors(&r, &prefix);
         let owner = self.route_owner(&r, pattern.as_ref(), public, refs.roles, &prefix);
         let timeout = r.timeout.as_ref().map(|t| {
@@ -427,6 +431,7 @@ impl Compiler<'_> {
             cors,
             owner,
             timeout,
+            max_body,
         })
     }
 

@@ -1,5 +1,5 @@
-//! `[server]`, `[admin]`, `[store]` and `[users]`: where the gateway
-//! listens, whom it believes, where state lives.
+//! `[server]`, `[admin]`, `[store]`, `[users]` and `[log]`: where the
+//! gateway listens, whom it believes, where state lives, what it logs.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -11,7 +11,7 @@ use toml::Spanned;
 
 use super::{section, Compiler};
 use crate::config::raw::{self, Str};
-use crate::config::{AdminConfig, ServerConfig, StoreBackend, StoreConfig};
+use crate::config::{AdminConfig, LogConfig, ServerConfig, StoreBackend, StoreConfig};
 
 // Defaults (SPEC §2).
 const DEFAULT_THREADS: i64 = 2;
@@ -29,6 +29,8 @@ const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(75);
 const DEFAULT_MAX_CONNECTIONS: i64 = 10_000;
 /// Enough for a NAT or an office behind one address, far below the total.
 const DEFAULT_MAX_CONNECTIONS_PER_IP: i64 = 256;
+/// SPEC §11: request bodies up to 10 MB unless a route says otherwise.
+pub(super) const DEFAULT_MAX_BODY: u64 = 10 << 20;
 
 impl Compiler<'_> {
     // ---- [server] ----
@@ -161,6 +163,7 @@ impl Compiler<'_> {
                 ),
             );
         }
+        let max_body = self.size(s.max_body.as_ref(), "server.max_body", DEFAULT_MAX_BODY);
         ServerConfig {
             listen,
             tls_listen,
@@ -176,6 +179,7 @@ impl Compiler<'_> {
             keepalive_timeout,
             max_connections: usize::try_from(max_connections).unwrap_or(10_000),
             max_connections_per_ip: usize::try_from(max_connections_per_ip).unwrap_or(256),
+            max_body,
         }
     }
 
@@ -311,6 +315,15 @@ impl Compiler<'_> {
             key_prefix,
             timeout,
             local_cache,
+        }
+    }
+
+    // ---- [log] ----
+
+    pub(super) fn log(&mut self, raw: Option<Spanned<raw::RawLog>>) -> LogConfig {
+        let (l, _) = section(raw);
+        LogConfig {
+            access: l.access.unwrap_or(true),
         }
     }
 

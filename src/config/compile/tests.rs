@@ -290,6 +290,9 @@ fn defaults_fill_what_is_left_out() {
     );
     assert!(!route.forward_authorization);
     assert!(!cfg.policy.upstreams[0].tls);
+    assert_eq!(cfg.server.max_body, 10 * 1024 * 1024);
+    assert_eq!(route.max_body, None);
+    assert!(cfg.log.access);
 }
 
 #[test]
@@ -556,6 +559,14 @@ fn bad_configs_name_file_line_and_key() {
         (route("auth = \"anonymous\"\n"), 4, "routes[0].auth", "\"public\" or \"authenticated\""),
         (format!("[roles]\nuser = []\n{}", route("auth = \"public\"\nroles = [\"user\"]\n")), 7, "routes[0].roles", "public route"),
         (route("forward_authorization = \"yes\"\n"), 4, "routes[0].forward_authorization", "invalid type"),
+        (server("max_body = \"10 MB\"\n"), 3, "server.max_body", "unknown unit \" MB\""),
+        (server("max_body = \"10\"\n"), 3, "server.max_body", "no unit"),
+        (server("max_body = \"0KB\"\n"), 3, "server.max_body", "greater than zero"),
+        (server("max_body = 1024\n"), 3, "server.max_body", "invalid type"),
+        (route("max_body = \"1.5GB\"\n"), 4, "routes[0].max_body", "unknown unit"),
+        (route("max_body = \"0B\"\n"), 4, "routes[0].max_body", "greater than zero"),
+        ("[log]\naccess = \"yes\"\n".into(), 2, "log.access", "invalid type"),
+        ("[log]\nerrors = true\n".into(), 2, "log.errors", "unknown field `errors`"),
         (
             "[[routes]]\npath = \"/**\"\nupstream = \"app\"\n[[routes]]\npath = \"/api/**\"\nupstream = \"app\"\n".into(),
             4,
@@ -824,6 +835,21 @@ fn slow_client_limits_are_read() {
     assert_eq!(s.header_timeout, Duration::from_millis(1500));
     assert_eq!(s.keepalive_timeout, Duration::from_secs(2));
     assert_eq!((s.max_connections, s.max_connections_per_ip), (50, 5));
+}
+
+#[test]
+fn body_limits_and_access_log_are_read() {
+    let fx = Fixture::new();
+    let text = "[server]\nlisten = \"127.0.0.1:8080\"\nmax_body = \"512KB\"\n\
+        [log]\naccess = false\n\
+        [[routes]]\npath = \"/upload/**\"\nupstream = \"app\"\nmax_body = \"1GB\"\n\
+        [[routes]]\npath = \"/**\"\nupstream = \"app\"\n";
+    let cfg = fx.load(&with_base(text)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg.server.max_body, 512 * 1024);
+    assert!(!cfg.log.access);
+    let routes = &cfg.policy.routes.routes;
+    assert_eq!(routes[0].max_body, Some(1 << 30));
+    assert_eq!(routes[1].max_body, None);
 }
 
 #[test]
