@@ -13,6 +13,7 @@ pub mod compile;
 pub mod diag;
 pub mod duration;
 pub mod raw;
+pub mod size;
 pub mod users;
 
 pub use compile::load;
@@ -73,6 +74,15 @@ pub struct ServerConfig {
     /// descriptor.
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
+    /// HTTP/2 from clients (SPEC §11): offer `h2` by ALPN on the TLS
+    /// listener (default on); accept cleartext prior-knowledge HTTP/2 on
+    /// the plain listener (default off).
+    pub h2: bool,
+    pub h2c: bool,
+    /// Concurrent streams per HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS).
+    pub h2_max_streams: u32,
+    /// Decoded request header list per stream, bytes (SETTINGS_MAX_HEADER_LIST_SIZE).
+    pub h2_max_header_list: u32,
 }
 
 #[derive(Debug, Clone)]

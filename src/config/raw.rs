@@ -51,6 +51,12 @@ pub struct RawServer {
     pub keepalive_timeout: Option<Str>,
     pub max_connections: Option<Spanned<i64>>,
     pub max_connections_per_ip: Option<Spanned<i64>>,
+    /// HTTP/2 (SPEC §11): ALPN h2 on the TLS listener, h2c prior
+    /// knowledge on the plain one, streams and header list per connection.
+    pub h2: Option<bool>,
+    pub h2c: Option<Spanned<bool>>,
+    pub h2_max_streams: Option<Spanned<i64>>,
+    pub h2_max_header_list: Option<Str>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -163,6 +169,8 @@ pub struct RawUpstream {
     pub addr: Option<Str>,
     pub tls: Option<bool>,
     pub sni: Option<Str>,
+    /// `"http1"` (default), `"h2"` (TLS, ALPN h2) or `"h2c"` (SPEC §11).
+    pub protocol: Option<Str>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -32,6 +32,19 @@ pub struct Upstream {
     pub tls: bool,
     /// SNI / Host for TLS upstreams.
     pub sni: String,
+    pub protocol: UpstreamProtocol,
+}
+
+/// How the gateway speaks to an upstream (SPEC §11 `protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpstreamProtocol {
+    /// HTTP/1.1 (`"http1"`, the default).
+    #[default]
+    Http1,
+    /// HTTP/2 over TLS, ALPN `h2` (`"h2"`: gRPC behind TLS).
+    H2,
+    /// Cleartext HTTP/2 with prior knowledge (`"h2c"`).
+    H2c,
 }
 
 /// What a rate limit is keyed by (SPEC §2 `key`).

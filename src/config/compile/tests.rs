@@ -7,6 +7,8 @@ use std::time::Duration;
 use http::Method;
 use ipnet::IpNet;
 
+mod http2;
+
 use super::auth::weak_secret;
 use super::load;
 use crate::config::{
@@ -360,7 +362,8 @@ rate_limit = "zz"
             name: "zeta".into(),
             addr: "127.0.0.1:4000".into(),
             tls: false,
-            sni: String::new()
+            sni: String::new(),
+            protocol: crate::policy::UpstreamProtocol::Http1,
         }
     );
     let limits: Vec<&str> = p.rate_limits.iter().map(|r| r.name.as_str()).collect();
