@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use pingora::protocols::ALPN;
 use pingora::upstreams::peer::HttpPeer;
 use tokio::sync::OnceCell;
 
@@ -18,7 +19,7 @@ use crate::config::users::{load_users, UserDirectory};
 use crate::config::{self, Config, ConfigError, Diagnostic};
 use crate::policy::ratelimit::Limiter;
 use crate::policy::redirect::RedirectHosts;
-use crate::policy::Policy;
+use crate::policy::{Policy, UpstreamProtocol};
 use crate::store::memory::MemoryStore;
 use crate::store::{Store, StoreError};
 
@@ -49,7 +50,7 @@ pub fn peers(policy: &Policy, path: &Path) -> Result<Vec<HttpPeer>, ConfigError>
     let mut problems = Vec::new();
     for u in &policy.upstreams {
         match u.addr.to_socket_addrs().map(|mut a| a.next()) {
-            Ok(Some(addr)) => peers.push(HttpPeer::new(addr, u.tls, u.sni.clone())),
+            Ok(Some(addr)) => peers.push(peer(u, addr)),
             Ok(None) | Err(_) => problems.push(Diagnostic {
                 file: path.to_path_buf(),
                 line: addr_line(path, &u.name).unwrap_or(0),
@@ -63,6 +64,23 @@ pub fn peers(policy: &Policy, path: &Path) -> Result<Vec<HttpPeer>, ConfigError>
     } else {
         Err(ConfigError(problems))
     }
+}
+
+/// Streams one HTTP/2 upstream connection carries at once (nginx's grpc
+/// module allows 128): gRPC calls share connections instead of opening one
+/// each, and a slow call cannot hold more than this many others back.
+const UPSTREAM_H2_STREAMS: usize = 100;
+
+/// The peer for upstream `u` at `addr`. HTTP/2 upstreams (SPEC §11) get
+/// ALPN h2 only: over TLS it is negotiated, in cleartext Pingora's
+/// connector then speaks HTTP/2 with prior knowledge (h2c).
+fn peer(u: &crate::policy::Upstream, addr: std::net::SocketAddr) -> HttpPeer {
+    let mut peer = HttpPeer::new(addr, u.tls, u.sni.clone());
+    if u.protocol != UpstreamProtocol::Http1 {
+        peer.options.alpn = ALPN::H2;
+        peer.options.max_h2_streams = UPSTREAM_H2_STREAMS;
+    }
+    peer
 }
 
 /// Everything the proxy and the endpoints share, behind one `Arc`.
