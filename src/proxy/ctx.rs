@@ -31,6 +31,9 @@ pub struct RequestCtx {
     pub route: Option<usize>,
     /// Whether a gateway endpoint answered.
     pub endpoint: bool,
+    /// The status of the gateway's refusal, for metrics (a gRPC refusal
+    /// is HTTP 200 on the wire).
+    pub refused: Option<u16>,
 }
 
 impl RequestCtx {
@@ -47,6 +50,7 @@ impl RequestCtx {
             limit: None,
             route: None,
             endpoint: false,
+            refused: None,
         }
     }
 

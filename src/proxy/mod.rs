@@ -27,6 +27,7 @@ use crate::policy::{normalize, NormalizedPath};
 use crate::state::{AppState, Live};
 
 pub mod ctx;
+pub mod grpc;
 pub mod headers;
 pub mod respond;
 
@@ -251,7 +252,7 @@ impl ProxyHttp for Gatehouse {
             Ok(Flow::Forward) => Ok(false),
             Ok(Flow::Answered) => Ok(true),
             Err(e) => {
-                respond::fail(session, e, ctx.tls).await?;
+                ctx.refused = Some(respond::fail(session, e, ctx.tls).await?);
                 Ok(true)
             }
         }
@@ -371,10 +372,14 @@ impl ProxyHttp for Gatehouse {
 
     /// Count the request by route and status.
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
-        let status = session
-            .response_written()
-            .map(|r| r.status.as_u16())
-            .unwrap_or(0);
+        // A refusal counts as its own status, also when a gRPC answer
+        // carried it as HTTP 200.
+        let status = ctx.refused.unwrap_or_else(|| {
+            session
+                .response_written()
+                .map(|r| r.status.as_u16())
+                .unwrap_or(0)
+        });
         let route = if ctx.endpoint {
             "gateway"
         } else {
@@ -386,7 +391,8 @@ impl ProxyHttp for Gatehouse {
             .inc();
     }
 
-    /// Upstream failures get our JSON body (SPEC §6: 502), never details.
+    /// Upstream failures leave through `respond::fail` like every refusal:
+    /// SPEC §6's JSON (502), or gRPC-shaped; never details.
     async fn fail_to_proxy(
         &self,
         session: &mut Session,
@@ -405,13 +411,14 @@ impl ProxyHttp for Gatehouse {
             },
         };
         if code > 0 {
-            let answer = match code {
-                502 => GateError::UpstreamDown.answer(),
-                400 => GateError::BadRequest(downstream_fault(e)).answer(),
-                _ => GateError::internal(e.to_string()).answer(),
+            let refusal = match code {
+                502 => GateError::UpstreamDown,
+                400 => GateError::BadRequest(downstream_fault(e)),
+                _ => GateError::internal(e.to_string()),
             };
-            if let Err(err) = respond::send(session, answer, ctx.tls).await {
-                tracing::debug!(error = %err, "could not send error answer");
+            match respond::fail(session, refusal, ctx.tls).await {
+                Ok(status) => ctx.refused = Some(status),
+                Err(err) => tracing::debug!(error = %err, "could not send error answer"),
             }
         }
         FailToProxy {
