@@ -50,7 +50,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 /// A size for messages: the largest unit that divides it exactly.
 pub fn show_size(bytes: u64) -> String {
     for (unit, per) in [("GB", 1u64 << 30), ("MB", 1 << 20), ("KB", 1 << 10)] {
-        if bytes >= per && bytes % per == 0 {
+        if bytes >= per && bytes.is_multiple_of(per) {
             return format!("{}{unit}", bytes / per);
         }
     }

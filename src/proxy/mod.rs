@@ -144,7 +144,11 @@ impl Gatehouse {
 
 /// Framing checks, then the normalised target. Pingora drops a `#fragment`
 /// from the parsed target; SPEC §7 wants it refused, so HTTP/1 targets are
-/// read from the raw request line.
+/// read from the raw request line. An HTTP/2 stream has no request line:
+/// its `:path` arrives parsed by the http crate, which has cut any
+/// `#fragment` off, so a fragment never takes part in routing (SPEC §11
+/// allows that instead of a 400); the rest is normalised like an HTTP/1
+/// target (`..`, `%2f`, `%23`, NUL: SPEC §7).
 fn read_target(session: &Session) -> Result<NormalizedPath, GateError> {
     let h1_head = session
         .as_downstream()
