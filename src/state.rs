@@ -230,3 +230,38 @@ impl AppState {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Upstream;
+    use pingora::upstreams::peer::Peer;
+
+    #[test]
+    fn http2_upstreams_speak_h2_only() {
+        let addr = "127.0.0.1:50051".parse().unwrap();
+        let upstream = |protocol, tls| Upstream {
+            name: "u".into(),
+            addr: "127.0.0.1:50051".into(),
+            tls,
+            sni: if tls {
+                "grpc.internal".into()
+            } else {
+                String::new()
+            },
+            protocol,
+        };
+        let h2 = peer(&upstream(UpstreamProtocol::H2, true), addr);
+        assert!(h2.is_tls());
+        assert_eq!(h2.options.alpn, ALPN::H2);
+        assert_eq!(h2.sni(), "grpc.internal");
+        assert_eq!(h2.options.max_h2_streams, UPSTREAM_H2_STREAMS);
+        // Cleartext with ALPN h2: Pingora's connector speaks h2c (prior
+        // knowledge) to a peer whose lowest HTTP version is 2.
+        let h2c = peer(&upstream(UpstreamProtocol::H2c, false), addr);
+        assert!(!h2c.is_tls());
+        assert_eq!(h2c.options.alpn.get_min_http_version(), 2);
+        let h1 = peer(&upstream(UpstreamProtocol::Http1, false), addr);
+        assert_eq!(h1.options.alpn.get_max_http_version(), 1);
+    }
+}
