@@ -345,3 +345,47 @@ async fn upstream_restart_is_unavailable_then_served() {
     let r = grpc::unary(&ch, UNARY, None, "again").await.expect("again");
     assert_eq!(r.into_inner().message, "again");
 }
+
+// The README's "HTTP/2 and gRPC" snippet as an operator copies it (only
+// the listen addresses, which the harness owns, and the upstream's address
+// replaced): a user's call passes, an anonymous one is UNAUTHENTICATED.
+#[tokio::test]
+async fn readme_snippet_works_as_written() {
+    let svc = GrpcEcho::spawn();
+    let text = common::snippet::snippet("grpc");
+    let (server, rest) = text
+        .split_once("\n[upstreams.orders]")
+        .expect("the snippet's [server] and upstream");
+    let policy = format!(
+        "{DEFAULT_ROLES}\n[upstreams.orders]{}",
+        rest.replace("127.0.0.1:50051", &svc.addr().to_string())
+    );
+    let mut b = Gateway::builder().memory().tls(true).policy(&policy);
+    for line in server.lines().skip(1) {
+        let setting = line.split('#').next().unwrap_or_default();
+        if let Some((key, value)) = setting.split_once('=') {
+            let key = key.trim();
+            if key != "listen" && key != "tls_listen" {
+                b = b.set("server", key, value.trim());
+            }
+        }
+    }
+    let gw = b.spawn().await;
+    assert!(gw.config_path().exists());
+    let bob = login(&gw.plain_client(), &gw.http_url(), "bob", BOB_PW)
+        .await
+        .access_token;
+    const ORDERS: &str = "/shop.Orders/Unary";
+    for ch in [
+        grpc::channel(&gw.https_url(), gw.ca()).await,
+        grpc::channel(&gw.http_url(), None).await,
+    ] {
+        let r = grpc::unary(&ch, ORDERS, Some(&bob), "order").await;
+        assert_eq!(r.expect("bob's call").into_inner().user, "bob");
+        let s = grpc::unary(&ch, ORDERS, None, "anon")
+            .await
+            .expect_err("anonymous");
+        assert_eq!(s.code(), Code::Unauthenticated);
+    }
+    assert_eq!(svc.calls(), 2);
+}
