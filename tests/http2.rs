@@ -581,3 +581,63 @@ async fn reset_floods_cost_only_their_own_connection() {
         .expect("still up");
     assert_eq!(r.status(), 200);
 }
+
+/// Whether the server closes `stream` within `within` (whatever it writes
+/// first); false if it is still open then.
+async fn closes<S: tokio::io::AsyncRead + Unpin>(stream: &mut S, within: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let deadline = tokio::time::Instant::now() + within;
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => {}
+            Err(_) => return false,
+        }
+    }
+}
+
+// Slow HTTP/2 clients are bounded like HTTP/1 ones: a client that
+// negotiates h2 by ALPN but never sends the preface, or sends only part of
+// the h2c preface, is closed after header_timeout; an HTTP/2 connection
+// with no open stream is closed after keepalive_timeout.
+#[tokio::test]
+async fn slow_http2_clients_are_bounded() {
+    let rig = Rig::with(StoreKind::Memory, |b| {
+        b.tls(true)
+            .policy(POLICY)
+            .set("server", "h2c", "true")
+            .set("server", "header_timeout", "\"1s\"")
+            .set("server", "keepalive_timeout", "\"1s\"")
+    })
+    .await;
+    let bound = Duration::from_secs(5);
+
+    let mut silent_tls =
+        common::h2client::tls_stream(rig.gw.https_addr(), rig.gw.ca().unwrap()).await;
+    assert_eq!(silent_tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    assert!(closes(&mut silent_tls, bound).await, "h2 without a preface");
+
+    let mut partial = tokio::net::TcpStream::connect(rig.gw.http_addr())
+        .await
+        .expect("connect");
+    use tokio::io::AsyncWriteExt;
+    partial
+        .write_all(&h2raw::PREFACE[..10])
+        .await
+        .expect("write");
+    assert!(closes(&mut partial, bound).await, "a partial h2c preface");
+
+    let mut idle = RawH2::connect(rig.gw.http_addr()).await;
+    assert!(
+        idle.send_request(1, &h2raw::request("GET", "/public/x", &[]))
+            .await
+    );
+    assert!(matches!(idle.outcome(1, WAIT).await, Outcome::Answered(_)));
+    let started = std::time::Instant::now();
+    assert!(
+        idle.closed_within(bound).await.is_some(),
+        "an idle HTTP/2 connection"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(900));
+}

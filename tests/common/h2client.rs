@@ -51,25 +51,7 @@ impl H2Reply {
 impl H2Conn {
     /// TLS to `addr`, offering only `h2`; returns the negotiated ALPN too.
     pub async fn tls(addr: SocketAddr, ca: &TestCa) -> (H2Conn, Option<Vec<u8>>) {
-        let mut roots = RootCertStore::empty();
-        let der = CertificateDer::from_pem_slice(ca.ca_pem.as_bytes()).expect("CA PEM");
-        roots.add(der).expect("add CA");
-        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-        let mut config = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("TLS versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        config.alpn_protocols = vec![b"h2".to_vec()];
-        let tcp = TcpStream::connect(addr).await.expect("connect");
-        let name = ServerName::try_from("localhost").expect("server name");
-        let tls = tokio::time::timeout(
-            BOUND,
-            tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp),
-        )
-        .await
-        .expect("TLS handshake within bound")
-        .expect("TLS handshake");
+        let tls = tls_stream(addr, ca).await;
         let alpn = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
         (Self::handshake(tls, "https", addr).await, alpn)
     }
@@ -149,4 +131,31 @@ impl H2Conn {
             .await
             .unwrap_or_else(|e| panic!("GET {path}: {e}"))
     }
+}
+
+/// A TLS connection to `addr` offering only ALPN `h2`, nothing sent on it
+/// yet.
+pub async fn tls_stream(
+    addr: SocketAddr,
+    ca: &TestCa,
+) -> tokio_rustls::client::TlsStream<TcpStream> {
+    let mut roots = RootCertStore::empty();
+    let der = CertificateDer::from_pem_slice(ca.ca_pem.as_bytes()).expect("CA PEM");
+    roots.add(der).expect("add CA");
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let name = ServerName::try_from("localhost").expect("server name");
+    tokio::time::timeout(
+        BOUND,
+        tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp),
+    )
+    .await
+    .expect("TLS handshake within bound")
+    .expect("TLS handshake")
 }
