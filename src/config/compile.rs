@@ -27,7 +27,7 @@ use toml::Spanned;
 use crate::config::diag::{self, Diags};
 use crate::config::duration::parse_duration;
 use crate::config::raw::{RawConfig, Str};
-use crate::config::size::parse_size;
+use crate::config::size::{parse_size, show_size};
 use crate::config::{Config, ConfigError};
 
 /// Load, validate and compile gateway.toml (not the users file or keys,
@@ -138,15 +138,29 @@ impl Compiler<'_> {
         d
     }
 
-    /// A size in bytes that must be more than zero.
-    fn size(&mut self, v: Option<&Str>, key: &str, default: u64) -> u64 {
-        let Some(v) = v else { return default };
+    /// A size ("64KB", "10MB") within `range`, or the default.
+    fn size(
+        &mut self,
+        v: Option<&Str>,
+        key: &str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> u64 {
+        let Some(v) = v else {
+            return default;
+        };
         match parse_size(v.get_ref()) {
-            Ok(0) => {
-                self.d.at(v.span(), key, "must be greater than zero");
+            Ok(n) if range.contains(&n) => n,
+            Ok(_) => {
+                let msg = format!(
+                    "{:?} is out of range ({}..={})",
+                    v.get_ref(),
+                    show_size(*range.start()),
+                    show_size(*range.end())
+                );
+                self.d.at(v.span(), key, msg);
                 default
             }
-            Ok(n) => n,
             Err(e) => {
                 self.d.at(v.span(), key, e);
                 default

@@ -78,6 +78,15 @@ pub struct ServerConfig {
     /// Largest request body of a proxied request, in bytes (SPEC §11); a
     /// route's own `max_body` replaces it.
     pub max_body: u64,
+    /// HTTP/2 from clients (SPEC §11): offer `h2` by ALPN on the TLS
+    /// listener (default on); accept cleartext prior-knowledge HTTP/2 on
+    /// the plain listener (default off).
+    pub h2: bool,
+    pub h2c: bool,
+    /// Concurrent streams per HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS).
+    pub h2_max_streams: u32,
+    /// Decoded request header list per stream, bytes (SETTINGS_MAX_HEADER_LIST_SIZE).
+    pub h2_max_header_list: u32,
 }
 
 #[derive(Debug, Clone)]

@@ -54,6 +54,12 @@ pub struct RawServer {
     pub max_connections_per_ip: Option<Spanned<i64>>,
     /// Largest request body a proxied request may carry (SPEC §11).
     pub max_body: Option<Str>,
+    /// HTTP/2 (SPEC §11): ALPN h2 on the TLS listener, h2c prior
+    /// knowledge on the plain one, streams and header list per connection.
+    pub h2: Option<bool>,
+    pub h2c: Option<Spanned<bool>>,
+    pub h2_max_streams: Option<Spanned<i64>>,
+    pub h2_max_header_list: Option<Str>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -183,6 +189,8 @@ pub struct RawUpstream {
     pub read_timeout: Option<Str>,
     pub write_timeout: Option<Str>,
     pub idle_timeout: Option<Str>,
+    /// `"http1"` (default), `"h2"` (TLS, ALPN h2) or `"h2c"` (SPEC §11).
+    pub protocol: Option<Str>,
 }
 
 /// `[upstreams.NAME.health]`.

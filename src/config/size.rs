@@ -1,20 +1,15 @@
-//! Sizes as written in gateway.toml: "512KB", "10MB", "1GB" (SPEC §11,
-//! 1 KB = 1024 bytes). One whole number and one unit, like durations: a
-//! typo ("10 MB", "1.5GB", "10mb", "10") is an error rather than a guess.
+//! Sizes as written in gateway.toml: "512B", "64KB", "10MB", "1GB", with
+//! 1 KB = 1024 bytes (SPEC §11). One non-negative integer and one unit,
+//! upper-case as written there; "1.5MB", "10 MB" or "10mb" are errors
+//! rather than a guess, like durations.
 
-/// Bytes per unit, largest last.
-const UNITS: &[(&str, u64)] = &[
-    ("B", 1),
-    ("KB", 1 << 10),
-    ("MB", 1 << 20),
-    ("GB", 1 << 30),
-    ("TB", 1 << 40),
-];
+/// The largest size accepted: 1 TB. Every limit a size sets is far below.
+const MAX_BYTES: u64 = 1 << 40;
 
 /// Parse a size string into bytes; the message says what is wrong.
 pub fn parse_size(s: &str) -> Result<u64, String> {
     if s.is_empty() {
-        return Err("empty size; write e.g. \"512KB\", \"10MB\", \"1GB\"".into());
+        return Err("empty size; write e.g. \"64KB\", \"10MB\", \"1GB\"".into());
     }
     if s.starts_with('-') {
         return Err(format!("{s:?} is negative; sizes cannot be"));
@@ -23,26 +18,43 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     let (number, unit) = s.split_at(digits_end);
     if number.is_empty() {
         return Err(format!(
-            "{s:?} does not start with a number; write e.g. \"10MB\""
+            "{s:?} does not start with a number; write e.g. \"64KB\""
         ));
     }
-    let per_unit = match UNITS.iter().find(|(name, _)| *name == unit) {
-        Some((_, bytes)) => *bytes,
-        None if unit.is_empty() => {
+    let per_unit: u64 = match unit {
+        "B" => 1,
+        "KB" => 1 << 10,
+        "MB" => 1 << 20,
+        "GB" => 1 << 30,
+        "" => {
             return Err(format!(
-                "{s:?} has no unit; add one of B, KB, MB, GB, TB (e.g. \"{s}MB\")"
+                "{s:?} has no unit; add one of B, KB, MB, GB (e.g. \"{s}KB\")"
             ))
         }
-        None => {
+        _ => {
             return Err(format!(
-                "{s:?}: unknown unit {unit:?}; use a whole number and one of B, KB, MB, GB, TB \
+                "{s:?}: unknown unit {unit:?}; use a whole number and one of B, KB, MB, GB \
                  (1 KB = 1024 bytes)"
             ))
         }
     };
-    let too_large = || format!("{s:?} is too large");
+    let too_large = || format!("{s:?} is too large (at most 1024GB)");
     let n: u64 = number.parse().map_err(|_| too_large())?;
-    n.checked_mul(per_unit).ok_or_else(too_large)
+    let bytes = n.checked_mul(per_unit).ok_or_else(too_large)?;
+    if bytes > MAX_BYTES {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// A size for messages: the largest unit that divides it exactly.
+pub fn show_size(bytes: u64) -> String {
+    for (unit, per) in [("GB", 1u64 << 30), ("MB", 1 << 20), ("KB", 1 << 10)] {
+        if bytes >= per && bytes.is_multiple_of(per) {
+            return format!("{}{unit}", bytes / per);
+        }
+    }
+    format!("{bytes}B")
 }
 
 #[cfg(test)]
@@ -53,16 +65,15 @@ mod tests {
     fn accepted() {
         let cases: &[(&str, u64)] = &[
             ("0B", 0),
-            ("1B", 1),
-            ("512KB", 512 * 1024),
-            ("10MB", 10 * 1024 * 1024),
-            ("1GB", 1024 * 1024 * 1024),
-            ("2TB", 2 << 40),
-            ("0010KB", 10 * 1024),
-            ("16777215TB", 16_777_215 << 40),
+            ("512B", 512),
+            ("64KB", 65_536),
+            ("512KB", 524_288),
+            ("10MB", 10_485_760),
+            ("1GB", 1_073_741_824),
+            ("1024GB", 1 << 40),
         ];
         for (input, want) in cases {
-            assert_eq!(parse_size(input), Ok(*want), "{input}");
+            assert_eq!(parse_size(input).as_ref(), Ok(want), "{input}");
         }
     }
 
@@ -70,21 +81,29 @@ mod tests {
     fn refused_with_reason() {
         let cases: &[(&str, &str)] = &[
             ("", "empty"),
-            ("-1MB", "negative"),
-            ("MB", "does not start with a number"),
-            ("10", "no unit"),
+            ("-1KB", "negative"),
+            ("KB", "does not start with a number"),
+            ("64", "no unit"),
+            ("1.5MB", "unknown unit \".5MB\""),
             ("10 MB", "unknown unit \" MB\""),
-            ("1.5GB", "unknown unit \".5GB\""),
             ("10mb", "unknown unit \"mb\""),
             ("10KiB", "unknown unit \"KiB\""),
-            ("10M", "unknown unit \"M\""),
-            ("10MBs", "unknown unit \"MBs\""),
-            ("16777216TB", "too large"),
+            ("1TB", "unknown unit \"TB\""),
+            ("1025GB", "too large"),
             ("99999999999999999999B", "too large"),
+            ("18446744073709551615GB", "too large"),
         ];
         for (input, want) in cases {
             let err = parse_size(input).expect_err(input);
             assert!(err.contains(want), "{input}: {err}");
         }
+    }
+
+    #[test]
+    fn shown_in_the_largest_exact_unit() {
+        assert_eq!(show_size(65_536), "64KB");
+        assert_eq!(show_size(16 << 20), "16MB");
+        assert_eq!(show_size(1500), "1500B");
+        assert_eq!(show_size(0), "0B");
     }
 }

@@ -25,7 +25,7 @@ pub mod upstream;
 pub use normalize::{normalize, NormalizedPath};
 pub use rbac::{authorize, Permit, Roles};
 pub use routes::{PathPattern, Route, RouteTable};
-pub use upstream::Upstream;
+pub use upstream::{Upstream, UpstreamProtocol};
 
 /// What a rate limit is keyed by (SPEC §2 `key`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

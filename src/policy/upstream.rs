@@ -18,6 +18,19 @@ pub struct Upstream {
     /// How often host names are resolved again.
     pub resolve_every: Duration,
     pub timeouts: Timeouts,
+    pub protocol: UpstreamProtocol,
+}
+
+/// How the gateway speaks to an upstream (SPEC §11 `protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpstreamProtocol {
+    /// HTTP/1.1 (`"http1"`, the default).
+    #[default]
+    Http1,
+    /// HTTP/2 over TLS, ALPN `h2` (`"h2"`: gRPC behind TLS).
+    H2,
+    /// Cleartext HTTP/2 with prior knowledge (`"h2c"`).
+    H2c,
 }
 
 /// `balance`: how a request picks one of the healthy addresses.

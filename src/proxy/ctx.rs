@@ -56,6 +56,9 @@ pub struct RequestCtx {
     /// The request body's bound and count (SPEC §11 `max_body`); closed
     /// until a permit sets the route's bound.
     pub body: BodyLimit,
+    /// The status of the gateway's refusal, for metrics (a gRPC refusal
+    /// is HTTP 200 on the wire).
+    pub refused: Option<u16>,
 }
 
 impl RequestCtx {
@@ -80,6 +83,7 @@ impl RequestCtx {
             request_id: None,
             upstream: None,
             body: BodyLimit::closed(),
+            refused: None,
         }
     }
 

@@ -32,6 +32,7 @@ use crate::state::{AppState, Live};
 
 pub mod access_log;
 pub mod ctx;
+pub mod grpc;
 pub mod headers;
 pub mod respond;
 pub mod stream_watch;
@@ -199,7 +200,11 @@ impl Gatehouse {
 
 /// Framing checks, then the normalised target. Pingora drops a `#fragment`
 /// from the parsed target; SPEC §7 wants it refused, so HTTP/1 targets are
-/// read from the raw request line.
+/// read from the raw request line. An HTTP/2 stream has no request line:
+/// its `:path` arrives parsed by the http crate, which has cut any
+/// `#fragment` off, so a fragment never takes part in routing (SPEC §11
+/// allows that instead of a 400); the rest is normalised like an HTTP/1
+/// target (`..`, `%2f`, `%23`, NUL: SPEC §7).
 fn read_target(session: &Session) -> Result<NormalizedPath, GateError> {
     let h1_head = session
         .as_downstream()
@@ -307,7 +312,8 @@ impl ProxyHttp for Gatehouse {
             Ok(Flow::Forward) => Ok(false),
             Ok(Flow::Answered) => Ok(true),
             Err(e) => {
-                respond::fail(session, e, ctx).await?;
+                let status = respond::fail(session, e, ctx).await?;
+                ctx.refused = Some(status);
                 Ok(true)
             }
         }
@@ -510,10 +516,14 @@ impl ProxyHttp for Gatehouse {
 
     /// Count the request by route and status; its access line (SPEC §11).
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
-        let status = session
-            .response_written()
-            .map(|r| r.status.as_u16())
-            .unwrap_or(0);
+        // A refusal counts as its own status, also when a gRPC answer
+        // carried it as HTTP 200.
+        let status = ctx.refused.unwrap_or_else(|| {
+            session
+                .response_written()
+                .map(|r| r.status.as_u16())
+                .unwrap_or(0)
+        });
         let route = if ctx.endpoint {
             "gateway"
         } else {
@@ -535,7 +545,8 @@ impl ProxyHttp for Gatehouse {
         *e.etype() == ErrorType::HTTPStatus(413)
     }
 
-    /// Upstream failures get our JSON body (SPEC §6: 502), never details.
+    /// Upstream failures leave through `respond::fail` like every refusal:
+    /// SPEC §6's JSON (502), or gRPC-shaped; never details.
     async fn fail_to_proxy(
         &self,
         session: &mut Session,
@@ -565,17 +576,16 @@ impl ProxyHttp for Gatehouse {
         // Once the answer has started, a failure can only cut it short:
         // the connection is closed (no reuse, below).
         if code > 0 && session.response_written().is_none() {
-            let answer = match code {
-                502 => GateError::UpstreamDown.answer(),
-                504 => GateError::UpstreamTimeout.answer(),
-                400 => GateError::BadRequest(downstream_fault(e)).answer(),
-                413 => GateError::PayloadTooLarge.answer(),
-                _ => GateError::internal(e.to_string()).answer(),
+            let refusal = match code {
+                502 => GateError::UpstreamDown,
+                504 => GateError::UpstreamTimeout,
+                400 => GateError::BadRequest(downstream_fault(e)),
+                413 => GateError::PayloadTooLarge,
+                _ => GateError::internal(e.to_string()),
             };
-            if let Err(err) = respond::send(session, answer, ctx).await {
-                tracing::debug!(error = %err, "could not send error answer");
-            } else if code == 413 {
-                respond::linger(session).await;
+            match respond::fail(session, refusal, ctx).await {
+                Ok(status) => ctx.refused = Some(status),
+                Err(err) => tracing::debug!(error = %err, "could not send error answer"),
             }
         }
         FailToProxy {

@@ -8,23 +8,27 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use pingora::http::ResponseHeader;
+use pingora::protocols::http::HttpTask;
 use pingora::proxy::Session;
 
 use crate::error::{status_answer, Answer, GateError};
 use crate::policy::request_id;
+use crate::proxy::grpc;
 use crate::proxy::RequestCtx;
 
 /// How long, and how much, a refused body is still read after its 413.
 const LINGER: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 64 << 20;
 
-/// The one exit for a refused request, from the proxy path and the
-/// gateway's endpoints alike (STYLE §4): the cause of an unexpected or
-/// store failure is logged, never shown; a 400 closes the connection (the
-/// framing or target was refused, so the rest of its bytes are not
-/// trusted), as does a 413 (its body is not wanted); the answer is SPEC
-/// §6's.
-pub async fn fail(session: &mut Session, e: GateError, ctx: &RequestCtx) -> pingora::Result<()> {
+/// The one exit for a refused request, from the proxy path, the gateway's
+/// endpoints and failed upstreams alike (STYLE §4): the cause of an
+/// unexpected or store failure is logged, never shown; a 400 closes the
+/// connection (the framing or target was refused, so the rest of its bytes
+/// are not trusted; on HTTP/2 only the stream ends), as does a 413 (its
+/// body is not wanted); the answer is SPEC §6's, or for a gRPC call the
+/// same refusal in gRPC's shape (SPEC §11). Returns the refusal's HTTP
+/// status, which a gRPC answer does not carry.
+pub async fn fail(session: &mut Session, e: GateError, ctx: &RequestCtx) -> pingora::Result<u16> {
     match &e {
         GateError::Internal(cause) => tracing::error!(error = %cause, "request failed"),
         GateError::Store(cause) => tracing::warn!(error = %cause, "store unavailable: refused"),
@@ -34,29 +38,38 @@ pub async fn fail(session: &mut Session, e: GateError, ctx: &RequestCtx) -> ping
     if too_large || matches!(e, GateError::BadRequest(_)) {
         session.set_keepalive(None);
     }
-    send(session, e.answer(), ctx).await?;
+    let answer = e.answer();
+    let status = answer.status;
+    let answer = match grpc::content_type(session.req_header()) {
+        Some(content_type) => grpc::shape(answer, content_type),
+        None => answer,
+    };
+    send(session, answer, ctx).await?;
     if too_large {
         linger(session).await;
     }
-    Ok(())
+    Ok(status)
 }
 
-/// Write `answer` as the complete response, with the request's id.
+/// Write `answer` as the complete response, with the request's id. A head
+/// without a body (HEAD, a redirect, a gRPC trailers-only answer) ends the
+/// stream itself: on HTTP/2 one HEADERS frame with END_STREAM.
 pub async fn send(session: &mut Session, answer: Answer, ctx: &RequestCtx) -> pingora::Result<()> {
     let mut resp = head(&answer, ctx.tls)?;
     if let Some(id) = &ctx.request_id {
         resp.insert_header(request_id::HEADER, id)?;
     }
-    let head_only = session.req_header().method == http::Method::HEAD;
-    session
-        .write_response_header(Box::new(resp), head_only)
-        .await?;
-    if !head_only {
+    if session.req_header().method == http::Method::HEAD || answer.body.is_empty() {
         session
-            .write_response_body(Some(Bytes::from(answer.body)), true)
+            .as_downstream_mut()
+            .response_duplex_vec(vec![HttpTask::Header(Box::new(resp), true)])
             .await?;
+        return Ok(());
     }
-    Ok(())
+    session.write_response_header(Box::new(resp), false).await?;
+    session
+        .write_response_body(Some(Bytes::from(answer.body)), true)
+        .await
 }
 
 /// After a 413, read and drop what the client is still sending, for a

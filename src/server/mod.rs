@@ -3,7 +3,9 @@
 //! work stealing, see `shards`), and the background service that reloads on
 //! SIGHUP. Slow and greedy clients are bounded here too: head and idle
 //! timeouts (Pingora's server options) and connection limits (`limits`).
+//! HTTP/2 from clients (ALPN, h2c, per-connection bounds) is `h2`.
 
+pub mod h2;
 pub mod limits;
 pub mod shards;
 pub mod upstream_checks;
@@ -67,6 +69,7 @@ pub fn run(state: Arc<AppState>) -> ! {
         let mut app =
             pingora::proxy::http_proxy(&server.configuration, Gatehouse::new(state.clone()));
         app.server_options = Some(http_options(cfg));
+        app.h2_options = Some(h2::options(cfg));
         let mut proxy = Service::new(
             "gatehouse".to_string(),
             limits::Limited::new(app, limits.clone()),
@@ -76,7 +79,10 @@ pub fn run(state: Arc<AppState>) -> ! {
         }
         if let (Some(addr), Some(cert), Some(key)) = (cfg.tls_listen, &cfg.tls_cert, &cfg.tls_key) {
             match TlsSettings::intermediate(&cert.to_string_lossy(), &key.to_string_lossy()) {
-                Ok(settings) => shards::listen_tls(&mut proxy, addr, shard, shards, settings),
+                Ok(mut settings) => {
+                    h2::set_alpn(&mut settings, cfg);
+                    shards::listen_tls(&mut proxy, addr, shard, shards, settings)
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "cannot set up the TLS listener");
                     std::process::exit(2);
@@ -110,13 +116,18 @@ pub fn run(state: Arc<AppState>) -> ! {
     server.run_forever()
 }
 
-/// HTTP/1 bounds for slow clients: the whole request head within
-/// `header_timeout` (a slowloris head is cut off with a 408), and at most
-/// `keepalive_timeout` idle between requests on a kept-alive connection.
+/// Bounds for slow clients: the whole request head within
+/// `header_timeout` (a slowloris head is cut off with a 408; the same bound
+/// covers telling h2c from HTTP/1 and the HTTP/2 handshake), and at most
+/// `keepalive_timeout` idle between requests on a kept-alive HTTP/1
+/// connection, or without an open stream on an HTTP/2 one. `h2c`: cleartext
+/// HTTP/2 with prior knowledge on the plain listener (SPEC §11).
 fn http_options(cfg: &crate::config::ServerConfig) -> HttpServerOptions {
     let mut options = HttpServerOptions::default();
     options.header_timeout = Some(cfg.header_timeout);
     options.keepalive_timeout = Some(cfg.keepalive_timeout);
+    options.h2_idle_timeout = Some(cfg.keepalive_timeout);
+    options.h2c = cfg.h2c;
     options
 }
 

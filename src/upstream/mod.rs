@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt;
+use pingora::protocols::ALPN;
 use pingora::upstreams::peer::HttpPeer;
 use pingora_load_balancing::selection::consistent::KetamaHashing;
 use pingora_load_balancing::selection::{BackendIter, BackendSelection, Random, RoundRobin};
@@ -15,13 +16,20 @@ use pingora_load_balancing::{Backend, Backends, LoadBalancer};
 use prometheus::IntCounter;
 
 use crate::metrics::METRICS;
-use crate::policy::upstream::{Balance, Upstream};
+#[cfg(test)]
+use crate::policy::upstream::Timeouts;
+use crate::policy::upstream::{Balance, Upstream, UpstreamProtocol};
 
 pub mod discovery;
 pub mod health;
 
 /// How far a selection walks the ring looking for a healthy address.
 const MAX_ITERATIONS: usize = 256;
+
+/// Streams one HTTP/2 upstream connection carries at once (nginx's grpc
+/// module allows 128): gRPC calls share connections instead of opening one
+/// each, and a slow call cannot hold more than this many others back.
+const UPSTREAM_H2_STREAMS: usize = 100;
 
 enum Balancer {
     RoundRobin(LoadBalancer<RoundRobin>),
@@ -92,11 +100,17 @@ impl Pool {
     }
 
     /// The peer for `addr`: TLS, SNI and the upstream's timeouts, with
-    /// `read_timeout` replaced by a route's `timeout`.
+    /// `read_timeout` replaced by a route's `timeout`. HTTP/2 upstreams
+    /// (SPEC §11) get ALPN h2 only: over TLS it is negotiated, in cleartext
+    /// Pingora's connector then speaks HTTP/2 with prior knowledge (h2c).
     pub fn peer(&self, addr: SocketAddr, read_timeout: Option<Duration>) -> HttpPeer {
         let u = &self.config;
         let mut peer = HttpPeer::new(addr, u.tls, u.sni.clone());
         let o = &mut peer.options;
+        if u.protocol != UpstreamProtocol::Http1 {
+            o.alpn = ALPN::H2;
+            o.max_h2_streams = UPSTREAM_H2_STREAMS;
+        }
         o.connection_timeout = Some(u.timeouts.connect);
         o.read_timeout = Some(read_timeout.unwrap_or(u.timeouts.read));
         o.write_timeout = Some(u.timeouts.write);
@@ -227,5 +241,65 @@ impl Pools {
 
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Pool>> {
         self.0.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pingora::upstreams::peer::Peer;
+
+    fn upstream(protocol: UpstreamProtocol, tls: bool) -> Upstream {
+        Upstream {
+            name: "u".into(),
+            addrs: vec!["127.0.0.1:50051".into()],
+            tls,
+            sni: if tls {
+                "grpc.internal".into()
+            } else {
+                String::new()
+            },
+            balance: Balance::RoundRobin,
+            health: None,
+            resolve_every: Duration::from_secs(30),
+            timeouts: Default::default(),
+            protocol,
+        }
+    }
+
+    #[test]
+    fn http2_upstreams_speak_h2_only() {
+        let addr: SocketAddr = "127.0.0.1:50051".parse().unwrap();
+        let peer = |protocol, tls| {
+            Pool::new(&upstream(protocol, tls))
+                .unwrap()
+                .peer(addr, None)
+        };
+        let h2 = peer(UpstreamProtocol::H2, true);
+        assert!(h2.is_tls());
+        assert_eq!(h2.options.alpn, ALPN::H2);
+        assert_eq!(h2.sni(), "grpc.internal");
+        assert_eq!(h2.options.max_h2_streams, UPSTREAM_H2_STREAMS);
+        // Cleartext with ALPN h2: Pingora's connector speaks h2c (prior
+        // knowledge) to a peer whose lowest HTTP version is 2.
+        let h2c = peer(UpstreamProtocol::H2c, false);
+        assert!(!h2c.is_tls());
+        assert_eq!(h2c.options.alpn.get_min_http_version(), 2);
+        let h1 = peer(UpstreamProtocol::Http1, false);
+        assert_eq!(h1.options.alpn.get_max_http_version(), 1);
+    }
+
+    #[test]
+    fn peers_carry_the_timeouts_and_a_route_timeout_replaces_read() {
+        let pool = Pool::new(&upstream(UpstreamProtocol::Http1, false)).unwrap();
+        let addr: SocketAddr = "127.0.0.1:50051".parse().unwrap();
+        let p = pool.peer(addr, None);
+        let t = Timeouts::default();
+        assert_eq!(p.options.connection_timeout, Some(t.connect));
+        assert_eq!(p.options.read_timeout, Some(t.read));
+        assert_eq!(p.options.write_timeout, Some(t.write));
+        assert_eq!(p.options.idle_timeout, Some(t.idle));
+        let slow = pool.peer(addr, Some(Duration::from_secs(300)));
+        assert_eq!(slow.options.read_timeout, Some(Duration::from_secs(300)));
     }
 }

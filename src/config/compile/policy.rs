@@ -401,7 +401,7 @@ impl Compiler<'_> {
         let max_body = r
             .max_body
             .as_ref()
-            .map(|v| self.size(Some(v), &format!("{prefix}.max_body"), 0));
+            .map(|v| self.size(Some(v), &format!("{prefix}.max_body"), 0, 1..=(1 << 40)));
         let cors = self.route_cors(&r, &prefix);
         let owner = self.route_owner(&r, pattern.as_ref(), public, refs.roles, &prefix);
         let timeout = r.timeout.as_ref().map(|t| {

@@ -31,6 +31,13 @@ const DEFAULT_MAX_CONNECTIONS: i64 = 10_000;
 const DEFAULT_MAX_CONNECTIONS_PER_IP: i64 = 256;
 /// SPEC §11: request bodies up to 10 MB unless a route says otherwise.
 pub(super) const DEFAULT_MAX_BODY: u64 = 10 << 20;
+// HTTP/2 (SPEC §11 defaults; nginx's http2_max_concurrent_streams is 128).
+const DEFAULT_H2_MAX_STREAMS: i64 = 100;
+const MAX_H2_MAX_STREAMS: i64 = 10_000;
+const DEFAULT_H2_MAX_HEADER_LIST: u64 = 64 << 10;
+/// A request line and a few headers need about 1 KB; HPACK state per
+/// connection grows with the limit, so 16 MB is far enough.
+const H2_HEADER_LIST_RANGE: std::ops::RangeInclusive<u64> = (1 << 10)..=(16 << 20);
 
 impl Compiler<'_> {
     // ---- [server] ----
@@ -163,7 +170,32 @@ impl Compiler<'_> {
                 ),
             );
         }
-        let max_body = self.size(s.max_body.as_ref(), "server.max_body", DEFAULT_MAX_BODY);
+        let max_body = self.size(
+            s.max_body.as_ref(),
+            "server.max_body",
+            DEFAULT_MAX_BODY,
+            1..=(1 << 40),
+        );
+        let h2_max_streams = self.int(
+            s.h2_max_streams.as_ref(),
+            "server.h2_max_streams",
+            DEFAULT_H2_MAX_STREAMS,
+            1..MAX_H2_MAX_STREAMS + 1,
+        );
+        let h2_max_header_list = self.size(
+            s.h2_max_header_list.as_ref(),
+            "server.h2_max_header_list",
+            DEFAULT_H2_MAX_HEADER_LIST,
+            H2_HEADER_LIST_RANGE,
+        );
+        let h2c = s.h2c.as_ref().is_some_and(|v| *v.get_ref());
+        if let (Some(v), true, None) = (&s.h2c, h2c, &s.listen) {
+            self.d.at(
+                v.span(),
+                "server.h2c",
+                "set, but listen is not: h2c is cleartext HTTP/2 on the plain listener",
+            );
+        }
         ServerConfig {
             listen,
             tls_listen,
@@ -180,6 +212,10 @@ impl Compiler<'_> {
             max_connections: usize::try_from(max_connections).unwrap_or(10_000),
             max_connections_per_ip: usize::try_from(max_connections_per_ip).unwrap_or(256),
             max_body,
+            h2: s.h2.unwrap_or(true),
+            h2c,
+            h2_max_streams: u32::try_from(h2_max_streams).unwrap_or(100),
+            h2_max_header_list: u32::try_from(h2_max_header_list).unwrap_or(64 << 10),
         }
     }
 

@@ -7,6 +7,8 @@ use std::time::Duration;
 use http::Method;
 use ipnet::IpNet;
 
+mod http2;
+
 use super::auth::weak_secret;
 use super::load;
 use crate::config::{
@@ -368,6 +370,7 @@ rate_limit = "zz"
             health: None,
             resolve_every: Duration::from_secs(30),
             timeouts: Default::default(),
+            protocol: crate::policy::UpstreamProtocol::Http1,
         }
     );
     let limits: Vec<&str> = p.rate_limits.iter().map(|r| r.name.as_str()).collect();
@@ -561,10 +564,10 @@ fn bad_configs_name_file_line_and_key() {
         (route("forward_authorization = \"yes\"\n"), 4, "routes[0].forward_authorization", "invalid type"),
         (server("max_body = \"10 MB\"\n"), 3, "server.max_body", "unknown unit \" MB\""),
         (server("max_body = \"10\"\n"), 3, "server.max_body", "no unit"),
-        (server("max_body = \"0KB\"\n"), 3, "server.max_body", "greater than zero"),
+        (server("max_body = \"0KB\"\n"), 3, "server.max_body", "out of range (1B..=1024GB)"),
         (server("max_body = 1024\n"), 3, "server.max_body", "invalid type"),
         (route("max_body = \"1.5GB\"\n"), 4, "routes[0].max_body", "unknown unit"),
-        (route("max_body = \"0B\"\n"), 4, "routes[0].max_body", "greater than zero"),
+        (route("max_body = \"0B\"\n"), 4, "routes[0].max_body", "out of range (1B..=1024GB)"),
         ("[log]\naccess = \"yes\"\n".into(), 2, "log.access", "invalid type"),
         ("[log]\nerrors = true\n".into(), 2, "log.errors", "unknown field `errors`"),
         (

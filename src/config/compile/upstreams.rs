@@ -11,7 +11,7 @@ use super::policy::is_dns_name;
 use super::Compiler;
 use crate::config::diag::key_part;
 use crate::config::raw;
-use crate::policy::upstream::{Balance, HealthCheck, Timeouts};
+use crate::policy::upstream::{Balance, HealthCheck, Timeouts, UpstreamProtocol};
 use crate::policy::Upstream;
 
 /// Addresses one upstream may list: far beyond any real pool, small enough
@@ -28,7 +28,9 @@ impl Compiler<'_> {
             let span = u.span();
             let u = u.into_inner();
             let prefix = format!("upstreams.{}", key_part(&name));
-            let tls = u.tls.unwrap_or(false);
+            let protocol = self.upstream_protocol(&u, &prefix);
+            // "h2" is HTTP/2 over TLS: it implies `tls = true`.
+            let tls = u.tls.unwrap_or(protocol == UpstreamProtocol::H2);
             let (addrs, hosts) = self.upstream_addrs(&u, span, &prefix);
             let sni = self.upstream_sni(&u, tls, hosts.first().map(String::as_str), &prefix);
             let balance = match &u.balance {
@@ -80,9 +82,44 @@ impl Compiler<'_> {
                 health,
                 resolve_every,
                 timeouts,
+                protocol,
             });
         }
         out
+    }
+
+    /// `protocol`: "http1", "h2" (never with `tls = false`) or "h2c" (never
+    /// with `tls = true`): TLS and cleartext HTTP/2 are told apart by name,
+    /// so a gRPC upstream cannot silently be spoken to in the other one.
+    fn upstream_protocol(&mut self, u: &raw::RawUpstream, prefix: &str) -> UpstreamProtocol {
+        let Some(v) = &u.protocol else {
+            return UpstreamProtocol::Http1;
+        };
+        let key = format!("{prefix}.protocol");
+        let protocol = match v.get_ref().as_str() {
+            "http1" => UpstreamProtocol::Http1,
+            "h2" => UpstreamProtocol::H2,
+            "h2c" => UpstreamProtocol::H2c,
+            other => {
+                let msg = format!("unknown protocol {other:?}; use \"http1\", \"h2\" or \"h2c\"");
+                self.d.at(v.span(), key, msg);
+                return UpstreamProtocol::Http1;
+            }
+        };
+        match (protocol, u.tls) {
+            (UpstreamProtocol::H2, Some(false)) => self.d.at(
+                v.span(),
+                key,
+                "\"h2\" is HTTP/2 over TLS, but tls = false; use \"h2c\" for cleartext HTTP/2",
+            ),
+            (UpstreamProtocol::H2c, Some(true)) => self.d.at(
+                v.span(),
+                key,
+                "\"h2c\" is cleartext HTTP/2, but tls = true; use \"h2\" for HTTP/2 over TLS",
+            ),
+            _ => {}
+        }
+        protocol
     }
 
     /// `addr` or `addrs` (exactly one), each `host:port`; also the hosts.

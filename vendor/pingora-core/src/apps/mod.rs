@@ -27,6 +27,7 @@ use std::time::Duration;
 use crate::protocols::http::v2::server;
 use crate::protocols::http::{ReusableHttpStream, ServerSession};
 use crate::protocols::Digest;
+use crate::protocols::PeekedPrefix;
 use crate::protocols::Stream;
 use crate::protocols::ALPN;
 
@@ -280,6 +281,12 @@ where
             .as_ref()
             .map_or(false, |o| o.force_custom);
 
+        // gatehouse patch: the request head's bound (`header_timeout`) also
+        // bounds telling h2c from HTTP/1 and the HTTP/2 handshake, so a
+        // silent client cannot hold a connection before its first request.
+        let header_timeout = self.server_options().and_then(|o| o.header_timeout);
+        let started = std::time::Instant::now();
+
         // h2c is for cleartext connections; on TLS, ALPN handles protocol negotiation.
         // Otherwise, h2c stays true on TLS streams, forcing HTTP/1.1 clients into HTTP/2
         if stream.get_ssl_digest().is_some() {
@@ -287,9 +294,12 @@ where
         }
         // try to read h2 preface
         else if h2c && !custom {
-            let mut buf = [0u8; H2_PREFACE.len()];
+            // gatehouse patch: read the preface only as far as it matches
+            // (an HTTP/1 request shorter than the 24-byte preface used to
+            // wait forever), within header_timeout (then HTTP/1, whose head
+            // deadline has passed: 408).
             let peeked = stream
-                .try_peek(&mut buf)
+                .peek_prefix(H2_PREFACE, header_timeout)
                 .await
                 .map_err(|e| {
                     // this error is normal when h1 reuse and close the connection
@@ -297,10 +307,11 @@ where
                     e
                 })
                 .ok()?;
-            // not all streams support peeking
-            if peeked {
-                // turn off h2c (use h1) if h2 preface doesn't exist
-                h2c = buf == H2_PREFACE;
+            match peeked {
+                PeekedPrefix::Match => {}
+                PeekedPrefix::Mismatch | PeekedPrefix::TimedOut => h2c = false,
+                // not all streams support peeking
+                PeekedPrefix::Unsupported => {}
             }
         }
         if h2c || matches!(stream.selected_alpn_proto(), Some(ALPN::H2)) {
@@ -314,7 +325,19 @@ where
             });
 
             let h2_options = self.h2_options();
-            let h2_conn = match server::handshake(stream, h2_options).await {
+            let handshake = server::handshake(stream, h2_options);
+            // gatehouse patch: bounded by header_timeout (see above).
+            let handshake = match header_timeout {
+                Some(t) => match pingora_timeout::timeout(t, handshake).await {
+                    Ok(res) => res,
+                    Err(_) => {
+                        debug!("H2 handshake not done within {t:?}");
+                        return None;
+                    }
+                },
+                None => handshake.await,
+            };
+            let h2_conn = match handshake {
                 Err(e) => {
                     error!("H2 handshake error {e}");
                     return None;
@@ -365,10 +388,11 @@ where
             );
             // gatehouse patch: bound the first head from the start, later
             // ones from their first byte after at most keepalive_timeout idle.
-            let header_timeout = self.server_options().and_then(|o| o.header_timeout);
+            // (Less the time spent telling h2c from HTTP/1.)
+            let first_head = header_timeout.map(|t| t.saturating_sub(started.elapsed()));
             let keepalive_timeout = self.server_options().and_then(|o| o.keepalive_timeout);
             if let ServerSession::H1(h1) = &mut session {
-                h1.set_head_timeouts(None, header_timeout);
+                h1.set_head_timeouts(None, first_head);
             }
 
             let mut result = self.process_new_http(session, shutdown).await;

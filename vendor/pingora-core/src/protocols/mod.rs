@@ -79,6 +79,31 @@ pub trait Peek {
     async fn try_peek(&mut self, _buf: &mut [u8]) -> std::io::Result<bool> {
         Ok(false)
     }
+
+    /// gatehouse patch: whether the stream starts with `prefix`, read only
+    /// as far as it matches (a short HTTP/1 request is told apart from the
+    /// h2c preface by its first bytes instead of waiting for 24 of them) and
+    /// put back whatever the outcome; `within` bounds the wait.
+    async fn peek_prefix(
+        &mut self,
+        _prefix: &[u8],
+        _within: Option<std::time::Duration>,
+    ) -> std::io::Result<PeekedPrefix> {
+        Ok(PeekedPrefix::Unsupported)
+    }
+}
+
+/// gatehouse patch: what [`Peek::peek_prefix`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeekedPrefix {
+    /// The stream starts with the prefix.
+    Match,
+    /// A byte differs from the prefix.
+    Mismatch,
+    /// Undecided when `within` ran out.
+    TimedOut,
+    /// This stream cannot peek.
+    Unsupported,
 }
 
 use std::any::Any;

@@ -40,8 +40,8 @@ use crate::protocols::l4::ext::{set_tcp_keepalive, TcpKeepalive};
 use crate::protocols::l4::virt;
 use crate::protocols::raw_connect::ProxyDigest;
 use crate::protocols::{
-    GetProxyDigest, GetSocketDigest, GetTimingDigest, Peek, Shutdown, SocketDigest, Ssl,
-    TimingDigest, UniqueID, UniqueIDType,
+    GetProxyDigest, GetSocketDigest, GetTimingDigest, Peek, PeekedPrefix, Shutdown, SocketDigest,
+    Ssl, TimingDigest, UniqueID, UniqueIDType,
 };
 use crate::upstreams::peer::Tracer;
 
@@ -749,6 +749,43 @@ impl Peek for Stream {
         // rewind regardless of what is read
         self.rewind(buf);
         Ok(true)
+    }
+
+    // gatehouse patch: see `Peek::peek_prefix`. Reads are cancel-safe, so a
+    // timeout loses nothing: every byte read is put back.
+    async fn peek_prefix(
+        &mut self,
+        prefix: &[u8],
+        within: Option<Duration>,
+    ) -> std::io::Result<PeekedPrefix> {
+        use tokio::io::AsyncReadExt;
+        let deadline = within.map(|d| tokio::time::Instant::now() + d);
+        let mut seen = Vec::with_capacity(prefix.len());
+        let outcome = loop {
+            if !prefix.starts_with(&seen) {
+                break Ok(PeekedPrefix::Mismatch);
+            }
+            if seen.len() == prefix.len() {
+                break Ok(PeekedPrefix::Match);
+            }
+            let mut buf = [0u8; 64];
+            let want = (prefix.len() - seen.len()).min(buf.len());
+            let read = self.read(&mut buf[..want]);
+            let read = match deadline {
+                Some(at) => match tokio::time::timeout_at(at, read).await {
+                    Ok(read) => read,
+                    Err(_) => break Ok(PeekedPrefix::TimedOut),
+                },
+                None => read.await,
+            };
+            match read {
+                Ok(0) => break Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+                Err(e) => break Err(e),
+            }
+        };
+        self.rewind(&seen);
+        outcome
     }
 }
 
