@@ -93,7 +93,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
         die "$BIN/gatehouse is still the count-allocs build; rebuild it without the feature"
     fi
 fi
-for b in gatehouse examples/bare_proxy examples/bare_proxy_tuned examples/bench_upstream examples/bench_login examples/bench_sessions; do
+for b in gatehouse examples/bare_proxy examples/bare_proxy_tuned examples/bench_upstream examples/bench_login examples/bench_sessions examples/bench_h2 examples/bench_ws; do
     [ -x "$BIN/$b" ] || die "$BIN/$b is not built"
 done
 if ((COUNT_SECONDS > 0)); then
@@ -209,6 +209,8 @@ alloc_port P_UP; alloc_port P_BARE; alloc_port P_TUNED; alloc_port P_NGINX; allo
 alloc_port P_REDIS; alloc_port P_GH; alloc_port P_GH_HS; alloc_port P_GH_REDIS; alloc_port P_GH_CACHE
 # The counting twins (count-allocs builds) and their counters' ports.
 alloc_port P_BARE_C; alloc_port P_TUNED_C; alloc_port P_GH_C; alloc_port P_GH_HS_C; alloc_port P_GH_REDIS_C; alloc_port P_GH_CACHE_C
+# HTTP/2 over TLS, the access-log-off twin, WebSocket (issue 13).
+alloc_port P_TUNED_TLS; alloc_port P_GH_TLS; alloc_port P_GH_NOLOG; alloc_port P_WS; alloc_port P_GH_WS
 alloc_port A_BARE; alloc_port A_TUNED; alloc_port A_GH; alloc_port A_GH_HS; alloc_port A_GH_REDIS; alloc_port A_GH_CACHE
 UP=127.0.0.1:$P_UP
 
@@ -219,7 +221,11 @@ wait_port upstream "$PID_UP" "$P_UP"
 
 start bare "$BIN/examples/bare_proxy" "127.0.0.1:$P_BARE" "$UP" "$THREADS"
 PID_BARE=$LAST_PID
-start bare-tuned "$BIN/examples/bare_proxy_tuned" "127.0.0.1:$P_TUNED" "$UP" "$THREADS"
+# A CA and a certificate for 127.0.0.1, for the HTTP/2 rows.
+"$BIN/examples/bench_h2" certs "$WORK" || die "bench_h2 could not write certificates"
+start ws-upstream "$BIN/examples/bench_ws" serve "127.0.0.1:$P_WS"
+PID_WS=$LAST_PID
+start bare-tuned "$BIN/examples/bare_proxy_tuned" "127.0.0.1:$P_TUNED" "$UP" "$THREADS" "127.0.0.1:$P_TUNED_TLS" "$WORK/cert.pem" "$WORK/key.pem"
 PID_TUNED=$LAST_PID
 if ((COUNT_SECONDS > 0)); then
     start bare-count env GATEHOUSE_ALLOC_COUNTER="127.0.0.1:$A_BARE" "$CBIN/bare_proxy" "127.0.0.1:$P_BARE_C" "$UP" "$THREADS"
@@ -262,13 +268,18 @@ EDDSA_TOKENS='algorithm = "EdDSA"
 signing_key_file = "keys/signing.pem"'
 HS256_TOKENS='algorithm = "HS256"
 secret_env = "GH_BENCH_SECRET"'
-gh_config() { # NAME PORT STORE TOKENS
+gh_config() { # NAME PORT STORE TOKENS [SERVER_EXTRA [EXTRA [UPSTREAM]]]
     render "$BENCH/gateway.toml.tmpl" "$WORK/$1.toml" LISTEN="127.0.0.1:$2" THREADS="$THREADS" WORK_STEALING="$WORK_STEALING" STORE="$3" \
-        TOKENS="$4" ISSUER="$ISSUER" AUDIENCE="$AUDIENCE" UPSTREAM="$UP"
+        TOKENS="$4" ISSUER="$ISSUER" AUDIENCE="$AUDIENCE" UPSTREAM="${7:-$UP}" SERVER_EXTRA="${5:-}" EXTRA="${6:-}"
     GH_BENCH_SECRET=$GH_BENCH_SECRET "$GH" check --config "$WORK/$1.toml" >"$WORK/$1-check.log" 2>&1 ||
         { cat "$WORK/$1-check.log" >&2; die "gatehouse check refused $1.toml"; }
 }
-gh_config gh-eddsa "$P_GH" 'backend = "memory"' "$EDDSA_TOKENS"
+gh_config gh-eddsa "$P_GH" 'backend = "memory"' "$EDDSA_TOKENS" "tls_listen = \"127.0.0.1:$P_GH_TLS\"
+tls_cert = \"cert.pem\"
+tls_key = \"key.pem\""
+gh_config gh-nolog "$P_GH_NOLOG" 'backend = "memory"' "$EDDSA_TOKENS" "" "[log]
+access = false"
+gh_config gh-ws "$P_GH_WS" 'backend = "memory"' "$EDDSA_TOKENS" "" "" "127.0.0.1:$P_WS"
 gh_config gh-hs256 "$P_GH_HS" 'backend = "memory"' "$HS256_TOKENS"
 gh_config gh-redis "$P_GH_REDIS" "backend = \"redis\"
 url = \"redis://127.0.0.1:$P_REDIS/0\"" "$EDDSA_TOKENS"
@@ -277,6 +288,10 @@ url = \"redis://127.0.0.1:$P_REDIS/0\"
 local_cache = \"1s\"" "$EDDSA_TOKENS"
 start gh-eddsa "$GH" run --config "$WORK/gh-eddsa.toml"
 PID_GH=$LAST_PID
+start gh-nolog "$GH" run --config "$WORK/gh-nolog.toml"
+PID_GH_NOLOG=$LAST_PID
+start gh-ws "$GH" run --config "$WORK/gh-ws.toml"
+PID_GH_WS=$LAST_PID
 start gh-hs256 env GH_BENCH_SECRET="$GH_BENCH_SECRET" "$GH" run --config "$WORK/gh-hs256.toml"
 PID_GH_HS=$LAST_PID
 wait_port redis "$PID_REDIS" "$P_REDIS"
@@ -306,6 +321,11 @@ wait_port bare-tuned "$PID_TUNED" "$P_TUNED"
 wait_port nginx "$PID_NGINX" "$P_NGINX"
 wait_port haproxy "$PID_HA" "$P_HA_JWT"
 wait_port gh-eddsa "$PID_GH" "$P_GH"
+wait_port gh-eddsa-tls "$PID_GH" "$P_GH_TLS"
+wait_port gh-nolog "$PID_GH_NOLOG" "$P_GH_NOLOG"
+wait_port gh-ws "$PID_GH_WS" "$P_GH_WS"
+wait_port ws-upstream "$PID_WS" "$P_WS"
+wait_port bare-tuned-tls "$PID_TUNED" "$P_TUNED_TLS"
 wait_port gh-hs256 "$PID_GH_HS" "$P_GH_HS"
 wait_port gh-redis "$PID_GH_REDIS" "$P_GH_REDIS"
 wait_port gh-cache "$PID_GH_CACHE" "$P_GH_CACHE"
@@ -349,6 +369,10 @@ done
 ED_TOKEN=$TOKEN MEM_COOKIE=$COOKIE
 login "$P_GH_HS" hs256
 HS_TOKEN=$TOKEN
+login "$P_GH_NOLOG" nolog
+NOLOG_TOKEN=$TOKEN
+login "$P_GH_WS" ws
+WS_TOKEN=$TOKEN
 login "$P_GH_REDIS" redis
 REDIS_COOKIE=$COOKIE
 if ((COUNT_SECONDS > 0)); then
@@ -394,6 +418,11 @@ target "gatehouse JWT EdDSA" "$G:$P_GH/api/x" "Authorization: Bearer $ED_TOKEN" 
     "$G:$P_GH_C/api/x" "Authorization: Bearer ${ED_TOKEN_C:-}" "${PID_GH_C:-}" "$A_GH"
 target "gatehouse JWT EdDSA, owner route" "$G:$P_GH/users/bench/x" "Authorization: Bearer $ED_TOKEN" 1 "$PID_GH" 0 \
     "$G:$P_GH_C/users/bench/x" "Authorization: Bearer ${ED_TOKEN_C:-}" "${PID_GH_C:-}" "$A_GH"
+target "gatehouse JWT EdDSA, access log off" "$G:$P_GH_NOLOG/api/x" "Authorization: Bearer $NOLOG_TOKEN" 1 "$PID_GH_NOLOG" 0
+target "bare Pingora, tuned, h2" "https://127.0.0.1:$P_TUNED_TLS/public/x" "" 0 "$PID_TUNED" 0
+target "gatehouse JWT EdDSA, h2" "https://127.0.0.1:$P_GH_TLS/api/x" "Authorization: Bearer $ED_TOKEN" 1 "$PID_GH" 0
+target "WebSocket direct" "ws://127.0.0.1:$P_WS/" "" 0 "" 0
+target "gatehouse WebSocket, JWT" "ws://127.0.0.1:$P_GH_WS/ws" "Authorization: Bearer $WS_TOKEN" 1 "$PID_GH_WS" 0
 target "gatehouse JWT HS256" "$G:$P_GH_HS/api/x" "Authorization: Bearer $HS_TOKEN" 1 "$PID_GH_HS" 0 \
     "$G:$P_GH_HS_C/api/x" "Authorization: Bearer ${HS_TOKEN_C:-}" "${PID_GH_HS_C:-}" "$A_GH_HS"
 target "gatehouse cookie, memory" "$G:$P_GH/api/x" "Cookie: $COOKIE_NAME=$MEM_COOKIE" 1 "$PID_GH" 0 \
@@ -414,20 +443,37 @@ index() {
 # the auth ones must forward the identity and refuse a request without
 # credentials or with a forged one).
 check_target() { # NAME URL HEADER AUTH
-    local name=$1 url=$2 header=$3 auth=$4 args=(-sS -m 5 -o /dev/null -D -) head code pos ch
+    local name=$1 url=$2 header=$3 auth=$4 args=(-sS -m 5 -o /dev/null -D -) head code pos ch tls=()
+    if [[ $url == ws://* ]]; then
+        check_ws "$@"
+        return
+    fi
+    [[ $url == https://* ]] && tls=(--http2 --cacert "$WORK/ca.pem") && args+=("${tls[@]}")
     [ -n "$header" ] && args+=(-H "$header")
     head=$(curl "${args[@]}" "$url" | tr -d '\r') || die "$name: request failed"
-    [[ $head == "HTTP/1.1 200"* ]] || die "$name: expected 200, got: ${head%%$'\n'*}"
+    [[ $head == "HTTP/1.1 200"* || $head == "HTTP/2 200"* ]] || die "$name: expected 200, got: ${head%%$'\n'*}"
+    [[ $url != https://* || $head == "HTTP/2 200"* ]] || die "$name: not answered over HTTP/2: ${head%%$'\n'*}"
     if [ "$auth" = 1 ]; then
         grep -qi '^x-seen-user: bench$' <<<"$head" || die "$name: the upstream did not receive X-Auth-User: bench"
-        code=$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$url") || die "$name: request failed"
+        code=$(curl "${tls[@]}" -sS -m 5 -o /dev/null -w '%{http_code}' "$url") || die "$name: request failed"
         [ "$code" = 401 ] || die "$name: expected 401 without credentials, got $code"
         # One character changed inside the signature / cookie secret.
         pos=$((${#header} - 10)) ch=${header:$((${#header} - 10)):1}
         if [ "$ch" = A ]; then ch=B; else ch=A; fi
-        code=$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "${header:0:pos}$ch${header:pos+1}" "$url") ||
+        code=$(curl "${tls[@]}" -sS -m 5 -o /dev/null -w '%{http_code}' -H "${header:0:pos}$ch${header:pos+1}" "$url") ||
             die "$name: request failed"
         [ "$code" = 401 ] || die "$name: expected 401 with a forged credential, got $code"
+    fi
+}
+# check_ws NAME URL HEADER AUTH: round trips work (with the token), and the
+# upgrade is refused without it.
+check_ws() {
+    local out token=()
+    [ -n "$3" ] && token=("${3#Authorization: Bearer }")
+    out=$("$BIN/examples/bench_ws" load "$2" 1 1 "${token[@]}") || die "$1: no WebSocket round trips"
+    [[ $out =~ ([0-9]+)\ requests ]] && ((BASH_REMATCH[1] > 0)) || die "$1: no WebSocket round trips: $out"
+    if [ "$4" = 1 ] && "$BIN/examples/bench_ws" load "$2" 1 1 >/dev/null 2>&1; then
+        die "$1: the upgrade passed without credentials"
     fi
 }
 for i in "${!T_NAME[@]}"; do
@@ -448,7 +494,25 @@ RESULTS=$WORK/results.txt
 COUNTS=$WORK/counts.txt
 : >"$RESULTS"
 : >"$COUNTS"
+# run_wrk URL HEADER SECONDS OUT: wrk, or for https:// (HTTP/2) and ws://
+# targets the Rust load generators that print wrk's summary lines (the same
+# CONNECTIONS requests in flight: CONNECTIONS/8 connections x 8 streams for
+# HTTP/2, CONNECTIONS sockets for WebSocket).
 run_wrk() { # URL HEADER SECONDS OUT
+    case $1 in
+    https://*)
+        local h2=("$1" "$WORK/ca.pem" $(((CONNECTIONS + 7) / 8)) 8 "$3")
+        [ -n "$2" ] && h2+=("$2")
+        timeout $(($3 + 30)) "$BIN/examples/bench_h2" load "${h2[@]}" >"$4" 2>&1 || { cat "$4" >&2; die "bench_h2 failed on $1"; }
+        return
+        ;;
+    ws://*)
+        local ws=("$1" "$CONNECTIONS" "$3")
+        [ -n "$2" ] && ws+=("${2#Authorization: Bearer }")
+        timeout $(($3 + 30)) "$BIN/examples/bench_ws" load "${ws[@]}" >"$4" 2>&1 || { cat "$4" >&2; die "bench_ws failed on $1"; }
+        return
+        ;;
+    esac
     local args=(-t"$WRK_THREADS" -c"$CONNECTIONS" -d"${3}s" --latency --timeout 5s)
     [ -n "$2" ] && args+=(-H "$2")
     timeout $(($3 + 30)) wrk "${args[@]}" "$1" >"$4" 2>&1 || { cat "$4" >&2; die "wrk failed on $1"; }
@@ -794,6 +858,21 @@ check_line "owner route <= JWT EdDSA + 0.5 (issue 12: within noise)" "$(m M_CPU 
 check_line "public route <= tuned + 1.5" "$(m M_CPU "$pub_i")" "$(plus "$(m M_CPU "$tuned_i")" 1.5)" "tuned passthrough + 1.5"
 check_line "cookie, memory <= tuned + 4" "$(m M_CPU "$mem_i")" "$(plus "$(m M_CPU "$tuned_i")" 4)" "tuned passthrough + 4"
 check_line "cookie, Redis <= cookie, memory + 8" "$(m M_CPU "$red_i")" "$(plus "$(m M_CPU "$mem_i")" 8)" "cookie, memory + 8"
+# Issue 13, on req/s (the load generators differ between rows here).
+ratio_line() { # LABEL VALUE BASE MIN
+    awk -v l="$1" -v v="$2" -v b="$3" -v m="$4" 'BEGIN {
+        if (v == "nan" || b == "nan" || v == "" || b == "" || b + 0 == 0) { printf "  %s: not measured in this run\n", l; exit }
+        r = v / b; printf "  %s: %.0f / %.0f req/s = %.3fx against %.2fx: %s\n", l, v, b, r, m, (r >= m ? "met" : "NOT MET") }'
+}
+h2b_i=$(index "bare Pingora, tuned, h2")
+h2g_i=$(index "gatehouse JWT EdDSA, h2")
+nolog_i=$(index "gatehouse JWT EdDSA, access log off")
+wsd_i=$(index "WebSocket direct")
+wsg_i=$(index "gatehouse WebSocket, JWT")
+ratio_line "HTTP/2 JWT >= 0.90x bare Pingora h2" "$(m M_RPS "$h2g_i")" "$(m M_RPS "$h2b_i")" 0.90
+ratio_line "access log on >= 0.97x off (costs < 3 %)" "$(m M_RPS "$ed_i")" "$(m M_RPS "$nolog_i")" 0.97
+check_line "access log CPU: on <= off + 3 %" "$(m M_CPU "$ed_i")" "$(awk -v v="$(m M_CPU "$nolog_i")" 'BEGIN { if (v == "nan" || v == "") print "nan"; else printf "%.3f", v * 1.03 }')" "access log off + 3 %"
+ratio_line "WebSocket round trips through gatehouse / direct (reported)" "$(m M_RPS "$wsg_i")" "$(m M_RPS "$wsd_i")" 0
 if ((COUNT_SECONDS > 0)); then
     timers_col=$((5 + KIND_COUNT)) # the last kind: timers, clocks
     kind_per() { if [ -n "$1" ]; then per "$(ccol "$1" "$2")" "$(ccol "$1" 2)"; else echo nan; fi; }

@@ -1,7 +1,8 @@
 //! WebSocket round trips for bench/run.sh (issue 13): `serve ADDR` runs an
 //! echo server; `load URL CONNECTIONS SECONDS [TOKEN]` keeps CONNECTIONS
 //! sockets each sending one 32-byte text message and waiting for its echo,
-//! for SECONDS, and prints `round_trips_per_s p50_us p99_us`.
+//! for SECONDS, and prints wrk's summary lines (a round trip counting as a
+//! request), so bench/run.sh reads it like a wrk run.
 
 use std::time::{Duration, Instant};
 
@@ -86,14 +87,12 @@ async fn load(url: &str, connections: usize, run: Duration, token: Option<&Strin
     }
     all.sort_unstable();
     let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(0)
+        let i = ((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1));
+        all.get(i).map_or(0.0, |&us| us as f64 / 1000.0)
     };
-    println!(
-        "{:.0} {} {}",
-        all.len() as f64 / run.as_secs_f64(),
-        pct(0.5),
-        pct(0.99)
-    );
+    println!("  Latency Distribution");
+    println!("     50%    {:.2}ms", pct(0.50));
+    println!("     99%    {:.2}ms", pct(0.99));
+    println!("  {} requests in {:.2}s", all.len(), run.as_secs_f64());
+    println!("Requests/sec: {:.2}", all.len() as f64 / run.as_secs_f64());
 }
