@@ -72,3 +72,31 @@ impl ServiceDiscovery for Resolving {
         Ok((set, HashMap::new()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addrs(set: &BTreeSet<Backend>) -> Vec<SocketAddr> {
+        set.iter().filter_map(|b| b.as_inet().copied()).collect()
+    }
+
+    #[tokio::test]
+    async fn first_set_is_the_load_time_one_then_names_are_resolved_again() {
+        let d = Resolving::new(&["127.0.0.1:9001".into(), "localhost:9002".into()]).unwrap();
+        let (first, _) = d.discover().await.unwrap();
+        let first = addrs(&first);
+        assert!(first.contains(&"127.0.0.1:9001".parse().unwrap()), "{first:?}");
+        assert!(first.iter().any(|a| a.port() == 9002), "localhost resolved: {first:?}");
+        // Later calls look the names up again (asynchronously) and find the
+        // same addresses here.
+        let (again, _) = d.discover().await.unwrap();
+        assert_eq!(addrs(&again), first);
+    }
+
+    #[test]
+    fn a_name_that_does_not_resolve_is_named() {
+        let err = Resolving::new(&["no-such-host.invalid:80".into()]).err().unwrap();
+        assert!(err.contains("no-such-host.invalid:80"), "{err}");
+    }
+}
