@@ -53,6 +53,10 @@ fn certs(dir: &str) {
     let ca_key = rcgen::KeyPair::generate().expect("key");
     let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
     ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    // Distinct names: a leaf whose issuer equals its subject is self-signed.
+    ca.distinguished_name = rcgen::DistinguishedName::new();
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "gatehouse bench CA");
     let ca_cert = ca.self_signed(&ca_key).expect("CA");
     let key = rcgen::KeyPair::generate().expect("key");
     let leaf =

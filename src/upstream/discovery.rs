@@ -86,8 +86,14 @@ mod tests {
         let d = Resolving::new(&["127.0.0.1:9001".into(), "localhost:9002".into()]).unwrap();
         let (first, _) = d.discover().await.unwrap();
         let first = addrs(&first);
-        assert!(first.contains(&"127.0.0.1:9001".parse().unwrap()), "{first:?}");
-        assert!(first.iter().any(|a| a.port() == 9002), "localhost resolved: {first:?}");
+        assert!(
+            first.contains(&"127.0.0.1:9001".parse().unwrap()),
+            "{first:?}"
+        );
+        assert!(
+            first.iter().any(|a| a.port() == 9002),
+            "localhost resolved: {first:?}"
+        );
         // Later calls look the names up again (asynchronously) and find the
         // same addresses here.
         let (again, _) = d.discover().await.unwrap();
@@ -96,7 +102,9 @@ mod tests {
 
     #[test]
     fn a_name_that_does_not_resolve_is_named() {
-        let err = Resolving::new(&["no-such-host.invalid:80".into()]).err().unwrap();
+        let err = Resolving::new(&["no-such-host.invalid:80".into()])
+            .err()
+            .unwrap();
         assert!(err.contains("no-such-host.invalid:80"), "{err}");
     }
 }
