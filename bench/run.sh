@@ -431,6 +431,8 @@ target "gatehouse cookie, Redis" "$G:$P_GH_REDIS/api/x" "Cookie: $COOKIE_NAME=$R
     "$G:$P_GH_REDIS_C/api/x" "Cookie: $COOKIE_NAME=$REDIS_COOKIE" "${PID_GH_REDIS_C:-}" "$A_GH_REDIS"
 target "gatehouse cookie, Redis, local_cache 1s" "$G:$P_GH_CACHE/api/x" "Cookie: $COOKIE_NAME=$REDIS_COOKIE" 1 "$PID_GH_CACHE" 1 \
     "$G:$P_GH_CACHE_C/api/x" "Cookie: $COOKIE_NAME=$REDIS_COOKIE" "${PID_GH_CACHE_C:-}" "$A_GH_CACHE"
+# Rows whose upstream is not bench_upstream (its CPU is the "upstream" column).
+declare -A UP_OF=(["WebSocket direct"]=$PID_WS ["gatehouse WebSocket, JWT"]=$PID_WS)
 NT=${#T_NAME[@]}
 # index NAME: the target's index, or nothing if it is not selected.
 index() {
@@ -590,19 +592,20 @@ timed_run() {
     local i=$1 round=$2 url=${T_URL[$1]} header=${T_HDR[$1]} out pids
     local pu0 ps0 up0 rd0 ch0 mb0 ma0 pu1 ps1 up1 rd1 ch1 mb1 ma1
     read -ra pids <<<"${T_PIDS[$i]}"
+    local up_pid=${UP_OF[${T_NAME[$i]}]:-$PID_UP}
     quiet
     local busy=$BUSY
     if ((WARMUP > 0)); then run_wrk "$url" "$header" "$WARMUP" "$WORK/warmup.txt"; fi
     out=$WORK/wrk-$round-$i.txt
     ticks "${pids[@]}"; pu0=$TICKS_U ps0=$TICKS_S
-    ticks "$PID_UP"; up0=$((TICKS_U + TICKS_S))
+    ticks "$up_pid"; up0=$((TICKS_U + TICKS_S))
     ticks "$PID_REDIS"; rd0=$((TICKS_U + TICKS_S))
     children_ticks; ch0=$CHILD_TICKS
     machine; mb0=$MACH_BUSY ma0=$MACH_ALL
     run_wrk "$url" "$header" "$DURATION" "$out"
     machine; mb1=$MACH_BUSY ma1=$MACH_ALL
     ticks "${pids[@]}"; pu1=$TICKS_U ps1=$TICKS_S
-    ticks "$PID_UP"; up1=$((TICKS_U + TICKS_S))
+    ticks "$up_pid"; up1=$((TICKS_U + TICKS_S))
     ticks "$PID_REDIS"; rd1=$((TICKS_U + TICKS_S))
     children_ticks; ch1=$CHILD_TICKS
     local rps p50 p99 bad reqs proxy sys up redis wrk_us ours other

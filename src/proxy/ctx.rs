@@ -40,9 +40,9 @@ pub struct RequestCtx {
     pub endpoint: bool,
     /// Whether the one connect retry SPEC §11 allows was used.
     pub retried: bool,
-    /// When the proxied answer started, for an identity whose stream may
-    /// need re-checking if it lasts (`stream_watch`).
-    pub answer_started: Option<std::time::Instant>,
+    /// A proxied answer for an identity with something to re-check: watched
+    /// once the exchange outlasts `stream_recheck` (`stream_watch`).
+    pub may_watch: bool,
     /// The re-checks of a long-lived stream.
     pub watch: Option<super::stream_watch::StreamWatch>,
     /// Whom a gateway endpoint served (its own account of it).
@@ -76,7 +76,7 @@ impl RequestCtx {
             seen: Seen::default(),
             endpoint: false,
             retried: false,
-            answer_started: None,
+            may_watch: false,
             watch: None,
             endpoint_user: None,
             start: Instant::now(),

@@ -173,16 +173,16 @@ impl Gatehouse {
         if resp.status == http::StatusCode::SWITCHING_PROTOCOLS || event_stream {
             self.start_watch(session, ctx, false);
         } else {
-            ctx.answer_started = Some(std::time::Instant::now());
+            ctx.may_watch = true;
         }
     }
 
-    /// A proxied exchange still flowing after `stream_recheck` is watched
-    /// from now on, checked at once.
+    /// A proxied exchange still flowing `stream_recheck` after its request
+    /// started is watched from now on, checked at once.
     fn watch_long_stream(&self, session: &Session, ctx: &mut RequestCtx) {
         let every = self.state.config.session.stream_recheck;
-        if ctx.watch.is_none() && ctx.answer_started.is_some_and(|t| t.elapsed() >= every) {
-            ctx.answer_started = None;
+        if ctx.may_watch && ctx.watch.is_none() && ctx.start.elapsed() >= every {
+            ctx.may_watch = false;
             self.start_watch(session, ctx, true);
         }
     }
