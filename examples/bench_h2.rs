@@ -8,6 +8,9 @@
 //!   each, `GET URL` with an optional `Name: value` header, for SECONDS.
 //!   Any answer other than 2xx counts as `Non-2xx`.
 
+#[path = "support/wrk_report.rs"]
+mod wrk_report;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -139,7 +142,7 @@ impl Load {
         for t in tasks {
             all.extend(t.await.unwrap_or_default());
         }
-        report(&mut all, self.run, non_2xx.load(Ordering::Relaxed));
+        wrk_report::print(&mut all, self.run, non_2xx.load(Ordering::Relaxed));
     }
 
     fn request(&self) -> http::Request<()> {
@@ -149,21 +152,4 @@ impl Load {
         }
         req.body(()).expect("request")
     }
-}
-
-/// wrk's lines: latency percentiles, totals, `Non-2xx`, req/s.
-fn report(all: &mut [u64], run: Duration, non_2xx: u64) {
-    all.sort_unstable();
-    let pct = |p: f64| {
-        let i = ((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1));
-        all.get(i).map_or(0.0, |&us| us as f64 / 1000.0)
-    };
-    println!("  Latency Distribution");
-    println!("     50%    {:.2}ms", pct(0.50));
-    println!("     99%    {:.2}ms", pct(0.99));
-    println!("  {} requests in {:.2}s", all.len(), run.as_secs_f64());
-    if non_2xx > 0 {
-        println!("  Non-2xx or 3xx responses: {non_2xx}");
-    }
-    println!("Requests/sec: {:.2}", all.len() as f64 / run.as_secs_f64());
 }

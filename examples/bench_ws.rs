@@ -4,6 +4,9 @@
 //! for SECONDS, and prints wrk's summary lines (a round trip counting as a
 //! request), so bench/run.sh reads it like a wrk run.
 
+#[path = "support/wrk_report.rs"]
+mod wrk_report;
+
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -85,14 +88,5 @@ async fn load(url: &str, connections: usize, run: Duration, token: Option<&Strin
     for t in tasks {
         all.extend(t.await.unwrap_or_default());
     }
-    all.sort_unstable();
-    let pct = |p: f64| {
-        let i = ((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1));
-        all.get(i).map_or(0.0, |&us| us as f64 / 1000.0)
-    };
-    println!("  Latency Distribution");
-    println!("     50%    {:.2}ms", pct(0.50));
-    println!("     99%    {:.2}ms", pct(0.99));
-    println!("  {} requests in {:.2}s", all.len(), run.as_secs_f64());
-    println!("Requests/sec: {:.2}", all.len() as f64 / run.as_secs_f64());
+    wrk_report::print(&mut all, run, 0);
 }
