@@ -254,3 +254,77 @@ async fn upstream_read_timeout_is_504_and_a_route_timeout_replaces_it() {
     let r = send(slow("/slow/x")).await;
     assert_eq!(r.status, 200, "{}", r.body);
 }
+
+/// An upstream that accepts connections but answers every request 503:
+/// alive to a TCP check, sick to an HTTP one. Counts the requests it got.
+async fn sick_upstream() -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let seen = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut head = Vec::new();
+                loop {
+                    match tcp.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                    while let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let request = String::from_utf8_lossy(&head[..end]).to_string();
+                        head.drain(..end + 4);
+                        if !request.contains("/healthz") {
+                            counter.fetch_add(1, Ordering::SeqCst);
+                        }
+                        let answer =
+                            "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nsick";
+                        if tcp.write_all(answer.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (addr, seen)
+}
+
+/// `[upstreams.X.health] path`: an HTTP check (2xx passes) marks an address
+/// down that a TCP check would keep, and it then gets no traffic.
+#[tokio::test(flavor = "multi_thread")]
+async fn http_health_checks_mark_a_non_2xx_address_down() {
+    use std::sync::atomic::Ordering;
+    let good = EchoUpstream::spawn();
+    let (sick, sick_requests) = sick_upstream().await;
+    let admin = free_port();
+    let gw = Gateway::builder()
+        .policy(&format!("{DEFAULT_ROLES}\n{ROUTES}"))
+        .unset("upstreams.app", "addr")
+        .set("upstreams.app", "addrs", &list(&[good.addr(), sick]))
+        .set("upstreams.app.health", "path", "\"/healthz\"")
+        .set("upstreams.app.health", "interval", "\"200ms\"")
+        .set("upstreams.app.health", "timeout", "\"200ms\"")
+        .set("upstreams.app.health", "unhealthy_after", "1")
+        .set("admin", "listen", &format!("\"127.0.0.1:{admin}\""))
+        .spawn()
+        .await;
+    wait_health(admin, sick, 0).await;
+    wait_health(admin, good.addr(), 1).await;
+    let before = sick_requests.load(Ordering::SeqCst);
+    for _ in 0..20 {
+        let (status, body) = get_status(&gw, "/x", None).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(
+        sick_requests.load(Ordering::SeqCst),
+        before,
+        "the address failing its HTTP check got traffic"
+    );
+}
