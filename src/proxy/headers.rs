@@ -25,16 +25,23 @@
 use std::net::IpAddr;
 
 use http::header::{self, HeaderName, HeaderValue};
-use pingora::http::RequestHeader;
+use pingora::http::{RequestHeader, StaticHeaderName};
 
 use crate::auth::Identity;
 use crate::config::HeaderConfig;
 
-/// The headers we set, as written upstream: Pingora copies a non-standard
-/// `HeaderName` into a new buffer on every insert, a `&'static str` it does not.
-const X_FORWARDED_FOR: &str = "X-Forwarded-For";
-const X_FORWARDED_PROTO: &str = "X-Forwarded-Proto";
-const X_FORWARDED_HOST: &str = "X-Forwarded-Host";
+/// The headers we set, as written upstream, in both forms: inserting a
+/// `StaticHeaderName` allocates nothing for the name (the vendored
+/// pingora-http's patch; a non-standard name given as text is copied, and
+/// the copy copied again for the case map, on every insert).
+static X_FORWARDED_FOR: StaticHeaderName =
+    StaticHeaderName::new("X-Forwarded-For", "x-forwarded-for");
+static X_FORWARDED_PROTO: StaticHeaderName =
+    StaticHeaderName::new("X-Forwarded-Proto", "x-forwarded-proto");
+static X_FORWARDED_HOST: StaticHeaderName =
+    StaticHeaderName::new("X-Forwarded-Host", "x-forwarded-host");
+/// SPEC §11: sent upstream and on every answer.
+pub static X_REQUEST_ID: StaticHeaderName = StaticHeaderName::new("X-Request-Id", "x-request-id");
 
 use crate::auth::identity::header_value;
 pub use crate::auth::identity::IdentityNames;
@@ -249,7 +256,7 @@ pub fn set_forwarded(
     let peer = peer.to_canonical().to_string();
     let chain: Vec<&[u8]> = if peer_trusted {
         req.headers
-            .get_all(X_FORWARDED_FOR)
+            .get_all(X_FORWARDED_FOR.header_name())
             .iter()
             .map(|v| v.as_bytes().trim_ascii())
             .filter(|v| !v.is_empty())
@@ -262,10 +269,10 @@ pub fn set_forwarded(
         xff.extend_from_slice(b", ");
     }
     xff.extend_from_slice(peer.as_bytes());
-    set_or_remove(req, X_FORWARDED_FOR, HeaderValue::from_bytes(&xff).ok());
+    set_or_remove(req, &X_FORWARDED_FOR, HeaderValue::from_bytes(&xff).ok());
 
-    for (name, ours) in [(X_FORWARDED_PROTO, proto), (X_FORWARDED_HOST, host)] {
-        if peer_trusted && req.headers.contains_key(name) {
+    for (name, ours) in [(&X_FORWARDED_PROTO, proto), (&X_FORWARDED_HOST, host)] {
+        if peer_trusted && req.headers.contains_key(name.header_name()) {
             continue;
         }
         set_or_remove(req, name, header_value(ours));
@@ -278,21 +285,31 @@ pub fn set_forwarded(
 /// that is not printable ASCII, or has edge spaces, is not sent (the header
 /// is left absent, never half-valid); a role that is empty or contains a
 /// comma is left out, so no role name can smuggle a second role.
-pub fn inject_identity(req: &mut RequestHeader, names: IdentityNames, identity: &Identity) {
-    for (name, value) in names.0.into_iter().zip(identity.header_values()) {
+pub fn inject_identity(req: &mut RequestHeader, names: &IdentityHeaders, identity: &Identity) {
+    for (name, value) in names.0.iter().zip(identity.header_values()) {
         set_or_remove(req, name, value);
+    }
+}
+
+/// The configured identity header names (`[headers]`, lower case, leaked
+/// once at start) as `StaticHeaderName`s, so their inserts allocate nothing.
+pub struct IdentityHeaders([StaticHeaderName; 3]);
+
+impl IdentityHeaders {
+    pub fn new(names: IdentityNames) -> Self {
+        IdentityHeaders(names.0.map(|n| StaticHeaderName::new(n, n)))
     }
 }
 
 /// Replace every line of `name` with `value` (an insert replaces them all),
 /// or remove them all.
-fn set_or_remove(req: &mut RequestHeader, name: &'static str, value: Option<HeaderValue>) {
+fn set_or_remove(req: &mut RequestHeader, name: &StaticHeaderName, value: Option<HeaderValue>) {
     match value {
         Some(value) => {
             let _ = req.insert_header(name, value);
         }
         None => {
-            req.remove_header(name);
+            req.remove_header(name.header_name());
         }
     }
 }
@@ -473,7 +490,7 @@ mod tests {
         set_forwarded(&mut r, peer, "https", "app.example", false);
         inject_identity(
             &mut r,
-            IdentityNames::new(&cfg().user, &cfg().email, &cfg().roles),
+            &IdentityHeaders::new(IdentityNames::new(&cfg().user, &cfg().email, &cfg().roles)),
             &alice(),
         );
         assert_eq!(all(&r, "x-auth-user"), ["alice"]);
@@ -647,7 +664,7 @@ mod tests {
         let mut r = req(&[("X-Auth-User", "root"), ("x-auth-roles", "admin")]);
         inject_identity(
             &mut r,
-            IdentityNames::new(&cfg().user, &cfg().email, &cfg().roles),
+            &IdentityHeaders::new(IdentityNames::new(&cfg().user, &cfg().email, &cfg().roles)),
             &alice(),
         );
         assert_eq!(all(&r, "x-auth-user"), ["alice"]);
@@ -674,7 +691,7 @@ mod tests {
         ]);
         inject_identity(
             &mut r,
-            IdentityNames::new(&cfg().user, &cfg().email, &cfg().roles),
+            &IdentityHeaders::new(IdentityNames::new(&cfg().user, &cfg().email, &cfg().roles)),
             &id,
         );
         assert!(r.headers.get("x-auth-user").is_none());
@@ -685,14 +702,14 @@ mod tests {
         id.roles.clear();
         inject_identity(
             &mut r,
-            IdentityNames::new(&cfg().user, &cfg().email, &cfg().roles),
+            &IdentityHeaders::new(IdentityNames::new(&cfg().user, &cfg().email, &cfg().roles)),
             &id,
         );
         assert!(r.headers.get("x-auth-roles").is_none());
         id.username = "jos\u{e9}".into();
         inject_identity(
             &mut r,
-            IdentityNames::new(&cfg().user, &cfg().email, &cfg().roles),
+            &IdentityHeaders::new(IdentityNames::new(&cfg().user, &cfg().email, &cfg().roles)),
             &id,
         );
         assert!(r.headers.get("x-auth-user").is_none());
@@ -710,7 +727,7 @@ mod tests {
         sanitize_request(&mut r, &cfg(), false);
         inject_identity(
             &mut r,
-            IdentityNames::new(&cfg().user, &cfg().email, &cfg().roles),
+            &IdentityHeaders::new(IdentityNames::new(&cfg().user, &cfg().email, &cfg().roles)),
             &alice(),
         );
         let mut wire = Vec::new();

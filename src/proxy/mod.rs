@@ -26,7 +26,7 @@ use crate::policy::framing::check_framing;
 use crate::policy::host::{request_host, RequestHost};
 use crate::policy::method::check_method;
 use crate::policy::normalize::request_target;
-use crate::policy::request_id::{self, request_id};
+use crate::policy::request_id::request_id;
 use crate::policy::{normalize, NormalizedPath};
 use crate::state::{AppState, Live};
 
@@ -43,7 +43,7 @@ use stream_watch::StreamWatch;
 /// The gateway as a Pingora proxy service.
 pub struct Gatehouse {
     pub state: Arc<AppState>,
-    identity_names: headers::IdentityNames,
+    identity_names: headers::IdentityHeaders,
 }
 
 /// How `request_filter` ended.
@@ -56,7 +56,7 @@ enum Flow {
 
 impl Gatehouse {
     pub fn new(state: Arc<AppState>) -> Self {
-        let identity_names = state.identity_names;
+        let identity_names = headers::IdentityHeaders::new(state.identity_names);
         Gatehouse {
             state,
             identity_names,
@@ -408,11 +408,11 @@ impl ProxyHttp for Gatehouse {
             ctx.peer_trusted,
         );
         if let Some(id) = permit.identity() {
-            headers::inject_identity(up, self.identity_names, id);
+            headers::inject_identity(up, &self.identity_names, id);
         }
         // Ours, never the client's (`sanitize_request` removed theirs).
         if let Some(id) = &ctx.request_id {
-            up.insert_header(request_id::HEADER, id)?;
+            up.insert_header(&headers::X_REQUEST_ID, id)?;
         }
         // The upstream sees the path that was matched, not the raw one.
         if !path.is(up.raw_path()) {
@@ -434,7 +434,7 @@ impl ProxyHttp for Gatehouse {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         if let Some(id) = &ctx.request_id {
-            resp.insert_header(request_id::HEADER, id)?;
+            resp.insert_header(&headers::X_REQUEST_ID, id)?;
         }
         if let Some(info) = &ctx.limit {
             for (name, value) in limit_headers(info, false) {

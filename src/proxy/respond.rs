@@ -12,7 +12,6 @@ use pingora::protocols::http::HttpTask;
 use pingora::proxy::Session;
 
 use crate::error::{status_answer, Answer, GateError};
-use crate::policy::request_id;
 use crate::proxy::grpc;
 use crate::proxy::RequestCtx;
 
@@ -57,7 +56,7 @@ pub async fn fail(session: &mut Session, e: GateError, ctx: &RequestCtx) -> ping
 pub async fn send(session: &mut Session, answer: Answer, ctx: &RequestCtx) -> pingora::Result<()> {
     let mut resp = head(&answer, ctx.tls)?;
     if let Some(id) = &ctx.request_id {
-        resp.insert_header(request_id::HEADER, id)?;
+        resp.insert_header(&crate::proxy::headers::X_REQUEST_ID, id)?;
     }
     if session.req_header().method == http::Method::HEAD || answer.body.is_empty() {
         session

@@ -38,6 +38,50 @@ impl CaseHeaderName {
 /// A trait that converts into case-sensitive header names.
 pub trait IntoCaseHeaderName {
     fn into_case_header_name(self) -> CaseHeaderName;
+
+    // gatehouse patch: the lower-case `HeaderName` too, when the name
+    // already has one that clones for free (a static one); `None` derives it
+    // from the case bytes as before (one copy, one more on the clone for
+    // the case map).
+    fn known_header_name(&self) -> Option<HeaderName> {
+        None
+    }
+}
+
+// gatehouse patch: a header name known at compile time, in both forms, so
+// inserting it allocates nothing for the name (a custom `HeaderName` parsed
+// from bytes is copied, and its first clone promotes the copy to a shared
+// buffer: two allocations on every insert).
+#[derive(Debug, Clone)]
+pub struct StaticHeaderName {
+    lower: HeaderName,
+    case: &'static str,
+}
+
+impl StaticHeaderName {
+    /// `case` as it is written on the wire (`"X-Request-Id"`) and `lower`,
+    /// the same name in lower case (panics if that is not a valid header
+    /// name, as `HeaderName::from_static`).
+    pub const fn new(case: &'static str, lower: &'static str) -> Self {
+        StaticHeaderName {
+            lower: HeaderName::from_static(lower),
+            case,
+        }
+    }
+
+    pub fn header_name(&self) -> &HeaderName {
+        &self.lower
+    }
+}
+
+impl IntoCaseHeaderName for &StaticHeaderName {
+    fn into_case_header_name(self) -> CaseHeaderName {
+        CaseHeaderName(Bytes::from_static(self.case.as_bytes()))
+    }
+
+    fn known_header_name(&self) -> Option<HeaderName> {
+        Some(self.lower.clone())
+    }
 }
 
 impl IntoCaseHeaderName for CaseHeaderName {

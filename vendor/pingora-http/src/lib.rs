@@ -44,6 +44,8 @@ use authority::{raw_target_authority, RawTargetAuthority};
 mod case_header_name;
 use case_header_name::CaseHeaderName;
 pub use case_header_name::IntoCaseHeaderName;
+// gatehouse patch: see `StaticHeaderName`.
+pub use case_header_name::StaticHeaderName;
 
 pub mod prelude {
     pub use crate::RequestHeader;
@@ -852,11 +854,16 @@ fn append_header_value<T>(
     name: impl IntoCaseHeaderName,
     value: T,
 ) -> Result<bool> {
+    // gatehouse patch: a known (static) name is not parsed and copied again.
+    let known = name.known_header_name();
     let case_header_name = name.into_case_header_name();
-    let header_name: HeaderName = case_header_name
-        .as_slice()
-        .try_into()
-        .or_err(InvalidHTTPHeader, "invalid header name")?;
+    let header_name: HeaderName = match known {
+        Some(header_name) => header_name,
+        None => case_header_name
+            .as_slice()
+            .try_into()
+            .or_err(InvalidHTTPHeader, "invalid header name")?,
+    };
     // store the original case in the map
     if let Some(name_map) = name_map {
         // Use the non-panicking `try_append`: the infallible `append` calls
@@ -881,11 +888,16 @@ fn insert_header_value<T>(
     name: impl IntoCaseHeaderName,
     value: T,
 ) -> Result<()> {
+    // gatehouse patch: a known (static) name is not parsed and copied again.
+    let known = name.known_header_name();
     let case_header_name = name.into_case_header_name();
-    let header_name: HeaderName = case_header_name
-        .as_slice()
-        .try_into()
-        .or_err(InvalidHTTPHeader, "invalid header name")?;
+    let header_name: HeaderName = match known {
+        Some(header_name) => header_name,
+        None => case_header_name
+            .as_slice()
+            .try_into()
+            .or_err(InvalidHTTPHeader, "invalid header name")?,
+    };
     if let Some(name_map) = name_map {
         // store the original case in the map
         name_map.insert(header_name.clone(), case_header_name);
