@@ -22,6 +22,7 @@
 //! must hold whatever peer options are set, and running it in
 //! `request_filter` leaves pingora a clean `Connection` header.
 
+use std::io::Write as _;
 use std::net::IpAddr;
 
 use http::header::{self, HeaderName, HeaderValue};
@@ -253,29 +254,42 @@ pub fn set_forwarded(
     host: &str,
     peer_trusted: bool,
 ) {
-    let peer = peer.to_canonical().to_string();
-    let chain: Vec<&[u8]> = if peer_trusted {
-        req.headers
-            .get_all(X_FORWARDED_FOR.header_name())
-            .iter()
-            .map(|v| v.as_bytes().trim_ascii())
-            .filter(|v| !v.is_empty())
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let mut xff = chain.join(&b", "[..]);
-    if !xff.is_empty() {
-        xff.extend_from_slice(b", ");
+    // The new value is built in one buffer: the trusted chain (if any),
+    // then the peer. One allocation, the header value's own.
+    let mut xff: Vec<u8> = Vec::new();
+    if peer_trusted {
+        for v in req.headers.get_all(X_FORWARDED_FOR.header_name()) {
+            let v = v.as_bytes().trim_ascii();
+            if !v.is_empty() {
+                xff.extend_from_slice(v);
+                xff.extend_from_slice(b", ");
+            }
+        }
     }
-    xff.extend_from_slice(peer.as_bytes());
-    set_or_remove(req, &X_FORWARDED_FOR, HeaderValue::from_bytes(&xff).ok());
+    let value = if xff.is_empty() {
+        let mut buf = [0u8; 48];
+        let mut w = &mut buf[..];
+        // An IP address always fits 48 bytes (IPv6 is at most 45).
+        let _ = write!(w, "{}", peer.to_canonical());
+        let used = 48 - w.len();
+        HeaderValue::from_bytes(&buf[..used]).ok()
+    } else {
+        let _ = write!(xff, "{}", peer.to_canonical());
+        HeaderValue::from_bytes(&xff).ok()
+    };
+    set_or_remove(req, &X_FORWARDED_FOR, value);
 
     for (name, ours) in [(&X_FORWARDED_PROTO, proto), (&X_FORWARDED_HOST, host)] {
         if peer_trusted && req.headers.contains_key(name.header_name()) {
             continue;
         }
-        set_or_remove(req, name, header_value(ours));
+        // The two schemes are static values: no allocation.
+        let value = match ours {
+            "https" => Some(HeaderValue::from_static("https")),
+            "http" => Some(HeaderValue::from_static("http")),
+            _ => header_value(ours),
+        };
+        set_or_remove(req, name, value);
     }
 }
 
