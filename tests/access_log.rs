@@ -11,11 +11,10 @@
 mod common;
 
 use std::net::IpAddr;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::conn::Conn;
-use common::gateway::{BIN, DEFAULT_ROLES};
+use common::gateway::DEFAULT_ROLES;
 use common::http::plain_client;
 use common::raw;
 use common::{login_json, send, Echo, Gateway, Login, Reply, Rig, StoreKind, ALICE_PW, BOB_PW};
@@ -118,21 +117,6 @@ fn assert_who(line: &Value, route: Value, upstream: Value, user: Value) {
     assert_eq!(line["user"], user, "user: {line}");
 }
 
-/// `gatehouse apikey create` against the rig's Redis.
-fn create_key(rig: &Rig, name: &str) -> String {
-    let out = Command::new(BIN)
-        .args([
-            "apikey", "create", "--name", name, "--roles", "user", "--config",
-        ])
-        .arg(rig.gw.config_path())
-        .current_dir(rig.gw.dir())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run gatehouse apikey create");
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 // Proxied (bearer, cookie, API key, public), refused (401, 403, 404, 400,
 // 502) and gateway-answered (login ok and failed, healthz) requests: one
 // line each, every field as expected, and no secret in the whole log.
@@ -142,7 +126,7 @@ async fn one_line_per_request_with_every_field_and_no_secret() {
     let c = plain_client(None);
     let base = rig.base();
     let echo = rig.echo.addr().to_string();
-    let key = create_key(&rig, "ci");
+    let key = rig.gw.create_api_key("ci");
     let no = Value::Null;
 
     // Login, ok: the user it signed in, its body counted.

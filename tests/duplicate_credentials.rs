@@ -14,9 +14,7 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 
-use common::gateway::BIN;
 use common::http::plain_client;
 use common::raw::{self, RawReply};
 use common::{login_json, Echo, Login, Rig, StoreKind, ALICE_PW, BOB_PW, COOKIE, REFRESH_COOKIE};
@@ -327,28 +325,13 @@ async fn duplicate_gateway_cookies_are_refused_everywhere() {
     assert_eq!(r.status, 200, "{r:?}");
 }
 
-/// `gatehouse apikey create --name NAME --roles user` against the rig's store.
-fn create_key(rig: &Rig, name: &str) -> String {
-    let out = Command::new(BIN)
-        .args([
-            "apikey", "create", "--name", name, "--roles", "user", "--config",
-        ])
-        .arg(rig.gw.config_path())
-        .current_dir(rig.gw.dir())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run gatehouse apikey create");
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 // Two X-API-Key headers get 400 (not an empty key's 401) everywhere;
 // `Authorization: ApiKey` beside `X-API-Key` keeps the documented
 // precedence and only the verified key is forwarded where asked.
 #[tokio::test]
 async fn duplicate_api_keys_are_refused_everywhere() {
     let rig = rig(StoreKind::Redis).await;
-    let (k1, k2) = (create_key(&rig, "ci"), create_key(&rig, "cd"));
+    let (k1, k2) = (rig.gw.create_api_key("ci"), rig.gw.create_api_key("cd"));
     let addr = rig.gw.http_addr();
 
     // Positive controls.

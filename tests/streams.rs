@@ -9,7 +9,6 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -238,13 +237,7 @@ async fn websocket_closed_after_user_lock() {
         .expect("upgrade");
     assert_eq!(first_message(&mut ws).await, "user=alice");
     assert!(round_trip(&mut ws, "before").await);
-    let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["user", "lock", "--user", "alice", "--config"])
-        .arg(gw.config_path())
-        .current_dir(gw.dir())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run gatehouse user lock");
+    let out = gw.cli(&["user", "lock", "--user", "alice"]);
     assert!(
         out.status.success(),
         "{}",

@@ -513,6 +513,26 @@ impl Gateway {
         self.dir().join("gateway.toml")
     }
 
+    /// `gatehouse ARGS --config <this gateway's config>`, run in its
+    /// directory (the admin commands act on its store).
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(BIN)
+            .args(args)
+            .arg("--config")
+            .arg(self.config_path())
+            .current_dir(self.dir())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run gatehouse")
+    }
+
+    /// `gatehouse apikey create --name NAME --roles user`: the new key.
+    pub fn create_api_key(&self, name: &str) -> String {
+        let out = self.cli(&["apikey", "create", "--name", name, "--roles", "user"]);
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
     /// The Ed25519 private key file (None for HS256).
     pub fn signing_key_file(&self) -> Option<&Path> {
         self.key_file.as_deref()
