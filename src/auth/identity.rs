@@ -41,16 +41,25 @@ impl Identity {
     /// role that is empty or contains a comma is left out, so no role name
     /// can smuggle a second role.
     pub fn header_values(&self) -> [Option<HeaderValue>; 3] {
-        let roles: Vec<&str> = self
+        // Joined straight into the value's own buffer: one allocation.
+        let mut roles: Vec<u8> = Vec::new();
+        for r in self
             .roles
             .iter()
-            .map(String::as_str)
-            .filter(|r| !r.contains(',') && header_value(r).is_some())
-            .collect();
+            .filter(|r| !r.contains(',') && sendable(r))
+        {
+            if !roles.is_empty() {
+                roles.push(b',');
+            }
+            roles.extend_from_slice(r.as_bytes());
+        }
+        let roles = (!roles.is_empty())
+            .then(|| HeaderValue::from_maybe_shared(bytes::Bytes::from(roles)).ok())
+            .flatten();
         let values = [
             header_value(&self.username),
             header_value(&self.email),
-            header_value(&roles.join(",")),
+            roles,
         ];
         for (value, raw) in values.iter().zip([&self.username, &self.email]) {
             if value.is_none() && !raw.is_empty() {
@@ -78,9 +87,15 @@ impl IdentityNames {
 
 /// A non-empty header value of printable ASCII with no edge spaces.
 pub fn header_value(s: &str) -> Option<HeaderValue> {
-    let printable = s.bytes().all(|b| (0x20..=0x7e).contains(&b));
-    if s.is_empty() || !printable || s.trim() != s {
+    if !sendable(s) {
         return None;
     }
     HeaderValue::from_str(s).ok()
+}
+
+/// Whether `s` may be sent as a header value: non-empty printable ASCII
+/// without edge spaces.
+fn sendable(s: &str) -> bool {
+    let printable = s.bytes().all(|b| (0x20..=0x7e).contains(&b));
+    !s.is_empty() && printable && s.trim() == s
 }
