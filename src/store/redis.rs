@@ -45,14 +45,16 @@ use super::memory::secs;
 use super::{
     gcra, session_ttl, unix_now, AccountStore, ApiKeyRecord, ApiKeyStore, GcraRule, LimitDecision,
     LimitStore, RefreshRecord, RefreshStore, RotateOutcome, SessionRecord, SessionStore, Store,
-    StoreError, TotpRecord,
+    StoreConfig, StoreError, TotpRecord,
 };
 
 mod accounts;
 pub mod cache;
+pub mod sentinel;
 pub mod source;
 
 use cache::SessionCache;
+use sentinel::{SentinelSettings, SentinelSource};
 use source::{Fixed, Source};
 
 /// Reconnect attempts per reconnection round, kept short so a Redis that
@@ -136,18 +138,26 @@ impl RedisStore {
         timeout: Duration,
         local_cache: Duration,
     ) -> Result<Self, StoreError> {
-        // The error text may quote the URL, and with it a password: drop it.
-        let client = redis::Client::open(url)
-            .map_err(|e| StoreError::Unavailable(format!("invalid redis url ({:?})", e.kind())))?;
-        // Fails now, not on first use, if the URL or settings are unusable.
-        ConnectionManager::new_lazy_with_config(client.clone(), manager_config(timeout))
-            .map_err(store_err)?;
-        Self::with_source(
-            Arc::new(Fixed::new(client)),
-            key_prefix,
-            timeout,
-            local_cache,
-        )
+        let source = fixed(url, None, None, timeout)?;
+        Self::with_source(source, key_prefix, timeout, local_cache)
+    }
+
+    /// The store `[store]` describes: one node (`url`) or the master the
+    /// sentinels name. No network I/O, as for `connect`.
+    pub fn from_config(cfg: &StoreConfig) -> Result<Self, StoreError> {
+        let password = cfg.password.as_ref().map(|p| p.0.as_str());
+        let source: Arc<dyn Source> = if cfg.sentinels.is_empty() {
+            fixed(&cfg.url, cfg.username.as_deref(), password, cfg.timeout)?
+        } else {
+            SentinelSource::start(&SentinelSettings {
+                sentinels: &cfg.sentinels,
+                master: &cfg.sentinel_master,
+                username: cfg.username.as_deref(),
+                password,
+                timeout: cfg.timeout,
+            })?
+        };
+        Self::with_source(source, &cfg.key_prefix, cfg.timeout, cfg.local_cache)
     }
 
     /// A store whose connections go where `source` says (no I/O here
@@ -277,6 +287,33 @@ impl RedisStore {
         let (generation, mut conn) = self.conn()?;
         self.bounded(generation, cmd.query_async(&mut conn)).await
     }
+}
+
+/// A fixed source on `url`, with `username`/`password` overriding the URL's.
+fn fixed(
+    url: &str,
+    username: Option<&str>,
+    password: Option<&str>,
+    timeout: Duration,
+) -> Result<Arc<dyn Source>, StoreError> {
+    use redis::IntoConnectionInfo;
+    // The error text may quote the URL, and with it a password: drop it.
+    let invalid =
+        |e: RedisError| StoreError::Unavailable(format!("invalid redis url ({:?})", e.kind()));
+    let mut info = url.into_connection_info().map_err(invalid)?;
+    let mut settings = info.redis_settings().clone();
+    if let Some(u) = username {
+        settings = settings.set_username(u);
+    }
+    if let Some(p) = password {
+        settings = settings.set_password(p);
+    }
+    info = info.set_redis_settings(settings);
+    let client = redis::Client::open(info).map_err(invalid)?;
+    // Fails now, not on first use, if the URL or settings are unusable.
+    ConnectionManager::new_lazy_with_config(client.clone(), manager_config(timeout))
+        .map_err(store_err)?;
+    Ok(Arc::new(Fixed::new(client)))
 }
 
 fn manager_config(timeout: Duration) -> ConnectionManagerConfig {
