@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use common::gateway::Gateway;
 use common::http::{bearer_get, cookie_get, plain_client, send};
-use common::sentinel::{info, SentinelDeployment};
+use common::sentinel::{info, keys, SentinelDeployment};
 use common::{login, EchoUpstream, ALICE_PW};
 
 /// One answer seen by the traffic loop.
@@ -67,9 +67,27 @@ async fn wait_ready(c: &reqwest::Client, base: &str, within: Duration) {
     }
 }
 
+/// How the master goes away.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Failover {
+    /// `SENTINEL FAILOVER`: the old master is demoted to a replica.
+    Manual,
+    /// SIGKILL of the master: the sentinels see it down after 1 s, agree, elect.
+    Kill,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn manual_failover_fails_closed_then_follows_the_new_master() {
-    let d = SentinelDeployment::spawn();
+    failover_under_traffic(Failover::Manual).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn master_killed_fails_closed_then_follows_the_new_master() {
+    failover_under_traffic(Failover::Kill).await;
+}
+
+async fn failover_under_traffic(how: Failover) {
+    let mut d = SentinelDeployment::spawn();
     let echo = EchoUpstream::spawn();
     let gw = gateway(&d, &echo).await;
     let base = gw.http_url();
@@ -132,7 +150,10 @@ async fn manual_failover_fails_closed_then_follows_the_new_master() {
 
     let old = d.master.port();
     let started = Instant::now();
-    d.failover();
+    match how {
+        Failover::Manual => d.failover(),
+        Failover::Kill => d.master.stop(),
+    }
     let new = d.replica_port();
     let agreed_after = d.wait_all_name(new, Duration::from_secs(15));
     let agreed = started + agreed_after;
@@ -165,7 +186,7 @@ async fn manual_failover_fails_closed_then_follows_the_new_master() {
     };
     let last_503 = failed.last().map(|s| s.at);
     println!(
-        "sentinel failover {old} -> {new}: sentinels agreed after {agreed_after:?}; \
+        "sentinel {how:?} failover {old} -> {new}: sentinels agreed after {agreed_after:?}; \
          {} of {} answers were 503, 503 window {window:?}, last 503 at {:?} after the agreement",
         failed.len(),
         seen.len(),
@@ -189,6 +210,16 @@ async fn manual_failover_fails_closed_then_follows_the_new_master() {
 
     // The gateway now works on the new master, and the logout held.
     assert!(info(new, "replication").contains("role:master"));
+    if how == Failover::Manual {
+        // The old master is demoted only when a sentinel reconfigures it,
+        // seconds later (SPEC §12); until then it takes writes, which is
+        // why the gateway follows +switch-master and polls, not the old node.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !info(old, "replication").contains("role:slave") {
+            assert!(Instant::now() < deadline, "old master never demoted");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
     wait_ready(&c, &base, Duration::from_secs(2)).await;
     assert_eq!(
         cookie_get(&c, &format!("{base}/app/x"), &alice.cookie)
@@ -209,6 +240,10 @@ async fn manual_failover_fails_closed_then_follows_the_new_master() {
             .await
             .status,
         200
+    );
+    assert!(
+        keys(new, "gh:s:*").len() >= 2,
+        "the gateway's sessions are not on the new master"
     );
     assert!(!gw.logs().contains("panicked"), "{}", gw.logs());
 }

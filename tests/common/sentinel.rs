@@ -222,3 +222,8 @@ fn query<T: redis::FromRedisValue>(port: u16, cmd: &redis::Cmd) -> redis::RedisR
 pub fn info(port: u16, section: &str) -> String {
     query(port, redis::cmd("INFO").arg(section)).unwrap_or_default()
 }
+
+/// `KEYS pattern` on the node on `port` (empty when it does not answer).
+pub fn keys(port: u16, pattern: &str) -> Vec<String> {
+    query(port, redis::cmd("KEYS").arg(pattern)).unwrap_or_default()
+}
