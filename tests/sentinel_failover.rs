@@ -162,7 +162,7 @@ async fn failover_under_traffic(how: Failover) {
     stop.store(true, Ordering::Release);
     traffic.await.expect("traffic task");
 
-    let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+    let seen = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));
     assert!(seen.len() > 100, "too little traffic: {}", seen.len());
     for s in seen.iter() {
         assert!(

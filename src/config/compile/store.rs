@@ -91,7 +91,7 @@ impl Compiler<'_> {
                 "at most \"5s\": it bounds how long a lost revocation message is ignored",
             );
         }
-        let username = s.username.as_ref().and_then(|v| {
+        let username = s.username.as_ref().map(|v| {
             self.redis_only(v, "store.username", backend);
             if v.get_ref().is_empty() || v.get_ref().chars().any(char::is_whitespace) {
                 self.d.at(
@@ -100,7 +100,7 @@ impl Compiler<'_> {
                     "must be a non-empty name without spaces",
                 );
             }
-            Some(v.get_ref().clone())
+            v.get_ref().clone()
         });
         let password = s.password_env.as_ref().and_then(|v| {
             self.redis_only(v, "store.password_env", backend);
