@@ -179,3 +179,55 @@ async fn watch_switch_master(url: String, shared: Arc<Shared>) {
         tokio::time::sleep(RESUBSCRIBE).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared() -> Shared {
+        Shared {
+            current: ArcSwapOption::empty(),
+            address: std::sync::Mutex::new(String::new()),
+            generation: AtomicU64::new(0),
+            wake: Notify::new(),
+        }
+    }
+
+    fn client(port: u16) -> redis::Client {
+        redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("client")
+    }
+
+    #[test]
+    fn only_a_different_master_is_a_new_generation() {
+        let s = shared();
+        adopt(&s, client(7000));
+        let first = s.current.load_full().map(|t| t.generation);
+        adopt(&s, client(7000));
+        assert_eq!(s.current.load_full().map(|t| t.generation), first);
+        adopt(&s, client(7001));
+        let second = s.current.load_full().expect("target");
+        assert_eq!(Some(second.generation), first.map(|g| g + 1));
+        assert!(second
+            .client
+            .get_connection_info()
+            .addr()
+            .to_string()
+            .ends_with("7001"));
+    }
+
+    #[tokio::test]
+    async fn failures_on_a_former_master_do_not_wake_the_resolver() {
+        let source = SentinelSource {
+            shared: Arc::new(shared()),
+            tasks: Vec::new(),
+        };
+        adopt(&source.shared, client(7000));
+        adopt(&source.shared, client(7001));
+        source.failed(1);
+        let woke = tokio::time::timeout(Duration::from_millis(50), source.shared.wake.notified());
+        assert!(woke.await.is_err(), "a stale failure woke the resolver");
+        source.failed(2);
+        let woke = tokio::time::timeout(Duration::from_millis(50), source.shared.wake.notified());
+        assert!(woke.await.is_ok(), "a current failure did not wake it");
+    }
+}
