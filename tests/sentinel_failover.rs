@@ -129,6 +129,7 @@ async fn failover_under_traffic(how: Failover) {
                     ("bearer", bearer_get(&c, &url, &bearer).await),
                     ("cookie", cookie_get(&c, &url, &cookie).await),
                     ("public", send(c.get(format!("{base}/public/x"))).await),
+                    ("readyz", send(c.get(format!("{base}/readyz"))).await),
                 ];
                 let at = Instant::now();
                 {
@@ -179,7 +180,19 @@ async fn failover_under_traffic(how: Failover) {
             s.body
         );
     }
-    let failed: Vec<&Seen> = seen.iter().filter(|s| s.status == 503).collect();
+    // The window is the protected routes' (readyz is checked below).
+    let failed: Vec<&Seen> = seen
+        .iter()
+        .filter(|s| s.status == 503 && s.what != "readyz")
+        .collect();
+    if how == Failover::Kill {
+        // No master answers between the kill and the promotion.
+        assert!(
+            seen.iter().any(|s| s.what == "readyz" && s.status == 503),
+            "/readyz stayed ready while no master answered"
+        );
+        assert!(!failed.is_empty(), "no 503 while no master answered");
+    }
     let window = match (failed.first(), failed.last()) {
         (Some(a), Some(b)) => b.at.duration_since(a.at),
         _ => Duration::ZERO,
