@@ -210,9 +210,9 @@ impl RedisStore {
 
     /// This thread's connection to the source's current target, with the
     /// target's generation (for `bounded` to report a failure against).
-    fn conn(&self) -> Result<(u64, ConnectionManager), StoreError> {
-        let Some(target) = self.source.target() else {
-            self.source.failed(0);
+    /// With no target known yet, waits up to the store timeout for one.
+    async fn conn(&self) -> Result<(u64, ConnectionManager), StoreError> {
+        let Some(target) = self.source.target_within(self.timeout).await else {
             return Err(StoreError::Unavailable("no redis master known".into()));
         };
         let cell = self.conns.get_or(|| Mutex::new(None));
@@ -278,13 +278,13 @@ impl RedisStore {
         for a in args {
             inv.arg(*a);
         }
-        let (generation, mut conn) = self.conn()?;
+        let (generation, mut conn) = self.conn().await?;
         self.bounded(generation, async move { inv.invoke_async(&mut conn).await })
             .await
     }
 
     async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, StoreError> {
-        let (generation, mut conn) = self.conn()?;
+        let (generation, mut conn) = self.conn().await?;
         self.bounded(generation, cmd.query_async(&mut conn)).await
     }
 }
@@ -527,7 +527,7 @@ impl RefreshStore for RedisStore {
             .arg(&key)
             .arg(ms(ttl))
             .ignore();
-        let (generation, mut conn) = self.conn()?;
+        let (generation, mut conn) = self.conn().await?;
         self.bounded(generation, pipe.exec_async(&mut conn)).await
     }
     async fn rotate_refresh(
@@ -598,7 +598,7 @@ impl LimitStore for RedisStore {
             .arg(&key)
             .arg(ms(window))
             .ignore();
-        let (generation, mut conn) = self.conn()?;
+        let (generation, mut conn) = self.conn().await?;
         let (n,): (u32,) = self
             .bounded(generation, pipe.query_async(&mut conn))
             .await?;

@@ -55,6 +55,17 @@ impl SentinelDeployment {
 
     /// A store on the master the sentinel names, once it has named one.
     pub async fn store(&self, prefix: &str) -> RedisStore {
+        let s = self.store_now(prefix);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while s.ping().await.is_err() {
+            assert!(Instant::now() < deadline, "no master from the sentinel");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        s
+    }
+
+    /// A store just built: the sentinel has not been asked yet.
+    pub fn store_now(&self, prefix: &str) -> RedisStore {
         let cfg = StoreConfig {
             backend: StoreBackend::Redis,
             url: String::new(),
@@ -66,13 +77,7 @@ impl SentinelDeployment {
             username: None,
             password: None,
         };
-        let s = RedisStore::from_config(&cfg).expect("sentinel store");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while s.ping().await.is_err() {
-            assert!(Instant::now() < deadline, "no master from the sentinel");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        s
+        RedisStore::from_config(&cfg).expect("sentinel store")
     }
 }
 
@@ -86,11 +91,12 @@ impl Drop for SentinelDeployment {
 }
 
 /// The store really talks to the monitored master: a key written through
-/// it is on that server.
+/// it is on that server. The first call right after construction succeeds
+/// (it waits for the sentinel's first answer, as `gatehouse user lock` needs).
 #[tokio::test]
 async fn sentinel_store_writes_to_the_named_master() {
     let d = SentinelDeployment::spawn();
-    let s = d.store("gh:").await;
+    let s = d.store_now("gh:");
     s.record_login_failure("probe", Duration::from_secs(60))
         .await
         .expect("write");

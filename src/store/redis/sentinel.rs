@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
+use async_trait::async_trait;
 use futures_util::StreamExt;
 use redis::sentinel::{Sentinel, SentinelNodeConnectionInfo};
 use redis::RedisConnectionInfo;
@@ -37,6 +38,8 @@ struct Shared {
     address: std::sync::Mutex<String>,
     generation: AtomicU64,
     wake: Notify,
+    /// Told whenever a target is adopted (for `target_within`).
+    adopted: Notify,
 }
 
 pub struct SentinelSource {
@@ -91,6 +94,7 @@ impl SentinelSource {
             address: std::sync::Mutex::new(String::new()),
             generation: AtomicU64::new(0),
             wake: Notify::new(),
+            adopted: Notify::new(),
         });
         let mut tasks = vec![tokio::spawn(resolve_forever(
             sentinel,
@@ -106,9 +110,22 @@ impl SentinelSource {
     }
 }
 
+#[async_trait]
 impl Source for SentinelSource {
     fn target(&self) -> Option<Arc<Target>> {
         self.shared.current.load_full()
+    }
+    async fn target_within(&self, within: Duration) -> Option<Arc<Target>> {
+        let adopted = self.shared.adopted.notified();
+        tokio::pin!(adopted);
+        // Registered before the check, so an adoption in between is not missed.
+        adopted.as_mut().enable();
+        if let Some(t) = self.target() {
+            return Some(t);
+        }
+        self.shared.wake.notify_one();
+        let _ = tokio::time::timeout(within, adopted).await;
+        self.target()
     }
     fn failed(&self, generation: u64) {
         // A failure on a target we already left says nothing new.
@@ -161,6 +178,7 @@ fn adopt(shared: &Shared, client: redis::Client) {
         .current
         .store(Some(Arc::new(Target { generation, client })));
     *current = address;
+    shared.adopted.notify_waiters();
 }
 
 /// Ask again as soon as a sentinel announces `+switch-master`.
@@ -190,6 +208,7 @@ mod tests {
             address: std::sync::Mutex::new(String::new()),
             generation: AtomicU64::new(0),
             wake: Notify::new(),
+            adopted: Notify::new(),
         }
     }
 
