@@ -11,6 +11,7 @@ mod issuers;
 mod owner;
 mod policy;
 mod server;
+mod store;
 #[cfg(test)]
 mod tests;
 mod upstreams;

@@ -78,6 +78,12 @@ pub struct RawStore {
     pub timeout: Option<Str>,
     /// Redis session cache lifetime ("0s": off).
     pub local_cache: Option<Str>,
+    /// Redis Sentinel (SPEC §12): `host:port` of each sentinel, instead of url.
+    pub sentinels: Option<Spanned<Vec<Str>>>,
+    pub sentinel_master: Option<Str>,
+    /// ACL user and the variable holding the password, for the data nodes.
+    pub username: Option<Str>,
+    pub password_env: Option<Str>,
 }
 
 #[derive(Debug, Default, Deserialize)]

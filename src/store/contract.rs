@@ -2,6 +2,7 @@
 //! and on `RedisStore` against a real `redis-server`, so both backends mean
 //! the same thing. Plus Redis-only checks: key prefix and TTL on every key,
 //! calls bounded while Redis is down or stalled, recovery when it returns.
+//! And the contract again through `[store] sentinels` (sentinel.rs).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -10,6 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::*;
+
+mod sentinel;
 
 // ---------------------------------------------------------------- harness
 
@@ -847,6 +850,15 @@ macro_rules! contract_tests {
                 async fn $case() {
                     let server = super::RedisServer::spawn();
                     super::$case(std::sync::Arc::new(server.store("gh:").await)).await;
+                }
+            )*
+        }
+        mod sentinel_master {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let d = super::sentinel::SentinelDeployment::spawn();
+                    super::$case(std::sync::Arc::new(d.store("gh:").await)).await;
                 }
             )*
         }

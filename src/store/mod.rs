@@ -42,6 +42,23 @@ pub struct StoreConfig {
     /// Redis only: lifetime of locally cached positive session lookups,
     /// invalidated over pub/sub (`0s`, the default: every request asks Redis).
     pub local_cache: Duration,
+    /// Redis Sentinel instead of `url`: `host:port` of each sentinel (empty:
+    /// use `url`) and the monitored master's name.
+    pub sentinels: Vec<String>,
+    pub sentinel_master: String,
+    /// ACL user and password on the data nodes (override the URL's).
+    pub username: Option<String>,
+    pub password: Option<RedisPassword>,
+}
+
+/// The Redis password (from `password_env`): never printed.
+#[derive(Clone)]
+pub struct RedisPassword(pub String);
+
+impl std::fmt::Debug for RedisPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -303,8 +320,6 @@ pub fn unix_now() -> i64 {
 pub async fn connect(cfg: &StoreConfig) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     Ok(match cfg.backend {
         StoreBackend::Memory => std::sync::Arc::new(MemoryStore::new()),
-        StoreBackend::Redis => std::sync::Arc::new(
-            RedisStore::connect(&cfg.url, &cfg.key_prefix, cfg.timeout, cfg.local_cache).await?,
-        ),
+        StoreBackend::Redis => std::sync::Arc::new(RedisStore::from_config(cfg)?),
     })
 }

@@ -23,12 +23,15 @@
 //! Scripts build session and index keys from the prefix, so this targets a
 //! single Redis (or a primary with replicas), not Redis Cluster.
 //!
+//! Connections come from a `source::Source`: a fixed URL, or the master
+//! the sentinels name (`sentinel.rs`), re-asked after failed calls.
+//!
 //! Availability (SPEC §6, §8): construction does no I/O, so the gateway
 //! starts while Redis is down; every call is bounded by `timeout` and fails
 //! with `Unavailable`/`Timeout` (→ 503, fail closed); the manager reconnects
 //! on the next calls once Redis is back.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -42,13 +45,17 @@ use super::memory::secs;
 use super::{
     gcra, session_ttl, unix_now, AccountStore, ApiKeyRecord, ApiKeyStore, GcraRule, LimitDecision,
     LimitStore, RefreshRecord, RefreshStore, RotateOutcome, SessionRecord, SessionStore, Store,
-    StoreError, TotpRecord,
+    StoreConfig, StoreError, TotpRecord,
 };
 
 mod accounts;
 pub mod cache;
+pub mod sentinel;
+pub mod source;
 
 use cache::SessionCache;
+use sentinel::{SentinelSettings, SentinelSource};
+use source::{Fixed, Source};
 
 /// Reconnect attempts per reconnection round, kept short so a Redis that
 /// comes back is noticed within a second or so; callers drive new rounds.
@@ -83,12 +90,13 @@ impl Scripts {
 
 /// The Redis store (`[store] backend = "redis"`).
 pub struct RedisStore {
-    client: redis::Client,
+    source: Arc<dyn Source>,
     config: ConnectionManagerConfig,
     /// One multiplexed connection per proxy thread, made lazily on first use
     /// there: its driver task then runs on that thread's runtime, so a store
-    /// call never waits for a wake-up from another thread.
-    conns: ThreadLocal<ConnectionManager>,
+    /// call never waits for a wake-up from another thread. Tagged with the
+    /// source's generation: a connection to a former target is replaced.
+    conns: ThreadLocal<Mutex<Option<(u64, ConnectionManager)>>>,
     /// `[store] local_cache`: positive session lookups, invalidated over pub/sub.
     pub(super) cache: Option<Arc<SessionCache>>,
     /// The invalidation subscriber, stopped with the store.
@@ -130,32 +138,51 @@ impl RedisStore {
         timeout: Duration,
         local_cache: Duration,
     ) -> Result<Self, StoreError> {
-        // The error text may quote the URL, and with it a password: drop it.
-        let client = redis::Client::open(url)
-            .map_err(|e| StoreError::Unavailable(format!("invalid redis url ({:?})", e.kind())))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(CONNECT_RETRIES)
-            .set_min_delay(CONNECT_MIN_DELAY)
-            .set_max_delay(CONNECT_MAX_DELAY);
-        // Fails now, not on first use, if the URL or settings are unusable.
-        ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
-            .map_err(store_err)?;
+        let source = fixed(url, None, None, timeout)?;
+        Self::with_source(source, key_prefix, timeout, local_cache)
+    }
+
+    /// The store `[store]` describes: one node (`url`) or the master the
+    /// sentinels name. No network I/O, as for `connect`.
+    pub fn from_config(cfg: &StoreConfig) -> Result<Self, StoreError> {
+        let password = cfg.password.as_ref().map(|p| p.0.as_str());
+        let source: Arc<dyn Source> = if cfg.sentinels.is_empty() {
+            fixed(&cfg.url, cfg.username.as_deref(), password, cfg.timeout)?
+        } else {
+            SentinelSource::start(&SentinelSettings {
+                sentinels: &cfg.sentinels,
+                master: &cfg.sentinel_master,
+                username: cfg.username.as_deref(),
+                password,
+                timeout: cfg.timeout,
+            })?
+        };
+        Self::with_source(source, &cfg.key_prefix, cfg.timeout, cfg.local_cache)
+    }
+
+    /// A store whose connections go where `source` says (no I/O here
+    /// either). Must run inside a Tokio runtime when `local_cache` is on.
+    pub fn with_source(
+        source: Arc<dyn Source>,
+        key_prefix: &str,
+        timeout: Duration,
+        local_cache: Duration,
+    ) -> Result<Self, StoreError> {
+        let config = manager_config(timeout);
         let (cache, subscriber) = if local_cache.is_zero() {
             (None, None)
         } else {
             let cache = SessionCache::new(local_cache);
             let channel = format!("{key_prefix}revoked");
             let task = tokio::spawn(cache::subscribe_forever(
-                client.clone(),
+                source.clone(),
                 channel,
                 cache.clone(),
             ));
             (Some(cache), Some(task))
         };
         Ok(RedisStore {
-            client,
+            source,
             config,
             conns: ThreadLocal::new(),
             cache,
@@ -181,14 +208,25 @@ impl RedisStore {
         }
     }
 
-    /// This thread's connection.
-    fn conn(&self) -> Result<ConnectionManager, StoreError> {
-        self.conns
-            .get_or_try(|| {
-                ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
-            })
-            .cloned()
-            .map_err(store_err)
+    /// This thread's connection to the source's current target, with the
+    /// target's generation (for `bounded` to report a failure against).
+    /// With no target known yet, waits up to the store timeout for one.
+    async fn conn(&self) -> Result<(u64, ConnectionManager), StoreError> {
+        let Some(target) = self.source.target_within(self.timeout).await else {
+            return Err(StoreError::Unavailable("no redis master known".into()));
+        };
+        let cell = self.conns.get_or(|| Mutex::new(None));
+        let mut slot = cell.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((generation, conn)) = slot.as_ref() {
+            if *generation == target.generation {
+                return Ok((*generation, conn.clone()));
+            }
+        }
+        let conn =
+            ConnectionManager::new_lazy_with_config(target.client.clone(), self.config.clone())
+                .map_err(store_err)?;
+        *slot = Some((target.generation, conn.clone()));
+        Ok((target.generation, conn))
     }
 
     fn key(&self, kind: &str, id: &str) -> String {
@@ -206,7 +244,9 @@ impl RedisStore {
     /// Run one Redis exchange: the one place every call passes, so the one
     /// bound (the store timeout: a dead or stalled Redis never holds a
     /// request) and the latency and error metrics (SPEC §9).
-    async fn bounded<T, F>(&self, fut: F) -> Result<T, StoreError>
+    /// A failure that a moved master could explain (anything but a reply
+    /// we could not decode) is reported to the source (SPEC §12).
+    async fn bounded<T, F>(&self, generation: u64, fut: F) -> Result<T, StoreError>
     where
         F: std::future::Future<Output = Result<T, RedisError>>,
     {
@@ -216,8 +256,11 @@ impl RedisStore {
             Err(_) => Err(StoreError::Timeout),
         };
         METRICS.store_latency.observe(start.elapsed().as_secs_f64());
-        if result.is_err() {
+        if let Err(e) = &result {
             METRICS.store_errors.inc();
+            if !matches!(e, StoreError::Corrupt(_)) {
+                self.source.failed(generation);
+            }
         }
         result
     }
@@ -235,15 +278,51 @@ impl RedisStore {
         for a in args {
             inv.arg(*a);
         }
-        let mut conn = self.conn()?;
-        self.bounded(async move { inv.invoke_async(&mut conn).await })
+        let (generation, mut conn) = self.conn().await?;
+        self.bounded(generation, async move { inv.invoke_async(&mut conn).await })
             .await
     }
 
     async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, StoreError> {
-        let mut conn = self.conn()?;
-        self.bounded(cmd.query_async(&mut conn)).await
+        let (generation, mut conn) = self.conn().await?;
+        self.bounded(generation, cmd.query_async(&mut conn)).await
     }
+}
+
+/// A fixed source on `url`, with `username`/`password` overriding the URL's.
+fn fixed(
+    url: &str,
+    username: Option<&str>,
+    password: Option<&str>,
+    timeout: Duration,
+) -> Result<Arc<dyn Source>, StoreError> {
+    use redis::IntoConnectionInfo;
+    // The error text may quote the URL, and with it a password: drop it.
+    let invalid =
+        |e: RedisError| StoreError::Unavailable(format!("invalid redis url ({:?})", e.kind()));
+    let mut info = url.into_connection_info().map_err(invalid)?;
+    let mut settings = info.redis_settings().clone();
+    if let Some(u) = username {
+        settings = settings.set_username(u);
+    }
+    if let Some(p) = password {
+        settings = settings.set_password(p);
+    }
+    info = info.set_redis_settings(settings);
+    let client = redis::Client::open(info).map_err(invalid)?;
+    // Fails now, not on first use, if the URL or settings are unusable.
+    ConnectionManager::new_lazy_with_config(client.clone(), manager_config(timeout))
+        .map_err(store_err)?;
+    Ok(Arc::new(Fixed::new(client)))
+}
+
+fn manager_config(timeout: Duration) -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout))
+        .set_number_of_retries(CONNECT_RETRIES)
+        .set_min_delay(CONNECT_MIN_DELAY)
+        .set_max_delay(CONNECT_MAX_DELAY)
 }
 
 fn store_err(e: RedisError) -> StoreError {
@@ -448,8 +527,8 @@ impl RefreshStore for RedisStore {
             .arg(&key)
             .arg(ms(ttl))
             .ignore();
-        let mut conn = self.conn()?;
-        self.bounded(pipe.exec_async(&mut conn)).await
+        let (generation, mut conn) = self.conn().await?;
+        self.bounded(generation, pipe.exec_async(&mut conn)).await
     }
     async fn rotate_refresh(
         &self,
@@ -519,8 +598,10 @@ impl LimitStore for RedisStore {
             .arg(&key)
             .arg(ms(window))
             .ignore();
-        let mut conn = self.conn()?;
-        let (n,): (u32,) = self.bounded(pipe.query_async(&mut conn)).await?;
+        let (generation, mut conn) = self.conn().await?;
+        let (n,): (u32,) = self
+            .bounded(generation, pipe.query_async(&mut conn))
+            .await?;
         Ok(n)
     }
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {

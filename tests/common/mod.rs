@@ -25,6 +25,7 @@ pub mod jwt;
 pub mod net;
 pub mod raw;
 pub mod redis;
+pub mod sentinel;
 pub mod snippet;
 pub mod tls;
 pub mod users;

@@ -1,5 +1,5 @@
-//! `[server]`, `[admin]`, `[store]`, `[users]` and `[log]`: where the
-//! gateway listens, whom it believes, where state lives, what it logs.
+//! `[server]`, `[admin]`, `[users]` and `[log]`: where the gateway
+//! listens, whom it believes, what it logs (`[store]`: store.rs).
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -11,16 +11,12 @@ use toml::Spanned;
 
 use super::{section, Compiler};
 use crate::config::raw::{self, Str};
-use crate::config::{AdminConfig, LogConfig, ServerConfig, StoreBackend, StoreConfig};
+use crate::config::{AdminConfig, LogConfig, ServerConfig};
 
 // Defaults (SPEC §2).
 const DEFAULT_THREADS: i64 = 2;
 const DEFAULT_SHUTDOWN: Duration = Duration::from_secs(10);
 const DEFAULT_AUTH_PREFIX: &str = "/auth";
-const DEFAULT_KEY_PREFIX: &str = "gh:";
-/// Longest `[store] local_cache` lifetime accepted.
-const MAX_LOCAL_CACHE: Duration = Duration::from_secs(5);
-const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(2);
 // Slow clients: nginx's client_header_timeout is 60s, its keepalive_timeout
 // 75s; a gateway in front of APIs can ask for the head sooner.
 const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -272,86 +268,6 @@ impl Compiler<'_> {
             );
         }
         Some(AdminConfig { listen })
-    }
-
-    // ---- [store] ----
-
-    pub(super) fn store(&mut self, raw: Option<Spanned<raw::RawStore>>) -> StoreConfig {
-        let (s, _) = section(raw);
-        let backend = match &s.backend {
-            None => StoreBackend::Memory,
-            Some(v) => match v.get_ref().as_str() {
-                "memory" => StoreBackend::Memory,
-                "redis" => StoreBackend::Redis,
-                other => {
-                    self.d.at(
-                        v.span(),
-                        "store.backend",
-                        format!("unknown backend {other:?}; use \"memory\" or \"redis\""),
-                    );
-                    StoreBackend::Memory
-                }
-            },
-        };
-        // The URL may hold a password: messages never echo it. A url with
-        // the memory backend is allowed (SPEC §2's own example has one) and
-        // unused.
-        if let Some(v) = &s.url {
-            let u = v.get_ref();
-            let ok = (u.starts_with("redis://") || u.starts_with("rediss://"))
-                && redis::parse_redis_url(u)
-                    .is_some_and(|p| p.host_str().is_some_and(|h| !h.is_empty()));
-            if !ok {
-                self.d.at(
-                    v.span(),
-                    "store.url",
-                    "not a redis URL; write redis://host:port/db (rediss:// for TLS)",
-                );
-            }
-        }
-        if backend == StoreBackend::Redis && s.url.is_none() {
-            let span = s.backend.as_ref().map(|b| b.span());
-            self.at(span, "store.url", "missing: backend \"redis\" needs url");
-        }
-        let url = s
-            .url
-            .as_ref()
-            .map(|v| v.get_ref().clone())
-            .unwrap_or_default();
-        let key_prefix = s
-            .key_prefix
-            .as_ref()
-            .map_or(DEFAULT_KEY_PREFIX.to_owned(), |v| v.get_ref().clone());
-        if let Some(v) = &s.key_prefix {
-            if v.get_ref()
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control())
-            {
-                self.d.at(
-                    v.span(),
-                    "store.key_prefix",
-                    "must not contain spaces or control characters",
-                );
-            }
-        }
-        let timeout = self.positive(s.timeout.as_ref(), "store.timeout", DEFAULT_STORE_TIMEOUT);
-        let local_cache =
-            self.duration(s.local_cache.as_ref(), "store.local_cache", Duration::ZERO);
-        if local_cache > MAX_LOCAL_CACHE {
-            let span = s.local_cache.as_ref().map(|v| v.span());
-            self.at(
-                span,
-                "store.local_cache",
-                "at most \"5s\": it bounds how long a lost revocation message is ignored",
-            );
-        }
-        StoreConfig {
-            backend,
-            url,
-            key_prefix,
-            timeout,
-            local_cache,
-        }
     }
 
     // ---- [log] ----

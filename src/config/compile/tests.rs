@@ -8,6 +8,7 @@ use http::Method;
 use ipnet::IpNet;
 
 mod http2;
+mod store;
 
 use super::auth::weak_secret;
 use super::load;
@@ -485,7 +486,6 @@ fn bad_configs_name_file_line_and_key() {
         (format!("{L}[admin]\nlisten = \"127.0.0.1:8080\"\n"), 4, "admin.listen", "differ from the public"),
         (format!("{L}[admin]\n"), 3, "admin.listen", "missing"),
         ("[store]\nbackend = \"etcd\"\n".into(), 2, "store.backend", "unknown backend \"etcd\""),
-        ("[store]\nbackend = \"redis\"\n".into(), 2, "store.url", "needs url"),
         ("[store]\nbackend = \"redis\"\nurl = \"http://x:1\"\n".into(), 3, "store.url", "not a redis URL"),
         ("[store]\ntimeout = \"0s\"\n".into(), 2, "store.timeout", "greater than zero"),
         ("[store]\nlocal_cache = \"10s\"\n".into(), 2, "store.local_cache", "at most"),

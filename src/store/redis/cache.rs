@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 
+use super::source::Source;
 use crate::store::ttl_map::TtlMap;
 use crate::store::SessionRecord;
 
@@ -94,10 +95,15 @@ impl SessionCache {
 }
 
 /// Keep a subscription to `channel` and feed it to `cache`, reconnecting
-/// forever; the cache is off whenever the subscription is down.
-pub async fn subscribe_forever(client: redis::Client, channel: String, cache: Arc<SessionCache>) {
+/// forever (to the source's current target); the cache is off whenever the
+/// subscription is down.
+pub async fn subscribe_forever(source: Arc<dyn Source>, channel: String, cache: Arc<SessionCache>) {
     loop {
-        match client.get_async_pubsub().await {
+        let Some(target) = source.target() else {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            continue;
+        };
+        match target.client.get_async_pubsub().await {
             Ok(mut pubsub) => {
                 if pubsub.subscribe(&channel).await.is_ok() {
                     cache.set_live(true);

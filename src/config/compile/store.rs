@@ -1,0 +1,284 @@
+//! `[store]`: where state lives. One Redis node (`url`) or a Sentinel
+//! deployment (`sentinels` + `sentinel_master`, SPEC §12), with optional ACL
+//! credentials for the data nodes.
+
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::{section, Compiler};
+use crate::config::raw::{self, Str};
+use crate::config::{StoreBackend, StoreConfig};
+use crate::store::RedisPassword;
+
+const DEFAULT_KEY_PREFIX: &str = "gh:";
+/// Longest `[store] local_cache` lifetime accepted.
+const MAX_LOCAL_CACHE: Duration = Duration::from_secs(5);
+const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl Compiler<'_> {
+    pub(super) fn store(&mut self, raw: Option<Spanned<raw::RawStore>>) -> StoreConfig {
+        let (s, _) = section(raw);
+        let backend = match &s.backend {
+            None => StoreBackend::Memory,
+            Some(v) => match v.get_ref().as_str() {
+                "memory" => StoreBackend::Memory,
+                "redis" => StoreBackend::Redis,
+                other => {
+                    self.d.at(
+                        v.span(),
+                        "store.backend",
+                        format!("unknown backend {other:?}; use \"memory\" or \"redis\""),
+                    );
+                    StoreBackend::Memory
+                }
+            },
+        };
+        // The URL may hold a password: messages never echo it. A url with
+        // the memory backend is allowed (SPEC §2's own example has one) and
+        // unused.
+        if let Some(v) = &s.url {
+            let u = v.get_ref();
+            let ok = (u.starts_with("redis://") || u.starts_with("rediss://"))
+                && redis::parse_redis_url(u)
+                    .is_some_and(|p| p.host_str().is_some_and(|h| !h.is_empty()));
+            if !ok {
+                self.d.at(
+                    v.span(),
+                    "store.url",
+                    "not a redis URL; write redis://host:port/db (rediss:// for TLS)",
+                );
+            }
+        }
+        let sentinels = self.sentinels(&s, backend);
+        if backend == StoreBackend::Redis && s.url.is_none() && s.sentinels.is_none() {
+            let span = s.backend.as_ref().map(|b| b.span());
+            self.at(
+                span,
+                "store.url",
+                "missing: backend \"redis\" needs url (or sentinels)",
+            );
+        }
+        let url = s
+            .url
+            .as_ref()
+            .map(|v| v.get_ref().clone())
+            .unwrap_or_default();
+        let key_prefix = s
+            .key_prefix
+            .as_ref()
+            .map_or(DEFAULT_KEY_PREFIX.to_owned(), |v| v.get_ref().clone());
+        if let Some(v) = &s.key_prefix {
+            if v.get_ref()
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
+            {
+                self.d.at(
+                    v.span(),
+                    "store.key_prefix",
+                    "must not contain spaces or control characters",
+                );
+            }
+        }
+        let timeout = self.positive(s.timeout.as_ref(), "store.timeout", DEFAULT_STORE_TIMEOUT);
+        let local_cache =
+            self.duration(s.local_cache.as_ref(), "store.local_cache", Duration::ZERO);
+        if local_cache > MAX_LOCAL_CACHE {
+            let span = s.local_cache.as_ref().map(|v| v.span());
+            self.at(
+                span,
+                "store.local_cache",
+                "at most \"5s\": it bounds how long a lost revocation message is ignored",
+            );
+        }
+        let username = s.username.as_ref().map(|v| {
+            self.redis_only(v, "store.username", backend);
+            if v.get_ref().is_empty() || v.get_ref().chars().any(char::is_whitespace) {
+                self.d.at(
+                    v.span(),
+                    "store.username",
+                    "must be a non-empty name without spaces",
+                );
+            }
+            v.get_ref().clone()
+        });
+        let password = s.password_env.as_ref().and_then(|v| {
+            self.redis_only(v, "store.password_env", backend);
+            self.redis_password(v)
+        });
+        let (sentinels, sentinel_master) = sentinels.unwrap_or_default();
+        StoreConfig {
+            backend,
+            url,
+            key_prefix,
+            timeout,
+            local_cache,
+            sentinels,
+            sentinel_master,
+            username,
+            password,
+        }
+    }
+
+    /// `sentinels` and `sentinel_master`: both or neither, and not with url.
+    fn sentinels(
+        &mut self,
+        s: &raw::RawStore,
+        backend: StoreBackend,
+    ) -> Option<(Vec<String>, String)> {
+        let Some(list) = &s.sentinels else {
+            if let Some(m) = &s.sentinel_master {
+                self.d.at(
+                    m.span(),
+                    "store.sentinel_master",
+                    "only with sentinels (the master's name the sentinels monitor)",
+                );
+            }
+            return None;
+        };
+        if backend != StoreBackend::Redis {
+            self.d.at(
+                list.span(),
+                "store.sentinels",
+                "only with backend = \"redis\"",
+            );
+        }
+        if s.url.is_some() {
+            self.d.at(
+                list.span(),
+                "store.sentinels",
+                "use either url (one node) or sentinels, not both",
+            );
+        }
+        if list.get_ref().is_empty() {
+            self.d.at(
+                list.span(),
+                "store.sentinels",
+                "empty: list the sentinels as \"host:port\"",
+            );
+        }
+        let mut addrs = Vec::new();
+        for (i, a) in list.get_ref().iter().enumerate() {
+            if host_port(a.get_ref()) {
+                addrs.push(a.get_ref().clone());
+            } else {
+                self.d.at(
+                    a.span(),
+                    format!("store.sentinels[{i}]"),
+                    format!("{:?} is not host:port", a.get_ref()),
+                );
+            }
+        }
+        let master = match &s.sentinel_master {
+            Some(m) => {
+                let name = m.get_ref();
+                if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    self.d.at(
+                        m.span(),
+                        "store.sentinel_master",
+                        "must be a non-empty name without spaces",
+                    );
+                }
+                name.clone()
+            }
+            None => {
+                self.d.at(
+                    list.span(),
+                    "store.sentinel_master",
+                    "missing: sentinels need the monitored master's name",
+                );
+                String::new()
+            }
+        };
+        Some((addrs, master))
+    }
+
+    fn redis_only(&mut self, v: &Str, key: &str, backend: StoreBackend) {
+        if backend != StoreBackend::Redis {
+            self.d.at(v.span(), key, "only with backend = \"redis\"");
+        }
+    }
+
+    /// The password from the environment variable `v` names.
+    fn redis_password(&mut self, v: &Str) -> Option<RedisPassword> {
+        let key = "store.password_env";
+        let env = v.get_ref();
+        if env.is_empty() || env.contains(['=', '\0']) {
+            self.d.at(
+                v.span(),
+                key,
+                format!("{env:?} is not an environment variable name"),
+            );
+            return None;
+        }
+        match std::env::var(env) {
+            Ok(p) if !p.is_empty() => Some(RedisPassword(p)),
+            Ok(_) => {
+                self.d.at(
+                    v.span(),
+                    key,
+                    format!("environment variable {env} is empty"),
+                );
+                None
+            }
+            Err(std::env::VarError::NotPresent) => {
+                self.d.at(
+                    v.span(),
+                    key,
+                    format!("environment variable {env} is not set"),
+                );
+                None
+            }
+            Err(std::env::VarError::NotUnicode(_)) => {
+                self.d.at(
+                    v.span(),
+                    key,
+                    format!("environment variable {env} is not valid UTF-8"),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// `host:port` with a non-empty host (a name, IPv4, or `[IPv6]`) and a
+/// port in 1..=65535.
+fn host_port(a: &str) -> bool {
+    let Some((host, port)) = a.rsplit_once(':') else {
+        return false;
+    };
+    let host_ok = if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        v6.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
+    };
+    host_ok && port.parse::<u16>().is_ok_and(|p| p > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_port;
+
+    #[test]
+    fn sentinel_addresses() {
+        for (a, ok) in [
+            ("h1:26379", true),
+            ("127.0.0.1:26379", true),
+            ("[::1]:26379", true),
+            ("sentinel-0.redis.svc:26379", true),
+            ("h1", false),
+            (":26379", false),
+            ("h1:0", false),
+            ("h1:65536", false),
+            ("h1:port", false),
+            ("redis://h1:26379", false),
+            ("::1:26379", false),
+            ("h 1:26379", false),
+        ] {
+            assert_eq!(host_port(a), ok, "{a}");
+        }
+    }
+}

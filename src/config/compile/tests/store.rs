@@ -1,0 +1,71 @@
+//! `[store]` Redis Sentinel and ACL keys (SPEC §12).
+
+use super::{assert_one, with_base, Fixture};
+use crate::config::StoreBackend;
+
+const R: &str = "[store]\nbackend = \"redis\"\n";
+
+#[test]
+fn sentinel_keys_compile() {
+    let fx = Fixture::new();
+    std::env::set_var("GH_TEST_REDIS_PW_7a2e", "s3cret-redis-pw");
+    let text = with_base(&format!(
+        "{R}sentinels = [\"h1:26379\", \"10.0.0.2:26380\", \"[::1]:26381\"]\n\
+         sentinel_master = \"mymaster\"\nusername = \"gatehouse\"\n\
+         password_env = \"GH_TEST_REDIS_PW_7a2e\"\n"
+    ));
+    let cfg = fx.load(&text).unwrap_or_else(|e| panic!("{e}"));
+    let s = &cfg.store;
+    assert_eq!(s.backend, StoreBackend::Redis);
+    assert_eq!(
+        s.sentinels,
+        vec!["h1:26379", "10.0.0.2:26380", "[::1]:26381"]
+    );
+    assert_eq!(s.sentinel_master, "mymaster");
+    assert_eq!(s.username.as_deref(), Some("gatehouse"));
+    assert_eq!(
+        s.password.as_ref().map(|p| p.0.as_str()),
+        Some("s3cret-redis-pw")
+    );
+    assert!(s.url.is_empty());
+    let debug = format!("{s:?}");
+    assert!(
+        !debug.contains("s3cret"),
+        "password leaked into Debug: {debug}"
+    );
+
+    // A url alone keeps working, with ACL credentials beside it.
+    let text = with_base(&format!(
+        "{R}url = \"redis://127.0.0.1:6379/0\"\nusername = \"gatehouse\"\n"
+    ));
+    let cfg = fx.load(&text).unwrap_or_else(|e| panic!("{e}"));
+    assert!(cfg.store.sentinels.is_empty() && cfg.store.password.is_none());
+}
+
+#[test]
+fn bad_sentinel_keys_name_file_line_and_key() {
+    let fx = Fixture::new();
+    let m = "sentinel_master = \"mymaster\"\n";
+    #[rustfmt::skip]
+    let cases: Vec<(String, usize, &str, &str)> = vec![
+        (R.into(), 2, "store.url", "needs url (or sentinels)"),
+        (format!("{R}url = \"redis://h:1/\"\nsentinels = [\"h:26379\"]\n{m}"), 4, "store.sentinels", "not both"),
+        (format!("{R}sentinels = [\"h:26379\"]\n"), 3, "store.sentinel_master", "missing"),
+        (format!("{R}url = \"redis://h:1/\"\n{m}"), 4, "store.sentinel_master", "only with sentinels"),
+        (format!("{R}sentinels = [\"h:26379\", \"h2\"]\n{m}"), 3, "store.sentinels[1]", "\"h2\" is not host:port"),
+        (format!("{R}sentinels = [\"redis://h:26379\"]\n{m}"), 3, "store.sentinels[0]", "not host:port"),
+        (format!("{R}sentinels = [\"h:0\"]\n{m}"), 3, "store.sentinels[0]", "not host:port"),
+        (format!("{R}sentinels = []\n{m}"), 3, "store.sentinels", "empty"),
+        (format!("{R}sentinels = \"h:26379\"\n{m}"), 3, "store.sentinels", "invalid type"),
+        (format!("{R}sentinels = [\"h:26379\"]\nsentinel_master = \"my master\"\n"), 4, "store.sentinel_master", "without spaces"),
+        (format!("[store]\nsentinels = [\"h:26379\"]\n{m}"), 2, "store.sentinels", "only with backend = \"redis\""),
+        (format!("{R}url = \"redis://h:1/\"\npassword_env = \"GH_TEST_REDIS_PW_UNSET_7a2e\"\n"), 4, "store.password_env", "is not set"),
+        (format!("{R}url = \"redis://h:1/\"\npassword_env = \"A=B\"\n"), 4, "store.password_env", "not an environment variable name"),
+        (format!("{R}url = \"redis://h:1/\"\nusername = \"\"\n"), 4, "store.username", "non-empty"),
+        ("[store]\nusername = \"gatehouse\"\n".into(), 2, "store.username", "only with backend = \"redis\""),
+        (format!("{R}url = \"redis://h:1/\"\npassword = \"x\"\n"), 4, "store.password", "unknown field `password`"),
+    ];
+    for (snippet, line, key, msg) in cases {
+        assert_one(&fx, &snippet, line, key, msg);
+    }
+}
