@@ -102,33 +102,17 @@ pub fn not_captured(name: &str, pattern: &PathPattern) -> String {
 /// the address it will act on. An empty `want` (a user without an email)
 /// never matches: a segment is never empty.
 fn decoded_eq(segment: &str, want: &str, fold_case: bool) -> bool {
-    let (mut seg, mut want) = (segment.as_bytes(), want.as_bytes());
-    while let Some((&b, rest)) = seg.split_first() {
-        let (byte, rest) = match (b, rest) {
-            (b'%', [h, l, tail @ ..]) => match (hex(*h), hex(*l)) {
-                (Some(h), Some(l)) => (h << 4 | l, tail),
-                _ => return false,
-            },
-            _ => (b, rest),
-        };
-        let Some((&w, wrest)) = want.split_first() else {
-            return false;
-        };
-        let same = if fold_case {
-            byte.eq_ignore_ascii_case(&w)
+    let decoded = percent_encoding::percent_decode(segment.as_bytes());
+    let same = |(a, b): (u8, &u8)| {
+        if fold_case {
+            a.eq_ignore_ascii_case(b)
         } else {
-            byte == w
-        };
-        if !same {
-            return false;
+            a == *b
         }
-        (seg, want) = (rest, wrest);
-    }
-    want.is_empty() && !segment.is_empty()
-}
-
-fn hex(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
+    };
+    !segment.is_empty()
+        && decoded.clone().count() == want.len()
+        && decoded.zip(want.as_bytes()).all(same)
 }
 
 #[cfg(test)]
