@@ -332,3 +332,32 @@ async fn event_stream_is_cut_after_logout() {
     assert!(ended.is_ok(), "event stream still flowing 5 s after logout");
     assert!(logged_out.elapsed() < Duration::from_millis(1500));
 }
+
+/// An API key's socket (the key in `Authorization: ApiKey`, as clients of
+/// the API send it) is closed once `gatehouse apikey revoke` ends the key.
+#[tokio::test(flavor = "multi_thread")]
+async fn websocket_on_an_api_key_closed_after_revoke() {
+    let redis = RedisServer::spawn();
+    let ws_addr = ws_server().await;
+    let gw = gateway(ws_addr).redis(&redis).spawn().await;
+    let key = gw.create_api_key("ws-client");
+    let mut req = ws_url(&gw, "/ws").into_client_request().expect("request");
+    req.headers_mut().insert(
+        "authorization",
+        format!("ApiKey {key}").parse().expect("value"),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("upgrade");
+    assert_eq!(first_message(&mut ws).await, "user=apikey:ws-client");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(round_trip(&mut ws, "still a live key").await);
+    let out = gw.cli(&["apikey", "revoke", "--name", "ws-client"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let took = closed_within(&mut ws, Duration::from_secs(3)).await;
+    assert!(took < Duration::from_millis(1500), "closed after {took:?}");
+}

@@ -5,9 +5,7 @@
 //! stateless: nothing to re-check, it is bounded by its own lifetime only at
 //! the upgrade.
 
-use http::HeaderMap;
-
-use crate::auth::check::current_user;
+use crate::auth::check::{current_user, Credentials};
 use crate::auth::users::UserDirectory;
 use crate::auth::{apikey, AuthMethod, Identity};
 use crate::store::{Store, StoreError};
@@ -21,19 +19,17 @@ pub enum StreamBasis {
 }
 
 impl StreamBasis {
-    /// The basis of a granted identity; `headers` are the request's (the
-    /// API key is read again from them, never kept in the identity).
-    pub fn of(identity: &Identity, headers: &HeaderMap) -> StreamBasis {
-        match (&identity.sid, identity.method) {
-            (Some(sid), AuthMethod::Cookie | AuthMethod::Bearer) => {
+    /// The basis of a granted identity; `creds` are the request's, as the
+    /// decision read them (`Authenticator::credentials`): the API key is
+    /// taken from there again, never kept in the identity.
+    pub fn of(identity: &Identity, creds: Credentials<'_>) -> StreamBasis {
+        match (&identity.sid, identity.method, creds) {
+            (Some(sid), AuthMethod::Cookie | AuthMethod::Bearer, _) => {
                 StreamBasis::Session { sid: sid.clone() }
             }
-            (_, AuthMethod::ApiKey) => headers
-                .get("x-api-key")
-                .and_then(|v| v.to_str().ok())
-                .map_or(StreamBasis::Stateless, |k| StreamBasis::ApiKey {
-                    key: k.to_owned(),
-                }),
+            (_, AuthMethod::ApiKey, Credentials::ApiKey(key)) => StreamBasis::ApiKey {
+                key: key.to_owned(),
+            },
             _ => StreamBasis::Stateless,
         }
     }

@@ -191,7 +191,10 @@ impl Gatehouse {
         let Some(id) = ctx.permit.as_ref().and_then(|p| p.identity()) else {
             return;
         };
-        let basis = StreamBasis::of(id, &session.req_header().headers);
+        let Ok(creds) = self.state.auth.credentials(&session.req_header().headers) else {
+            return;
+        };
+        let basis = StreamBasis::of(id, creds);
         if basis != StreamBasis::Stateless {
             ctx.watch = Some(StreamWatch::start(self.state.clone(), basis, check_now));
         }
