@@ -13,7 +13,7 @@ use pingora::upstreams::peer::HttpPeer;
 use pingora_load_balancing::selection::consistent::KetamaHashing;
 use pingora_load_balancing::selection::{BackendIter, BackendSelection, Random, RoundRobin};
 use pingora_load_balancing::{Backend, Backends, LoadBalancer};
-use prometheus::IntCounter;
+use prometheus::{IntCounter, IntGauge};
 
 use crate::metrics::METRICS;
 #[cfg(test)]
@@ -41,9 +41,16 @@ enum Balancer {
 pub struct Pool {
     config: Upstream,
     balancer: Balancer,
-    /// Per-address request counters, rebuilt when the address set changes
-    /// (a handle lookup per request instead of a label hash).
-    counters: arc_swap::ArcSwap<Vec<(SocketAddr, IntCounter)>>,
+    /// Per-address metric handles, rebuilt when the address set changes
+    /// (a handle lookup per request or check instead of a label hash).
+    addresses: arc_swap::ArcSwap<Vec<AddressMetrics>>,
+}
+
+/// One address's series (`gatehouse_upstream_*{upstream,addr}`).
+struct AddressMetrics {
+    addr: SocketAddr,
+    requests: IntCounter,
+    healthy: IntGauge,
 }
 
 impl Pool {
@@ -59,7 +66,7 @@ impl Pool {
         let pool = Pool {
             config: u.clone(),
             balancer,
-            counters: Default::default(),
+            addresses: Default::default(),
         };
         pool.count_addresses();
         Ok(pool)
@@ -120,8 +127,8 @@ impl Pool {
 
     /// Count one request sent to `addr`.
     pub fn count_request(&self, addr: SocketAddr) {
-        if let Some((_, c)) = self.counters.load().iter().find(|(a, _)| *a == addr) {
-            c.inc();
+        if let Some(m) = self.addresses.load().iter().find(|m| m.addr == addr) {
+            m.requests.inc();
         }
     }
 
@@ -147,12 +154,16 @@ impl Pool {
             return;
         }
         self.backends().run_health_check(true).await;
+        self.publish_health();
+    }
+
+    /// The health gauges, from the balancer's current view.
+    fn publish_health(&self) {
+        let addresses = self.addresses.load();
         for (addr, healthy) in self.health() {
-            let label = addr.to_string();
-            METRICS
-                .upstream_healthy
-                .with_label_values(&[&self.config.name, &label])
-                .set(i64::from(healthy));
+            if let Some(m) = addresses.iter().find(|m| m.addr == addr) {
+                m.healthy.set(i64::from(healthy));
+            }
         }
     }
 
@@ -174,23 +185,23 @@ impl Pool {
         }
     }
 
-    /// (Re)build the per-address counters and the health gauges' first values.
+    /// (Re)build the per-address metric handles, then the gauges' values.
     fn count_addresses(&self) {
         let name = &self.config.name;
-        let counters = self
+        let addresses = self
             .health()
             .into_iter()
-            .map(|(addr, healthy)| {
+            .map(|(addr, _)| {
                 let label = addr.to_string();
-                METRICS
-                    .upstream_healthy
-                    .with_label_values(&[name, &label])
-                    .set(i64::from(healthy));
-                let c = METRICS.upstream_requests.with_label_values(&[name, &label]);
-                (addr, c)
+                AddressMetrics {
+                    addr,
+                    requests: METRICS.upstream_requests.with_label_values(&[name, &label]),
+                    healthy: METRICS.upstream_healthy.with_label_values(&[name, &label]),
+                }
             })
             .collect();
-        self.counters.store(Arc::new(counters));
+        self.addresses.store(Arc::new(addresses));
+        self.publish_health();
     }
 }
 
