@@ -156,9 +156,7 @@ impl Gatehouse {
             ));
         }
     }
-}
 
-impl Gatehouse {
     /// At the answer's head: a WebSocket (101) or event stream is watched
     /// from now on; any other answer is watched once it turns out to last
     /// (`watch_long_stream`). Only identities with something to re-check.
