@@ -255,7 +255,7 @@ async fn failover_under_traffic(how: Failover) {
         200
     );
     assert!(
-        keys(new, "gh:s:*").len() >= 2,
+        keys(new, "gh:{*}:s:*").len() >= 2,
         "the gateway's sessions are not on the new master"
     );
     assert!(!gw.logs().contains("panicked"), "{}", gw.logs());

@@ -24,6 +24,7 @@ mod contract;
 pub mod gcra;
 pub mod memory;
 pub mod redis;
+pub mod slot;
 pub mod ttl_map;
 
 pub use gcra::{GcraRule, LimitDecision, LimitInfo};

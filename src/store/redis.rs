@@ -1,27 +1,31 @@
 //! The Redis store: redis-rs ConnectionManager (multiplexed, reconnecting),
 //! key prefix, a TTL on every key, Lua scripts (EVALSHA) for atomic steps.
 //!
-//! Key layout, all under the configured prefix `{p}`:
-//! - `{p}s:{sid}`  hash `rec` (record JSON), `ls` (last_seen), `exp`, `uid`;
-//!   TTL `min(idle, expires_at - now)`, slid by `session_touch.lua`.
-//! - `{p}u:{uid}`  set of sids; TTL until the user's latest `expires_at`;
-//!   dead members pruned on create, list and delete.
-//! - `{p}r:{hash}` hash `sid`, `uid`, `exp` (+ `rot`, `nexp`, `sealed` once
-//!   rotated); TTL of the token, unchanged by rotation.
+//! Key layout, all under the configured prefix `{p}`. `{t}` is the user's
+//! slot tag (`store::slot`): one user's records share a Redis Cluster slot,
+//! so every script runs on one slot (SPEC §12); session ids and refresh
+//! token hashes start with it.
+//! - `{p}{t}:s:{sid}`  hash `rec` (record JSON), `ls` (last_seen), `exp`,
+//!   `uid`; TTL `min(idle, expires_at - now)`, slid by `session_touch.lua`.
+//! - `{p}{t}:u:{uid}`  set of sids; TTL until the user's latest
+//!   `expires_at`; dead members pruned on create, list and delete.
+//! - `{p}{t}:r:{hash}` hash `sid`, `uid`, `exp` (+ `rot`, `nexp`, `sealed`
+//!   once rotated); TTL of the token, unchanged by rotation.
 //! - `{p}rl:{key}` GCRA TAT in µs; TTL until the budget is full again.
 //! - `{p}lf:{key}` failed-login counter; TTL the lockout window.
 //!
 //! Long-lived, no TTL (see the `store` module doc; `accounts.rs`):
-//! - `{p}ak:{hash}` API key: hash `rec` (record JSON), `lu` (last used,
+//! - `{p}{ak}:ak:{hash}` API key: hash `rec` (record JSON), `lu` (last used,
 //!   written at most once per minute); a TTL only if created with one.
-//! - `{p}akn`      hash name → key hash; entries of expired keys are pruned
-//!   by `list` and replaced by `create`.
-//! - `{p}lock:{uid}` admin lock flag.
-//! - `{p}totp:{uid}` hash `secret`, `active`, `step` (last used time step),
-//!   `bk:{hash}` per unused backup code; TTL only while pending.
+//! - `{p}{ak}:akn`      hash name → key hash; entries of expired keys are
+//!   pruned by `list` and replaced by `create` (all API keys in one slot:
+//!   they are few, and the name index must move with them).
+//! - `{p}{t}:lock:{uid}` admin lock flag.
+//! - `{p}{t}:totp:{uid}` hash `secret`, `active`, `step` (last used time
+//!   step), `bk:{hash}` per unused backup code; TTL only while pending.
 //!
-//! Scripts build session and index keys from the prefix, so this targets a
-//! single Redis (or a primary with replicas), not Redis Cluster.
+//! Scripts that walk a user's index build that user's session keys from a
+//! prefix carrying the same tag, so they stay on the slot of their keys.
 //!
 //! Connections come from a `source::Source`: a fixed URL, or the master
 //! the sentinels name (`sentinel.rs`), re-asked after failed calls.
@@ -43,9 +47,9 @@ use crate::metrics::METRICS;
 
 use super::memory::secs;
 use super::{
-    gcra, session_ttl, unix_now, AccountStore, ApiKeyRecord, ApiKeyStore, GcraRule, LimitDecision,
-    LimitStore, RefreshRecord, RefreshStore, RotateOutcome, SessionRecord, SessionStore, Store,
-    StoreConfig, StoreError, TotpRecord,
+    gcra, session_ttl, slot, unix_now, AccountStore, ApiKeyRecord, ApiKeyStore, GcraRule,
+    LimitDecision, LimitStore, RefreshRecord, RefreshStore, RotateOutcome, SessionRecord,
+    SessionStore, Store, StoreConfig, StoreError, TotpRecord,
 };
 
 mod accounts;
@@ -229,16 +233,34 @@ impl RedisStore {
         Ok((target.generation, conn))
     }
 
+    /// A key of a record that no script shares with another: anywhere.
     fn key(&self, kind: &str, id: &str) -> String {
         format!("{}{kind}:{id}", self.prefix)
     }
 
-    fn session_prefix(&self) -> String {
-        format!("{}s:", self.prefix)
+    /// A key in the slot of `tag` (`store::slot`): `{p}{tag}:kind:id`.
+    fn tagged_key(&self, tag: &str, kind: &str, id: &str) -> String {
+        format!("{}{{{tag}}}:{kind}:{id}", self.prefix)
     }
 
-    fn user_prefix(&self) -> String {
-        format!("{}u:", self.prefix)
+    /// A user's own records (index, lock, TOTP), in the user's slot.
+    fn user_key(&self, kind: &str, user_id: &str) -> String {
+        self.tagged_key(&slot::user_tag(user_id), kind, user_id)
+    }
+
+    /// A record found by an id minted with its user's tag (sid, token hash).
+    fn minted_key(&self, kind: &str, id: &str) -> String {
+        self.tagged_key(slot::tag_of(id), kind, id)
+    }
+
+    /// What scripts put a sid behind to name a session key in `tag`'s slot.
+    fn session_prefix(&self, tag: &str) -> String {
+        self.tagged_key(tag, "s", "")
+    }
+
+    /// What scripts put a user id behind to name an index key in `tag`'s slot.
+    fn user_prefix(&self, tag: &str) -> String {
+        self.tagged_key(tag, "u", "")
     }
 
     /// Run one Redis exchange: the one place every call passes, so the one
@@ -397,7 +419,7 @@ impl SessionStore for RedisStore {
         };
         let json = serde_json::to_string(s).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let index_ttl = Duration::from_secs((s.expires_at - now).max(0) as u64);
-        let keys = [self.key("s", &s.sid), self.key("u", &s.user_id)];
+        let keys = [self.minted_key("s", &s.sid), self.user_key("u", &s.user_id)];
         let args = [
             json,
             s.last_seen.to_string(),
@@ -405,7 +427,7 @@ impl SessionStore for RedisStore {
             s.user_id.clone(),
             ms(ttl),
             ms(index_ttl),
-            self.session_prefix(),
+            self.session_prefix(&slot::user_tag(&s.user_id)),
             s.sid.clone(),
         ];
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
@@ -427,7 +449,7 @@ impl SessionStore for RedisStore {
             }));
         }
         let epoch = self.cache.as_ref().map(|c| c.epoch());
-        let key = self.key("s", sid);
+        let key = self.minted_key("s", sid);
         let idle_ms = idle.as_millis().min(i64::MAX as u128).to_string();
         let rec: Option<String> = self
             .script(
@@ -450,17 +472,17 @@ impl SessionStore for RedisStore {
     }
     async fn get_session(&self, sid: &str) -> Result<Option<SessionRecord>, StoreError> {
         let mut cmd = redis::cmd("HMGET");
-        cmd.arg(self.key("s", sid)).arg("rec").arg("ls");
+        cmd.arg(self.minted_key("s", sid)).arg("rec").arg("ls");
         let (rec, ls): (Option<String>, Option<String>) = self.query(&cmd).await?;
         rec.map(|r| decode_session(&r, ls.as_deref())).transpose()
     }
     async fn delete_session(&self, sid: &str) -> Result<bool, StoreError> {
-        let key = self.key("s", sid);
+        let key = self.minted_key("s", sid);
         let n: i64 = self
             .script(
                 &self.scripts.session_delete,
                 &[&key],
-                &[&self.user_prefix(), sid],
+                &[&self.user_prefix(slot::tag_of(sid)), sid],
             )
             .await?;
         if n > 0 {
@@ -469,12 +491,12 @@ impl SessionStore for RedisStore {
         Ok(n > 0)
     }
     async fn list_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError> {
-        let key = self.key("u", user_id);
+        let key = self.user_key("u", user_id);
         let flat: Vec<String> = self
             .script(
                 &self.scripts.session_list,
                 &[&key],
-                &[&self.session_prefix()],
+                &[&self.session_prefix(&slot::user_tag(user_id))],
             )
             .await?;
         let mut out = flat
@@ -488,12 +510,12 @@ impl SessionStore for RedisStore {
         Ok(out)
     }
     async fn delete_user_sessions(&self, user_id: &str) -> Result<usize, StoreError> {
-        let key = self.key("u", user_id);
+        let key = self.user_key("u", user_id);
         let n: i64 = self
             .script(
                 &self.scripts.session_delete_user,
                 &[&key],
-                &[&self.session_prefix()],
+                &[&self.session_prefix(&slot::user_tag(user_id))],
             )
             .await?;
         self.publish_revoked(format!("u:{user_id}")).await;
@@ -509,7 +531,7 @@ impl RefreshStore for RedisStore {
         rec: &RefreshRecord,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        let key = self.key("r", token_hash);
+        let key = self.minted_key("r", token_hash);
         let mut pipe = redis::pipe();
         pipe.atomic()
             .del(&key)
@@ -539,15 +561,19 @@ impl RefreshStore for RedisStore {
         now: i64,
         grace: Duration,
     ) -> Result<RotateOutcome, StoreError> {
-        let keys = [self.key("r", old_hash), self.key("r", new_hash)];
+        let keys = [
+            self.minted_key("r", old_hash),
+            self.minted_key("r", new_hash),
+        ];
+        let tag = slot::tag_of(old_hash);
         let args = [
             now.saturating_add(secs(new_ttl)).to_string(),
             ms(new_ttl),
             sealed_successor.to_string(),
             now.to_string(),
             grace.as_millis().min(i64::MAX as u128).to_string(),
-            self.session_prefix(),
-            self.user_prefix(),
+            self.session_prefix(tag),
+            self.user_prefix(tag),
         ];
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
