@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 
+mod cluster_store;
 mod sentinel;
 
 // ---------------------------------------------------------------- harness
@@ -923,6 +924,15 @@ macro_rules! contract_tests {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     let d = super::sentinel::SentinelDeployment::spawn();
+                    super::$case(std::sync::Arc::new(d.store("gh:").await)).await;
+                }
+            )*
+        }
+        mod cluster {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let d = super::cluster_store::ClusterDeployment::spawn();
                     super::$case(std::sync::Arc::new(d.store("gh:").await)).await;
                 }
             )*

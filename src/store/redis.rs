@@ -40,6 +40,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::{ErrorKind, RedisError, Script};
 use thread_local::ThreadLocal;
 
@@ -54,12 +55,14 @@ use super::{
 
 mod accounts;
 pub mod cache;
+pub mod conn;
 pub mod sentinel;
 pub mod source;
 
 use cache::SessionCache;
+use conn::{ClusterConnector, Conn};
 use sentinel::{SentinelSettings, SentinelSource};
-use source::{Fixed, Source};
+use source::{Fixed, Seeds, Source};
 
 /// Reconnect attempts per reconnection round, kept short so a Redis that
 /// comes back is noticed within a second or so; callers drive new rounds.
@@ -94,7 +97,13 @@ impl Scripts {
 
 /// The Redis store (`[store] backend = "redis"`).
 pub struct RedisStore {
+    /// Where node connections go; for a cluster, its seeds (used only by
+    /// the invalidation subscriber).
     source: Arc<dyn Source>,
+    /// `[store] cluster`: every call goes through the cluster connection.
+    cluster: Option<ClusterConnector>,
+    /// `[store] wait_replicas` (0: acknowledge once the master has it).
+    wait_replicas: u32,
     config: ConnectionManagerConfig,
     /// One multiplexed connection per proxy thread, made lazily on first use
     /// there: its driver task then runs on that thread's runtime, so a store
@@ -146,11 +155,16 @@ impl RedisStore {
         Self::with_source(source, key_prefix, timeout, local_cache)
     }
 
-    /// The store `[store]` describes: one node (`url`) or the master the
-    /// sentinels name. No network I/O, as for `connect`.
+    /// The store `[store]` describes: one node (`url`), the master the
+    /// sentinels name, or a cluster. No network I/O, as for `connect`.
     pub fn from_config(cfg: &StoreConfig) -> Result<Self, StoreError> {
         let password = cfg.password.as_ref().map(|p| p.0.as_str());
-        let source: Arc<dyn Source> = if cfg.sentinels.is_empty() {
+        let mut cluster = None;
+        let source: Arc<dyn Source> = if !cfg.cluster.is_empty() {
+            let (client, seeds) = cluster_clients(cfg)?;
+            cluster = Some(ClusterConnector::new(client));
+            Arc::new(Seeds::new(seeds))
+        } else if cfg.sentinels.is_empty() {
             fixed(&cfg.url, cfg.username.as_deref(), password, cfg.timeout)?
         } else {
             SentinelSource::start(&SentinelSettings {
@@ -158,10 +172,14 @@ impl RedisStore {
                 master: &cfg.sentinel_master,
                 username: cfg.username.as_deref(),
                 password,
+                tls: cfg.tls,
                 timeout: cfg.timeout,
             })?
         };
-        Self::with_source(source, &cfg.key_prefix, cfg.timeout, cfg.local_cache)
+        let mut store = Self::with_source(source, &cfg.key_prefix, cfg.timeout, cfg.local_cache)?;
+        store.cluster = cluster;
+        store.wait_replicas = cfg.wait_replicas;
+        Ok(store)
     }
 
     /// A store whose connections go where `source` says (no I/O here
@@ -187,6 +205,8 @@ impl RedisStore {
         };
         Ok(RedisStore {
             source,
+            cluster: None,
+            wait_replicas: 0,
             config,
             conns: ThreadLocal::new(),
             cache,
@@ -212,10 +232,14 @@ impl RedisStore {
         }
     }
 
-    /// This thread's connection to the source's current target, with the
-    /// target's generation (for `bounded` to report a failure against).
-    /// With no target known yet, waits up to the store timeout for one.
-    async fn conn(&self) -> Result<(u64, ConnectionManager), StoreError> {
+    /// The connection for one call: the cluster's, or this thread's to the
+    /// source's current target with the target's generation (for `bounded`
+    /// to report a failure against). With no target known yet, waits up to
+    /// the store timeout for one.
+    async fn conn(&self) -> Result<(Option<u64>, Conn), StoreError> {
+        if let Some(cluster) = &self.cluster {
+            return Ok((None, Conn::Cluster(cluster.get(self.timeout).await?)));
+        }
         let Some(target) = self.source.target_within(self.timeout).await else {
             return Err(StoreError::Unavailable("no redis master known".into()));
         };
@@ -223,14 +247,40 @@ impl RedisStore {
         let mut slot = cell.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((generation, conn)) = slot.as_ref() {
             if *generation == target.generation {
-                return Ok((*generation, conn.clone()));
+                return Ok((Some(*generation), Conn::Node(conn.clone())));
             }
         }
         let conn =
             ConnectionManager::new_lazy_with_config(target.client.clone(), self.config.clone())
                 .map_err(store_err)?;
         *slot = Some((target.generation, conn.clone()));
-        Ok((target.generation, conn))
+        Ok((Some(target.generation), Conn::Node(conn)))
+    }
+
+    /// `[store] wait_replicas`: after a change that must survive a failover
+    /// (SPEC §12), wait until that many replicas have it. Fewer in time is
+    /// `Unconfirmed` (503; the change stays applied on the master), and the
+    /// audit line says so.
+    async fn confirm(&self, op: &'static str, key: &str) -> Result<(), StoreError> {
+        let wanted = self.wait_replicas;
+        if wanted == 0 {
+            return Ok(());
+        }
+        // WAIT's own bound leaves room for the reply inside the call's.
+        let within = self.timeout.mul_f32(0.75);
+        let (generation, mut conn) = self.conn().await?;
+        let key = key.to_string();
+        let confirmed = self
+            .bounded(
+                generation,
+                async move { conn.wait(&key, wanted, within).await },
+            )
+            .await?;
+        if confirmed < i64::from(wanted) {
+            tracing::warn!(event = "store_unconfirmed", op, wanted, confirmed, "store change applied on the master but not confirmed by enough replicas: answered 503");
+            return Err(StoreError::Unconfirmed { wanted, confirmed });
+        }
+        Ok(())
     }
 
     /// A key of a record that no script shares with another: anywhere.
@@ -268,7 +318,7 @@ impl RedisStore {
     /// request) and the latency and error metrics (SPEC §9).
     /// A failure that a moved master could explain (anything but a reply
     /// we could not decode) is reported to the source (SPEC §12).
-    async fn bounded<T, F>(&self, generation: u64, fut: F) -> Result<T, StoreError>
+    async fn bounded<T, F>(&self, generation: Option<u64>, fut: F) -> Result<T, StoreError>
     where
         F: std::future::Future<Output = Result<T, RedisError>>,
     {
@@ -280,7 +330,7 @@ impl RedisStore {
         METRICS.store_latency.observe(start.elapsed().as_secs_f64());
         if let Err(e) = &result {
             METRICS.store_errors.inc();
-            if !matches!(e, StoreError::Corrupt(_)) {
+            if let (false, Some(generation)) = (matches!(e, StoreError::Corrupt(_)), generation) {
                 self.source.failed(generation);
             }
         }
@@ -293,6 +343,12 @@ impl RedisStore {
         keys: &[&str],
         args: &[&str],
     ) -> Result<T, StoreError> {
+        debug_assert!(
+            self.one_slot(keys, args),
+            "a script's keys span Redis Cluster slots: {keys:?} {args:?}"
+        );
+        #[cfg(test)]
+        slot_audit::record(script.get_hash());
         let mut inv = script.prepare_invoke();
         for k in keys {
             inv.key(*k);
@@ -303,6 +359,24 @@ impl RedisStore {
         let (generation, mut conn) = self.conn().await?;
         self.bounded(generation, async move { inv.invoke_async(&mut conn).await })
             .await
+    }
+
+    /// Whether a script's keys, and the keys it builds from prefixes it is
+    /// handed (`{p}{tag}:s:` + sid), all hash to one slot: what a cluster
+    /// needs to run it (SPEC §12). Checked on every call in debug builds,
+    /// so every test that runs a script checks it.
+    fn one_slot(&self, keys: &[&str], args: &[&str]) -> bool {
+        use redis::cluster_routing::Slot;
+        let Some(first) = keys.first() else {
+            return true;
+        };
+        let slot = Slot::for_key(first);
+        let tagged_prefix = format!("{}{{", self.prefix);
+        keys.iter().all(|k| Slot::for_key(k) == slot)
+            && args
+                .iter()
+                .filter(|a| a.starts_with(&tagged_prefix))
+                .all(|a| Slot::for_key(format!("{a}x")) == slot)
     }
 
     async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, StoreError> {
@@ -336,6 +410,44 @@ fn fixed(
     ConnectionManager::new_lazy_with_config(client.clone(), manager_config(timeout))
         .map_err(store_err)?;
     Ok(Arc::new(Fixed::new(client)))
+}
+
+/// The cluster client on the seed nodes, and one plain client per seed.
+fn cluster_clients(cfg: &StoreConfig) -> Result<(ClusterClient, Vec<redis::Client>), StoreError> {
+    let scheme = if cfg.tls { "rediss" } else { "redis" };
+    let invalid =
+        |e: RedisError| StoreError::Unavailable(format!("redis cluster seeds ({:?})", e.kind()));
+    let mut infos = Vec::new();
+    for seed in &cfg.cluster {
+        use redis::IntoConnectionInfo;
+        let mut info = format!("{scheme}://{seed}/")
+            .into_connection_info()
+            .map_err(invalid)?;
+        let mut settings = info.redis_settings().clone();
+        if let Some(u) = &cfg.username {
+            settings = settings.set_username(u);
+        }
+        if let Some(p) = &cfg.password {
+            settings = settings.set_password(&p.0);
+        }
+        info = info.set_redis_settings(settings);
+        infos.push(info);
+    }
+    let seeds = infos
+        .iter()
+        .map(|i| redis::Client::open(i.clone()).map_err(invalid))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut builder = ClusterClientBuilder::new(infos)
+        .connection_timeout(cfg.timeout)
+        .response_timeout(cfg.timeout);
+    if let Some(u) = &cfg.username {
+        builder = builder.username(u);
+    }
+    if let Some(p) = &cfg.password {
+        builder = builder.password(&p.0);
+    }
+    let client = builder.build().map_err(invalid)?;
+    Ok((client, seeds))
 }
 
 fn manager_config(timeout: Duration) -> ConnectionManagerConfig {
@@ -433,8 +545,8 @@ impl SessionStore for RedisStore {
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         self.script::<i64>(&self.scripts.session_create, &keys, &args)
-            .await
-            .map(drop)
+            .await?;
+        self.confirm("session_create", keys[0]).await
     }
     async fn touch_session(
         &self,
@@ -487,6 +599,7 @@ impl SessionStore for RedisStore {
             .await?;
         if n > 0 {
             self.publish_revoked(format!("s:{sid}")).await;
+            self.confirm("session_delete", &key).await?;
         }
         Ok(n > 0)
     }
@@ -519,6 +632,7 @@ impl SessionStore for RedisStore {
             )
             .await?;
         self.publish_revoked(format!("u:{user_id}")).await;
+        self.confirm("session_delete_user", &key).await?;
         Ok(usize::try_from(n).unwrap_or(0))
     }
 }
@@ -583,6 +697,7 @@ impl RefreshStore for RedisStore {
         let outcome = decode_rotate(&reply)?;
         if let RotateOutcome::Reused { sid, .. } = &outcome {
             self.publish_revoked(format!("s:{sid}")).await;
+            self.confirm("refresh_reuse_revoke", keys[0]).await?;
         }
         Ok(outcome)
     }
@@ -700,6 +815,30 @@ impl AccountStore for RedisStore {
     }
     async fn delete_totp(&self, user_id: &str) -> Result<bool, StoreError> {
         self.delete_totp_impl(user_id).await
+    }
+}
+
+/// Which scripts the tests ran (their SHA-1s), so a test can tell that
+/// every script was run, and so checked by `one_slot`.
+#[cfg(test)]
+pub(crate) mod slot_audit {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+
+    static RUN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+
+    pub fn record(sha: &str) {
+        let mut run = RUN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        run.get_or_insert_with(HashSet::new).insert(sha.to_string());
+    }
+
+    pub fn ran(sha: &str) -> bool {
+        let run = RUN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        run.as_ref().is_some_and(|r| r.contains(sha))
     }
 }
 

@@ -174,6 +174,9 @@ impl RedisStore {
                 &[name, &self.api_key_prefix()],
             )
             .await?;
+        if n > 0 {
+            self.confirm("apikey_revoke", &self.api_key_index()).await?;
+        }
         Ok(n > 0)
     }
 
@@ -186,6 +189,7 @@ impl RedisStore {
                 &[&self.session_prefix(&slot::user_tag(user_id))],
             )
             .await?;
+        self.confirm("user_lock", &keys[0]).await?;
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
