@@ -98,12 +98,29 @@ impl ClusterNodes {
         self.ask(port, &["CLUSTER", "MYID"])
     }
 
-    /// Which node's port serves `key`'s slot (CLUSTER SLOTS read from the
-    /// first node).
-    pub fn slot_of(&self, key: &str) -> u16 {
-        self.ask(self.nodes[0].port, &["CLUSTER", "KEYSLOT", key])
-            .parse()
-            .expect("keyslot")
+    /// How many slots the node on `port` owns (its `CLUSTER NODES` line).
+    pub fn owned_slots(&self, port: u16) -> u32 {
+        let nodes = self.ask(port, &["CLUSTER", "NODES"]);
+        let Some(me) = nodes.lines().find(|l| l.contains("myself")) else {
+            return 0;
+        };
+        me.split_whitespace()
+            .skip(8)
+            .filter(|r| !r.starts_with('['))
+            .map(|r| match r.split_once('-') {
+                Some((a, b)) => b.parse::<u32>().unwrap_or(0) + 1 - a.parse::<u32>().unwrap_or(0),
+                None => 1,
+            })
+            .sum()
+    }
+
+    /// The port of the master holding a key that matches `pattern` (SCAN
+    /// on each master: a key lives on exactly one).
+    pub fn holder(&self, pattern: &str) -> Option<u16> {
+        self.ports().into_iter().find(|&p| {
+            self.ask(p, &["ROLE"]).starts_with("master")
+                && !self.ask(p, &["--scan", "--pattern", pattern]).is_empty()
+        })
     }
 
     /// Move `slots` slots from the node on `from` to the node on `to` with
@@ -150,6 +167,9 @@ fn start_node() -> Node {
     let child = Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
+        // A master emptied by a reshard stays a master (Redis 7 would make
+        // it a replica of the node that took its slots).
+        .args(["--cluster-allow-replica-migration", "no"])
         .args(["--cluster-config-file", "nodes.conf"])
         .args(["--save", "", "--appendonly", "no"])
         .arg("--dir")
