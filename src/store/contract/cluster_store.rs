@@ -35,6 +35,7 @@ impl ClusterDeployment {
             sentinel_master: String::new(),
             cluster: self.nodes.seeds(),
             tls: false,
+            ca_pem: None,
             wait_replicas: 0,
             username: None,
             password: None,
