@@ -1745,6 +1745,16 @@ impl proto::Peer for Peer {
                 malformed!("malformed headers: missing path");
             }
 
+            // gatehouse patch: a fragment is never part of a request target
+            // (RFC 9110 §7.1; `:path` is the target's path and query, RFC 9113
+            // §8.3.1). `PathAndQuery` would cut it off silently, so the
+            // request would mean something other than what was sent: refuse
+            // it as malformed, as an HTTP/1.1 server refuses a `#` in the
+            // request line.
+            if path.as_str().contains('#') {
+                malformed!("malformed headers: fragment in path");
+            }
+
             let maybe_path = uri::PathAndQuery::from_maybe_shared(path.clone().into_inner());
             parts.path_and_query = Some(maybe_path.or_else(|why| {
                 malformed!("malformed headers: malformed path ({:?}): {}", path, why,)
