@@ -191,6 +191,7 @@ fn session(name: &str, id: &str, roles: &[&str]) -> SessionRecord {
         expires_at: 100,
         ip: String::new(),
         user_agent: String::new(),
+        oidc: None,
     }
 }
 
