@@ -63,16 +63,23 @@ pub fn page(call: &Call<'_>) -> Answer {
     let body = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign in</title>\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head><body>\
-<main><h1>Sign in</h1><form method=\"post\" action=\"{action}\">\
+<main><h1>Sign in</h1>{providers}{form}</main></body></html>",
+        providers = super::oidc::buttons_html(call.state, rd),
+        form = if call.state.config.users_file.is_some() {
+            format!("<form method=\"post\" action=\"{action}\">\
 <input type=\"hidden\" name=\"rd\" value=\"{rd}\">\
 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
 <p><label>Username <input name=\"username\" autocomplete=\"username\" required></label></p>\
 <p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label></p>\
 <p><label>One-time code (if enabled) <input name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\"></label></p>\
-<p><button type=\"submit\">Sign in</button></p></form></main></body></html>",
-        action = html_escape::encode_double_quoted_attribute(&action),
-        rd = html_escape::encode_double_quoted_attribute(rd),
-        csrf = csrf,
+<p><button type=\"submit\">Sign in</button></p></form>",
+                action = html_escape::encode_double_quoted_attribute(&action),
+                rd = html_escape::encode_double_quoted_attribute(rd),
+                csrf = csrf,
+            )
+        } else {
+            String::new()
+        },
     );
     let s = &call.state.config.session;
     Answer {
