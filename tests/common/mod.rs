@@ -23,6 +23,8 @@ pub mod http;
 pub mod idp;
 pub mod jwt;
 pub mod net;
+pub mod op;
+pub mod fake_op;
 pub mod raw;
 pub mod redis;
 pub mod sentinel;
