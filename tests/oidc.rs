@@ -96,7 +96,10 @@ impl Setup {
         let b = Gateway::builder()
             .upstream(&echo)
             .env(SECRET_ENV, SECRET)
-            .extra(&oidc_config(&OidcProvider::issuer_for(port), &fake.issuer()));
+            .extra(&oidc_config(
+                &OidcProvider::issuer_for(port),
+                &fake.issuer(),
+            ));
         let gw = tweak(b).spawn().await;
         let op = OidcProvider::spawn(port, clients(&gw.http_url()), users()).await;
         gw.signal("HUP");
@@ -155,7 +158,13 @@ impl Setup {
     /// the browser to (not yet followed).
     async fn provider_callback(&self, client: &Client, provider: &str, account: &str) -> String {
         let back = format!("{}/auth/oidc/{provider}/callback", self.base());
-        sign_in(client, &self.start_url(provider, "/landing?x=1"), account, &back).await
+        sign_in(
+            client,
+            &self.start_url(provider, "/landing?x=1"),
+            account,
+            &back,
+        )
+        .await
     }
 
     /// The whole browser round trip; the callback's answer.
@@ -184,7 +193,9 @@ fn assert_refused(r: &Reply, status: u16) {
     assert_eq!(r.status, status, "{}", r.body);
     assert!(session_cookie(r).is_none(), "a session was created: {r:?}");
     assert!(
-        r.header("content-type").unwrap_or("").starts_with("text/html"),
+        r.header("content-type")
+            .unwrap_or("")
+            .starts_with("text/html"),
         "{r:?}"
     );
 }
@@ -218,7 +229,10 @@ async fn round_trip_lands_on_rd_with_mapped_roles() {
     assert_eq!(m.json()["id"], "corp:root", "{}", m.body);
     let sessions = send(client.get(format!("{}/auth/sessions", s.base()))).await;
     assert_eq!(sessions.status, 200, "{}", sessions.body);
-    assert_eq!(sessions.json()["sessions"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        sessions.json()["sessions"].as_array().map(Vec::len),
+        Some(1)
+    );
     // The audit line names the provider.
     let logs = s.gw.logs();
     assert!(
@@ -234,7 +248,10 @@ async fn round_trip_lands_on_rd_with_mapped_roles() {
     )
     .await;
     assert_eq!(refresh.status, 200, "{}", refresh.body);
-    let token = refresh.json()["access_token"].as_str().unwrap_or("").to_owned();
+    let token = refresh.json()["access_token"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
     let plain = s.gw.plain_client();
     let by_jwt = common::http::bearer_get(&plain, &format!("{}/api/x", s.base()), &token).await;
     assert_eq!(by_jwt.status, 200, "{}", by_jwt.body);
@@ -341,7 +358,11 @@ async fn state_and_code_are_good_for_one_callback() {
         .append_pair("state", &state);
     let exchanges = s.fake.exchanges();
     assert_refused(&send(c.get(replay)).await, 400);
-    assert_eq!(s.fake.exchanges(), exchanges, "a replayed code is never exchanged");
+    assert_eq!(
+        s.fake.exchanges(),
+        exchanges,
+        "a replayed code is never exchanged"
+    );
 
     // An error from the provider: shown escaped, never raw.
     let (c, _) = s.gw.jar_client();
@@ -371,12 +392,18 @@ async fn bad_id_tokens_are_refused() {
 
     type Craft = fn(&common::fake_op::FakeOpKeys, &str, &str) -> String;
     let cases: Vec<(&str, Craft)> = vec![
-        ("nonce mismatch", |k, iss, _| k.id_token(iss, "not-the-nonce", json!({}))),
-        ("other audience", |k, iss, n| k.id_token(iss, n, json!({"aud": "someone-else"}))),
+        ("nonce mismatch", |k, iss, _| {
+            k.id_token(iss, "not-the-nonce", json!({}))
+        }),
+        ("other audience", |k, iss, n| {
+            k.id_token(iss, n, json!({"aud": "someone-else"}))
+        }),
         ("azp of another client", |k, iss, n| {
             k.id_token(iss, n, json!({"aud": [FAKE_CLIENT, "x"], "azp": "x"}))
         }),
-        ("other issuer (mix-up)", |k, _, n| k.id_token("https://other-idp.test", n, json!({}))),
+        ("other issuer (mix-up)", |k, _, n| {
+            k.id_token("https://other-idp.test", n, json!({}))
+        }),
         ("expired", |k, iss, n| {
             k.id_token(iss, n, json!({"iat": now() - 600, "exp": now() - 60}))
         }),
@@ -426,7 +453,10 @@ async fn bad_id_tokens_are_refused() {
 async fn backchannel(s: &Setup, provider: &str, token: &str) -> Reply {
     send(
         s.gw.plain_client()
-            .post(format!("{}/auth/oidc/{provider}/backchannel-logout", s.base()))
+            .post(format!(
+                "{}/auth/oidc/{provider}/backchannel-logout",
+                s.base()
+            ))
             .form(&[("logout_token", token)]),
     )
     .await
@@ -447,7 +477,10 @@ async fn fake_session(s: &Setup, extra: Value) -> (String, String) {
     )
     .await;
     assert_eq!(refresh.status, 200, "{}", refresh.body);
-    let jwt = refresh.json()["access_token"].as_str().unwrap_or("").to_owned();
+    let jwt = refresh.json()["access_token"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
     (cookie, jwt)
 }
 
@@ -468,11 +501,22 @@ async fn backchannel_logout_by_sid_and_by_sub() {
     let (c1, j1) = fake_session(&s, json!({"sub": "u1", "sid": "op-s1"})).await;
     let (c2, j2) = fake_session(&s, json!({"sub": "u1", "sid": "op-s2"})).await;
     assert_eq!(alive(&s, &c1, &j1).await, (200, 200));
-    let t = s.fake.keys().logout_token(&iss, json!({"sid": "op-s1", "sub": "u1"}));
+    let t = s
+        .fake
+        .keys()
+        .logout_token(&iss, json!({"sid": "op-s1", "sub": "u1"}));
     let r = backchannel(&s, "fake", &t).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(alive(&s, &c1, &j1).await, (401, 401), "cookie and JWT refused at once");
-    assert_eq!(alive(&s, &c2, &j2).await, (200, 200), "other provider session kept");
+    assert_eq!(
+        alive(&s, &c1, &j1).await,
+        (401, 401),
+        "cookie and JWT refused at once"
+    );
+    assert_eq!(
+        alive(&s, &c2, &j2).await,
+        (200, 200),
+        "other provider session kept"
+    );
 
     // By sub alone: every session of that subject.
     let (c3, j3) = fake_session(&s, json!({"sub": "u1", "sid": "op-s3"})).await;
@@ -481,10 +525,17 @@ async fn backchannel_logout_by_sid_and_by_sub() {
     assert_eq!(backchannel(&s, "fake", &t).await.status, 200);
     assert_eq!(alive(&s, &c2, &j2).await, (401, 401));
     assert_eq!(alive(&s, &c3, &j3).await, (401, 401));
-    assert_eq!(alive(&s, &c4, &j4).await, (200, 200), "another subject kept");
+    assert_eq!(
+        alive(&s, &c4, &j4).await,
+        (200, 200),
+        "another subject kept"
+    );
 
     // sid with a sub that does not match: nothing ends.
-    let t = s.fake.keys().logout_token(&iss, json!({"sid": "op-s4", "sub": "u1"}));
+    let t = s
+        .fake
+        .keys()
+        .logout_token(&iss, json!({"sid": "op-s4", "sub": "u1"}));
     assert_eq!(backchannel(&s, "fake", &t).await.status, 200);
     assert_eq!(alive(&s, &c4, &j4).await, (200, 200));
 }
@@ -524,7 +575,14 @@ async fn bad_logout_tokens_are_refused() {
         invalid(&backchannel(&s, "fake", &keys.logout_token(&iss, extra.clone())).await);
     }
     // Wrong provider endpoint: not its keys.
-    invalid(&backchannel(&s, "corp", &keys.logout_token(&iss, json!({"sid": "op-s9"}))).await);
+    invalid(
+        &backchannel(
+            &s,
+            "corp",
+            &keys.logout_token(&iss, json!({"sid": "op-s9"})),
+        )
+        .await,
+    );
     // No token at all.
     invalid(
         &send(
@@ -534,7 +592,11 @@ async fn bad_logout_tokens_are_refused() {
         )
         .await,
     );
-    assert_eq!(alive(&s, &c, &j).await, (200, 200), "no refused token ended anything");
+    assert_eq!(
+        alive(&s, &c, &j).await,
+        (200, 200),
+        "no refused token ended anything"
+    );
 
     // Replayed: accepted once, refused the second time.
     let t = keys.logout_token(&iss, json!({"sid": "op-unknown"}));
@@ -580,7 +642,10 @@ async fn rp_initiated_logout_and_the_providers_backchannel() {
         .as_str()
         .expect("end_session_url")
         .to_owned();
-    assert!(url.starts_with(&format!("{}/session/end", s.op.issuer())), "{url}");
+    assert!(
+        url.starts_with(&format!("{}/session/end", s.op.issuer())),
+        "{url}"
+    );
     assert!(url.contains("id_token_hint="), "{url}");
     assert!(url.contains("post_logout_redirect_uri="), "{url}");
 
@@ -608,7 +673,9 @@ async fn rp_initiated_logout_and_the_providers_backchannel() {
         let end = r.body[i..].find('"').expect("end") + i;
         r.body[i..end].replace("&amp;", "&")
     };
-    let target = reqwest::Url::parse(&url).and_then(|b| b.join(&action)).expect("action");
+    let target = reqwest::Url::parse(&url)
+        .and_then(|b| b.join(&action))
+        .expect("action");
     let mut fields = common::http::hidden_inputs(&r.body);
     fields.push(("logout".into(), "yes".into()));
     let confirmed = send(c.post(target).form(&fields)).await;
@@ -625,7 +692,12 @@ async fn rp_initiated_logout_and_the_providers_backchannel() {
         if me(&c, &s.base()).await.status == 401 {
             break;
         }
-        assert!(Instant::now() < deadline, "back-channel logout did not end the session:\n{}\n{}", s.op.logs(), s.gw.logs());
+        assert!(
+            Instant::now() < deadline,
+            "back-channel logout did not end the session:\n{}\n{}",
+            s.op.logs(),
+            s.gw.logs()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let by_jwt = common::http::bearer_get(&plain, &format!("{}/api/x", s.base()), &first_jwt).await;
@@ -640,7 +712,10 @@ async fn provider_down_at_start_and_at_callback() {
     let gw = Gateway::builder()
         .upstream(&echo)
         .env(SECRET_ENV, SECRET)
-        .extra(&oidc_config(&OidcProvider::issuer_for(port), &fake.issuer()))
+        .extra(&oidc_config(
+            &OidcProvider::issuer_for(port),
+            &fake.issuer(),
+        ))
         .spawn()
         .await;
     let base = gw.http_url();
@@ -648,9 +723,22 @@ async fn provider_down_at_start_and_at_callback() {
     // Healthy and ready without the provider.
     assert_eq!(send(plain.get(format!("{base}/healthz"))).await.status, 200);
     assert_eq!(send(plain.get(format!("{base}/readyz"))).await.status, 200);
-    let page = send(plain.get(format!("{base}/auth/login")).header("Accept", "text/html")).await;
-    assert!(page.body.contains("Corp SSO (unavailable)"), "{}", page.body);
-    assert!(!page.body.contains("/auth/oidc/corp/start"), "{}", page.body);
+    let page = send(
+        plain
+            .get(format!("{base}/auth/login"))
+            .header("Accept", "text/html"),
+    )
+    .await;
+    assert!(
+        page.body.contains("Corp SSO (unavailable)"),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("/auth/oidc/corp/start"),
+        "{}",
+        page.body
+    );
     let start = send(plain.get(format!("{base}/auth/oidc/corp/start?rd=/"))).await;
     assert_eq!(start.status, 503, "{}", start.body);
     assert!(start.body.contains("Corp SSO"), "{}", start.body);
@@ -663,7 +751,12 @@ async fn provider_down_at_start_and_at_callback() {
     let mut op = OidcProvider::spawn(port, clients(&base), users()).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let page = send(plain.get(format!("{base}/auth/login")).header("Accept", "text/html")).await;
+        let page = send(
+            plain
+                .get(format!("{base}/auth/login"))
+                .header("Accept", "text/html"),
+        )
+        .await;
         if page.body.contains("/auth/oidc/corp/start") {
             break;
         }

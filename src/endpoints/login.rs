@@ -371,11 +371,23 @@ async fn issue_session(
         let ttl = cfg.session.absolute_timeout;
         if let Some(psid) = &o.sid {
             store
-                .index_provider_session(&o.provider, ProviderKey::Sid(psid), &record.sid, &record.user_id, ttl)
+                .index_provider_session(
+                    &o.provider,
+                    ProviderKey::Sid(psid),
+                    &record.sid,
+                    &record.user_id,
+                    ttl,
+                )
                 .await?;
         }
         store
-            .index_provider_session(&o.provider, ProviderKey::Sub(&o.sub), &record.sid, &record.user_id, ttl)
+            .index_provider_session(
+                &o.provider,
+                ProviderKey::Sub(&o.sub),
+                &record.sid,
+                &record.user_id,
+                ttl,
+            )
             .await?;
     }
     store

@@ -835,7 +835,9 @@ async fn totp_concurrent_use(s: Arc<dyn Store>) {
 }
 
 async fn oidc_pending_logins(s: Arc<dyn Store>) {
-    s.put_pending_login("st1", "rec-1", LONG).await.expect("put");
+    s.put_pending_login("st1", "rec-1", LONG)
+        .await
+        .expect("put");
     s.put_pending_login("st2", "rec-2", Duration::from_millis(300))
         .await
         .expect("put");
@@ -907,9 +909,15 @@ async fn oidc_provider_index(s: Arc<dyn Store>) {
         s.provider_sessions("other", sid).await.expect("read"),
         vec![("g3".to_owned(), "other:x".to_owned())]
     );
-    s.index_provider_session("corp", ProviderKey::Sid("brief"), "g9", "u", Duration::from_millis(300))
-        .await
-        .expect("index");
+    s.index_provider_session(
+        "corp",
+        ProviderKey::Sid("brief"),
+        "g9",
+        "u",
+        Duration::from_millis(300),
+    )
+    .await
+    .expect("index");
     eventually(Duration::from_secs(3), "index to lapse", || async {
         s.provider_sessions("corp", ProviderKey::Sid("brief"))
             .await
@@ -995,7 +1003,9 @@ async fn redis_every_key_is_prefixed_and_has_a_ttl() {
     };
     s.rate_limit("ip:9", &rule).await.expect("limit");
     s.record_login_failure("dave", LONG).await.expect("record");
-    s.put_pending_login("st", "rec", LONG).await.expect("pending");
+    s.put_pending_login("st", "rec", LONG)
+        .await
+        .expect("pending");
     s.first_use("jti", LONG).await.expect("once");
     s.index_provider_session("corp", ProviderKey::Sid("x"), "k1", "u1", LONG)
         .await

@@ -239,11 +239,21 @@ async fn answer(req: Request<Incoming>, s: &Shared) -> Response<Full<Bytes>> {
         }
         "/token" => {
             *s.exchanges.lock().expect("lock") += 1;
-            let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-            let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+            let body = req
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            let form: HashMap<String, String> =
+                form_urlencoded::parse(&body).into_owned().collect();
             let code = form.get("code").cloned().unwrap_or_default();
             let Some(nonce) = s.codes.lock().expect("lock").remove(&code) else {
-                return reply(400, "application/json", json!({"error": "invalid_grant"}).to_string());
+                return reply(
+                    400,
+                    "application/json",
+                    json!({"error": "invalid_grant"}).to_string(),
+                );
             };
             let craft = s.craft.lock().expect("lock");
             let id_token = match craft.as_ref() {

@@ -157,8 +157,8 @@ pub async fn sign_in(client: &Client, url: &str, account: &str, back: &str) -> S
                 next = loc;
             }
             200 => {
-                let action = form_action(&r.body)
-                    .unwrap_or_else(|| panic!("no form at {next}: {}", r.body));
+                let action =
+                    form_action(&r.body).unwrap_or_else(|| panic!("no form at {next}: {}", r.body));
                 let target = reqwest::Url::parse(&next)
                     .and_then(|b| b.join(&action))
                     .expect("form action");

@@ -358,7 +358,11 @@ fn check_header(
     segment: &str,
     algorithms: &[Algorithm],
 ) -> Result<(Algorithm, String), TokenError> {
-    check_header_typ(segment, algorithms, &["JWT", "at+jwt", "application/at+jwt"])
+    check_header_typ(
+        segment,
+        algorithms,
+        &["JWT", "at+jwt", "application/at+jwt"],
+    )
 }
 
 /// `check_header` with the `typ` values accepted besides none (RFC 9068

@@ -151,8 +151,10 @@ mod tests {
 
     #[test]
     fn groups_map_to_roles_and_id_is_provider_scoped() {
-        let c = claims(json!({"sub": "42", "preferred_username": "alice", "email": "a@x.com",
-            "groups": ["staff", "idp-admins", "other"], "sid": "s1"}));
+        let c = claims(
+            json!({"sub": "42", "preferred_username": "alice", "email": "a@x.com",
+            "groups": ["staff", "idp-admins", "other"], "sid": "s1"}),
+        );
         let id = map_identity(&cfg(), &c, &known()).expect("ok");
         assert_eq!(id.id, "corp:42");
         assert_eq!(id.username, "alice");
@@ -166,15 +168,24 @@ mod tests {
         let id = map_identity(&cfg(), &c, &known()).expect("ok");
         assert_eq!(id.roles, ["guest"]);
         let c = claims(json!({"sub": "42"}));
-        assert_eq!(map_identity(&cfg(), &c, &known()).expect("ok").roles, ["guest"]);
+        assert_eq!(
+            map_identity(&cfg(), &c, &known()).expect("ok").roles,
+            ["guest"]
+        );
     }
 
     #[test]
     fn username_falls_back_to_email_then_sub() {
         let c = claims(json!({"sub": "42", "email": "a@x.com"}));
-        assert_eq!(map_identity(&cfg(), &c, &known()).expect("ok").username, "a@x.com");
+        assert_eq!(
+            map_identity(&cfg(), &c, &known()).expect("ok").username,
+            "a@x.com"
+        );
         let c = claims(json!({"sub": "42"}));
-        assert_eq!(map_identity(&cfg(), &c, &known()).expect("ok").username, "42");
+        assert_eq!(
+            map_identity(&cfg(), &c, &known()).expect("ok").username,
+            "42"
+        );
     }
 
     #[test]
@@ -186,7 +197,10 @@ mod tests {
             json!({"sub": "1", "groups": 5}),
             json!({"sub": "1", "email": ["x"]}),
         ] {
-            assert!(map_identity(&cfg(), &claims(c.clone()), &known()).is_err(), "{c}");
+            assert!(
+                map_identity(&cfg(), &claims(c.clone()), &known()).is_err(),
+                "{c}"
+            );
         }
     }
 

@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use super::provider::{LOGOUT_TOKEN_ALGS, LEEWAY};
+use super::provider::{LEEWAY, LOGOUT_TOKEN_ALGS};
 use super::settings::OidcProviderConfig;
 use crate::auth::external::claims::Claims;
 use crate::auth::external::jwks::IssuerKeys;

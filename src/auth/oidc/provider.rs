@@ -271,10 +271,7 @@ impl Provider {
             Err(ClaimsVerificationError::SignatureVerification(
                 SignatureVerificationError::NoMatchingKey,
             )) => {
-                let fresh = self
-                    .refresh_keys()
-                    .await
-                    .map_err(ExchangeError::IdToken)?;
+                let fresh = self.refresh_keys().await.map_err(ExchangeError::IdToken)?;
                 let client = self.core_client(&fresh, redirect_uri)?;
                 self.check(&client, id_token, &nonce)
             }
@@ -364,15 +361,25 @@ pub fn payload(jwt: &str) -> Option<Claims> {
 impl Provider {
     /// The provider's end-session URL for RP-initiated logout, when it has
     /// one: with `id_token_hint`, `client_id` and `post_logout_redirect_uri`.
-    pub fn end_session_url(&self, id_token: &str, post_logout_redirect_uri: &str) -> Option<String> {
+    pub fn end_session_url(
+        &self,
+        id_token: &str,
+        post_logout_redirect_uri: &str,
+    ) -> Option<String> {
         use std::str::FromStr;
         let d = self.discovered()?;
-        let endpoint = d.metadata.additional_metadata().end_session_endpoint.clone()?;
+        let endpoint = d
+            .metadata
+            .additional_metadata()
+            .end_session_endpoint
+            .clone()?;
         let hint = openidconnect::core::CoreIdToken::from_str(id_token).ok()?;
         let mut req = openidconnect::LogoutRequest::from(endpoint)
             .set_id_token_hint(&hint)
             .set_client_id(ClientId::new(self.cfg.client_id.clone()));
-        if let Ok(uri) = openidconnect::PostLogoutRedirectUrl::new(post_logout_redirect_uri.to_owned()) {
+        if let Ok(uri) =
+            openidconnect::PostLogoutRedirectUrl::new(post_logout_redirect_uri.to_owned())
+        {
             req = req.set_post_logout_redirect_uri(uri);
         }
         Some(req.http_get_url().to_string())

@@ -103,16 +103,19 @@ impl Compiler<'_> {
                 default_roles.push(v.get_ref().clone());
             } else {
                 let msg = format!("unknown role {:?}; must be a [roles] entry", v.get_ref());
-                self.d.at(v.span(), format!("{}[{i}]", key("default_roles")), msg);
+                self.d
+                    .at(v.span(), format!("{}[{i}]", key("default_roles")), msg);
             }
         }
         let mut allowed_email_domains = Vec::new();
         for (i, v) in r.allowed_email_domains.iter().flatten().enumerate() {
             match check_domain(v.get_ref()) {
                 Ok(d) => allowed_email_domains.push(d),
-                Err(e) => self
-                    .d
-                    .at(v.span(), format!("{}[{i}]", key("allowed_email_domains")), e),
+                Err(e) => self.d.at(
+                    v.span(),
+                    format!("{}[{i}]", key("allowed_email_domains")),
+                    e,
+                ),
             }
         }
         let post_logout_redirect = self.non_empty(
@@ -157,8 +160,11 @@ impl Compiler<'_> {
         };
         let scopes: Vec<String> = list.get_ref().iter().map(|s| s.get_ref().clone()).collect();
         if !scopes.iter().any(|s| s == "openid") {
-            self.d
-                .at(list.span(), key, "must include \"openid\" (no ID token without it)");
+            self.d.at(
+                list.span(),
+                key,
+                "must include \"openid\" (no ID token without it)",
+            );
         }
         for (i, s) in list.get_ref().iter().enumerate() {
             if s.get_ref().is_empty() || s.get_ref().contains(char::is_whitespace) {
@@ -180,8 +186,11 @@ impl Compiler<'_> {
         match std::env::var(env) {
             Ok(s) if !s.is_empty() => Some(s),
             Ok(_) => {
-                self.d
-                    .at(v.span(), key, format!("environment variable {env} is empty"));
+                self.d.at(
+                    v.span(),
+                    key,
+                    format!("environment variable {env} is empty"),
+                );
                 None
             }
             Err(_) => {
@@ -247,7 +256,15 @@ mod tests {
     fn domains() {
         assert_eq!(check_domain("Example.com").as_deref(), Ok("example.com"));
         assert_eq!(check_domain(".example.com").as_deref(), Ok(".example.com"));
-        for bad in ["", ".", "..example.com", "example..com", "a b.com", "@x.com", "x.com."] {
+        for bad in [
+            "",
+            ".",
+            "..example.com",
+            "example..com",
+            "a b.com",
+            "@x.com",
+            "x.com.",
+        ] {
             assert!(check_domain(bad).is_err(), "{bad}");
         }
     }

@@ -8,6 +8,7 @@ use http::Method;
 use ipnet::IpNet;
 
 mod http2;
+mod oidc;
 mod store;
 
 use super::auth::weak_secret;
@@ -802,8 +803,9 @@ fn demo_files_load() {
     assert_eq!(cfg.store.backend, StoreBackend::Memory);
     assert_eq!(cfg.policy.routes.routes.len(), 4);
     let roles = &cfg.policy.roles;
-    let users = crate::config::users::load_configured(cfg.users_file.as_deref(), &|r| roles.contains(r))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let users =
+        crate::config::users::load_configured(cfg.users_file.as_deref(), &|r| roles.contains(r))
+            .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(users.len(), 3);
     let argon = argon2::Argon2::default();
     for (name, role, disabled) in [

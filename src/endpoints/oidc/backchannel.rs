@@ -42,7 +42,10 @@ pub async fn post(call: &Call<'_>, provider: &Provider) -> Result<Answer, GateEr
     };
     let now = unix_now();
     let mut checked = logout_token::check(&provider.cfg, &d.logout_keys, &token, now);
-    if matches!(checked, Err(LogoutTokenError::Token(TokenError::UnknownKid))) {
+    if matches!(
+        checked,
+        Err(LogoutTokenError::Token(TokenError::UnknownKid))
+    ) {
         if let Ok(fresh) = provider.refresh_keys().await {
             checked = logout_token::check(&provider.cfg, &fresh.logout_keys, &token, now);
         }

@@ -72,10 +72,22 @@ pub async fn get(call: &Call<'_>, provider: &Provider) -> Result<Answer, GateErr
     let store = call.store().await?;
     // Taken once, on whichever gateway: a used state is gone.
     let Some(raw) = store.take_pending_login(&sha256_hex(&[state])).await? else {
-        return Ok(refuse(call, provider, 400, "unknown or used state", expired));
+        return Ok(refuse(
+            call,
+            provider,
+            400,
+            "unknown or used state",
+            expired,
+        ));
     };
     let Ok(pending) = serde_json::from_str::<Pending>(&raw) else {
-        return Ok(refuse(call, provider, 400, "corrupt pending login", expired));
+        return Ok(refuse(
+            call,
+            provider,
+            400,
+            "corrupt pending login",
+            expired,
+        ));
     };
     let bound = bool::from(
         sha256_hex(&[&cookie])
@@ -83,25 +95,48 @@ pub async fn get(call: &Call<'_>, provider: &Provider) -> Result<Answer, GateErr
             .ct_eq(pending.binding.as_bytes()),
     );
     if !bound || pending.provider != provider.cfg.id {
-        return Ok(refuse(call, provider, 400, "state of another browser or provider", expired));
+        return Ok(refuse(
+            call,
+            provider,
+            400,
+            "state of another browser or provider",
+            expired,
+        ));
     }
     if let Some(error) = &q.error {
         let detail = q.error_description.as_deref().unwrap_or("");
-        let shown = format!("{} refused the sign-in: {error} {detail}", provider.cfg.name);
+        let shown = format!(
+            "{} refused the sign-in: {error} {detail}",
+            provider.cfg.name
+        );
         let shown: String = shown.chars().take(300).collect();
-        return Ok(refuse(call, provider, 400, "provider error", shown.trim_end()));
+        return Ok(refuse(
+            call,
+            provider,
+            400,
+            "provider error",
+            shown.trim_end(),
+        ));
     }
     let Some(code) = q.code.as_deref().filter(|c| !c.is_empty()) else {
         return Ok(refuse(call, provider, 400, "no code", expired));
     };
     if !store
-        .first_use(&sha256_hex(&["code", &provider.cfg.id, code]), PRE_LOGIN_TTL)
+        .first_use(
+            &sha256_hex(&["code", &provider.cfg.id, code]),
+            PRE_LOGIN_TTL,
+        )
         .await?
     {
         return Ok(refuse(call, provider, 400, "replayed code", expired));
     }
     let login = match provider
-        .exchange(&redirect_uri(call, provider), code, &pending.pkce_verifier, &pending.nonce)
+        .exchange(
+            &redirect_uri(call, provider),
+            code,
+            &pending.pkce_verifier,
+            &pending.nonce,
+        )
         .await
     {
         Ok(l) => l,
@@ -138,7 +173,13 @@ pub async fn get(call: &Call<'_>, provider: &Provider) -> Result<Answer, GateErr
                 "A local account already uses the name {:?}; sign in with its password.",
                 who.username
             );
-            return Ok(refuse(call, provider, 403, "local username collision", &shown));
+            return Ok(refuse(
+                call,
+                provider,
+                403,
+                "local username collision",
+                &shown,
+            ));
         }
         None => (
             Cow::Owned(User {
@@ -153,7 +194,13 @@ pub async fn get(call: &Call<'_>, provider: &Provider) -> Result<Answer, GateErr
         ),
     };
     if store.user_locked(&user.id).await? {
-        return Ok(refuse(call, provider, 403, "user locked", "This account cannot sign in."));
+        return Ok(refuse(
+            call,
+            provider,
+            403,
+            "user locked",
+            "This account cannot sign in.",
+        ));
     }
     let origin = ProviderLogin {
         provider: provider.cfg.id.clone(),
@@ -163,7 +210,13 @@ pub async fn get(call: &Call<'_>, provider: &Provider) -> Result<Answer, GateErr
         linked,
     };
     let Some(SignedIn { cookies, .. }) = sign_in(call, &user, Some(origin)).await? else {
-        return Ok(refuse(call, provider, 403, "user locked", "This account cannot sign in."));
+        return Ok(refuse(
+            call,
+            provider,
+            403,
+            "user locked",
+            "This account cannot sign in.",
+        ));
     };
     let s = &call.state.config.session;
     let mut headers = vec![("Location", pending.rd)];

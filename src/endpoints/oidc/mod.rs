@@ -174,7 +174,13 @@ mod tests {
             route("/oidc/corp/backchannel-logout"),
             Some(Action::BackchannelLogout)
         );
-        for bad in ["/oidc//start", "/oidc/corp", "/oidc/corp/start/", "/oidc/a/b/start", "/oidcx/a/start"] {
+        for bad in [
+            "/oidc//start",
+            "/oidc/corp",
+            "/oidc/corp/start/",
+            "/oidc/a/b/start",
+            "/oidcx/a/start",
+        ] {
             assert_eq!(route(bad), None, "{bad}");
         }
     }

@@ -31,7 +31,9 @@ pub fn unavailable(name: &str, login_href: &str) -> Answer {
     page(
         503,
         "Sign-in unavailable",
-        &format!("{name} cannot be reached right now. Try again in a moment, or sign in another way."),
+        &format!(
+            "{name} cannot be reached right now. Try again in a moment, or sign in another way."
+        ),
         login_href,
     )
 }

@@ -67,7 +67,12 @@ pub async fn get(call: &Call<'_>, provider: &Provider) -> Result<Answer, GateErr
             ("Location", auth.url),
             (
                 "Set-Cookie",
-                set_lax_cookie(s, &cookie_name(call.state), &secret, PRE_LOGIN_TTL.as_secs() as i64),
+                set_lax_cookie(
+                    s,
+                    &cookie_name(call.state),
+                    &secret,
+                    PRE_LOGIN_TTL.as_secs() as i64,
+                ),
             ),
         ],
         body: String::new(),

@@ -68,9 +68,7 @@ impl OidcStore for MemoryStore {
         let name = index_name(provider, key);
         let now = Instant::now();
         let mut shard = self.oidc.index.lock(&name);
-        let mut map = shard
-            .remove(&name, now)
-            .unwrap_or_default();
+        let mut map = shard.remove(&name, now).unwrap_or_default();
         map.insert(sid.to_owned(), user_id.to_owned());
         shard.insert(name, map, now + ttl, now);
         Ok(())
