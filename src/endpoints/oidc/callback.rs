@@ -28,6 +28,8 @@ struct Query {
     code: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
+    /// RFC 9207: the issuer of the authorization response, when sent.
+    iss: Option<String>,
 }
 
 fn query(call: &Call<'_>) -> Query {
@@ -39,6 +41,7 @@ fn query(call: &Call<'_>) -> Query {
             "code" => q.code = v,
             "error" => q.error = v,
             "error_description" => q.error_description = v,
+            "iss" => q.iss = v,
             _ => {}
         }
     }
@@ -100,6 +103,20 @@ pub async fn get(call: &Call<'_>, provider: &Provider) -> Result<Answer, GateErr
             provider,
             400,
             "state of another browser or provider",
+            expired,
+        ));
+    }
+    // RFC 9207 mix-up defence: a response that names another issuer is
+    // not this provider's, whatever the state says.
+    if q.iss
+        .as_deref()
+        .is_some_and(|iss| iss != provider.cfg.issuer)
+    {
+        return Ok(refuse(
+            call,
+            provider,
+            400,
+            "authorization response from another issuer",
             expired,
         ));
     }
