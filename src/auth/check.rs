@@ -253,9 +253,14 @@ pub(crate) async fn authenticate(
         end_session(store, &session, "user disabled or removed").await;
         return Ok(AuthOutcome::Refused("user_disabled"));
     };
-    Ok(AuthOutcome::Authenticated(identity_of(
-        session, &user, method,
-    )))
+    let from_provider = matches!(user, Cow::Owned(_));
+    let mut id = identity_of(session, &user, method);
+    if from_provider {
+        // Mapped at login; a role a reload removed from `[roles]` since
+        // grants nothing (local users' roles are checked at load).
+        id.roles.retain(|r| current.roles.contains(r));
+    }
+    Ok(AuthOutcome::Authenticated(id))
 }
 
 /// The users-file entry a session stands for, if it may still be used: the
