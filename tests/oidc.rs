@@ -798,3 +798,58 @@ async fn oidc_only_gateway_hides_the_local_form() {
     assert!(!page.body.contains("name=\"password\""), "{}", page.body);
     assert!(page.body.contains("Fake"), "{}", page.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_gateways_on_one_redis_share_states_jtis_and_provider_sessions() {
+    let redis = common::RedisServer::spawn();
+    let s = Setup::new(|b| b.redis(&redis)).await;
+    let gw2 = s.gw.sibling().await;
+    let base2 = gw2.http_url();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let page = send(gw2.plain_client().get(format!("{base2}/auth/login"))).await;
+        if page.body.contains("/auth/oidc/fake/start") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gw2 never discovered:\n{}",
+            gw2.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The real provider's round trip on the Redis store.
+    let (c, _) = s.gw.jar_client();
+    assert_eq!(s.round_trip(&c, "corp", "alice").await.status, 303);
+    assert_eq!(me(&c, &s.base()).await.status, 200);
+
+    // A state started at gw1 is used at gw2 (one jar: the same pre-login
+    // cookie), and then refused at gw1.
+    s.fake.craft(|k, iss, n| k.id_token(iss, n, json!({})));
+    let (c, _) = s.gw.jar_client();
+    let start = send(c.get(s.start_url("fake", "/"))).await;
+    let auth = send(c.get(location(&start, &s.base()))).await;
+    let at_gw1 = location(&auth, &s.base());
+    let mut at_gw2 = at_gw1.clone();
+    at_gw2.set_port(Some(gw2.http_addr().port())).expect("port");
+    assert_eq!(send(c.get(at_gw2)).await.status, 303);
+    assert_refused(&send(c.get(at_gw1)).await, 400);
+
+    // A provider session made at gw1 ends by a logout token sent to gw2;
+    // the same token again (to gw1) is a replay.
+    let (cookie, jwt) = fake_session(&s, json!({"sub": "r1", "sid": "op-r1"})).await;
+    assert_eq!(alive(&s, &cookie, &jwt).await, (200, 200));
+    let t = s
+        .fake
+        .keys()
+        .logout_token(&s.fake.issuer(), json!({"sid": "op-r1"}));
+    let r = send(
+        gw2.plain_client()
+            .post(format!("{base2}/auth/oidc/fake/backchannel-logout"))
+            .form(&[("logout_token", t.as_str())]),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(alive(&s, &cookie, &jwt).await, (401, 401));
+    assert_eq!(backchannel(&s, "fake", &t).await.status, 400);
+}
