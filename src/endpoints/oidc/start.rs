@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 use super::{cookie_name, page, redirect_uri, sha256_hex, PRE_LOGIN_TTL};
 use crate::auth::oidc::Provider;
 use crate::auth::session::{new_secret, set_lax_cookie};
+use crate::endpoints::login::limit_ip;
 use crate::endpoints::Call;
 use crate::error::{Answer, GateError};
+use crate::store::GcraRule;
 
 /// A pending login, as stored.
 #[derive(Serialize, Deserialize)]
@@ -27,7 +29,17 @@ pub(super) fn login_href(call: &Call<'_>) -> String {
     format!("{}/login", call.state.config.server.auth_prefix)
 }
 
+/// Starts per client IP and provider: each one keeps a record in the store
+/// for 10 minutes, so a flood must not fill it (60 a minute after a burst
+/// of 60; a person signs in a few times a day).
+const STARTS_PER_IP: GcraRule = GcraRule {
+    limit: 60,
+    period: std::time::Duration::from_secs(60),
+    burst: 60,
+};
+
 pub async fn get(call: &Call<'_>, provider: &Provider) -> Result<Answer, GateError> {
+    limit_ip(call, STARTS_PER_IP).await?;
     if provider.discovered().is_none() {
         return Ok(page::unavailable(&provider.cfg.name, &login_href(call)));
     }
