@@ -853,3 +853,24 @@ async fn two_gateways_on_one_redis_share_states_jtis_and_provider_sessions() {
     assert_eq!(alive(&s, &cookie, &jwt).await, (401, 401));
     assert_eq!(backchannel(&s, "fake", &t).await.status, 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_provider_key_is_fetched_on_its_unknown_kid() {
+    let s = Setup::new(|b| b).await;
+    let (c, _) = s.gw.jar_client();
+    assert_eq!(s.fake_round_trip(&c).await.status, 303);
+    let (cookie, jwt) = fake_session(&s, json!({"sub": "k1", "sid": "op-k1"})).await;
+    // The provider rotates: ID and logout tokens name a kid the gateway
+    // has not seen; it fetches the JWKS again and accepts them.
+    s.fake.rotate("fake-2");
+    s.fake.craft(|k, iss, n| k.id_token(iss, n, json!({})));
+    let (c, _) = s.gw.jar_client();
+    let r = s.fake_round_trip(&c).await;
+    assert_eq!(r.status, 303, "{}\n{}", r.body, s.gw.logs());
+    let t = s
+        .fake
+        .keys()
+        .logout_token(&s.fake.issuer(), json!({"sid": "op-k1"}));
+    assert_eq!(backchannel(&s, "fake", &t).await.status, 200);
+    assert_eq!(alive(&s, &cookie, &jwt).await, (401, 401));
+}

@@ -28,6 +28,7 @@ pub type Craft = Box<dyn Fn(&FakeOpKeys, &str, &str) -> String + Send + Sync>;
 
 pub struct FakeOpKeys {
     pub key: SigningKey,
+    pub kid: String,
 }
 
 impl FakeOpKeys {
@@ -45,7 +46,7 @@ impl FakeOpKeys {
 
     pub fn sign(&self, claims: &Value) -> String {
         forge(
-            &json!({"alg": "EdDSA", "kid": KID, "typ": "JWT"}),
+            &json!({"alg": "EdDSA", "kid": self.kid, "typ": "JWT"}),
             claims,
             Sign::Ed25519(&self.key),
         )
@@ -60,7 +61,7 @@ impl FakeOpKeys {
         });
         merge(&mut claims, extra);
         forge(
-            &json!({"alg": "EdDSA", "kid": KID, "typ": "logout+jwt"}),
+            &json!({"alg": "EdDSA", "kid": self.kid, "typ": "logout+jwt"}),
             &claims,
             Sign::Ed25519(&self.key),
         )
@@ -81,7 +82,8 @@ pub fn merge(base: &mut Value, extra: Value) {
 }
 
 struct Shared {
-    keys: FakeOpKeys,
+    /// The current key (the only one the JWKS publishes).
+    keys: Mutex<Arc<FakeOpKeys>>,
     issuer: String,
     craft: Mutex<Option<Craft>>,
     /// code -> nonce of its authorization request.
@@ -103,9 +105,10 @@ impl FakeOp {
         std_listener.set_nonblocking(true).expect("nonblocking");
         let addr = std_listener.local_addr().expect("addr");
         let shared = Arc::new(Shared {
-            keys: FakeOpKeys {
+            keys: Mutex::new(Arc::new(FakeOpKeys {
                 key: SigningKey::from_bytes(&rand::random::<[u8; 32]>()),
-            },
+                kid: KID.to_owned(),
+            })),
             issuer: format!("http://{addr}"),
             craft: Mutex::new(None),
             codes: Mutex::new(HashMap::new()),
@@ -138,8 +141,17 @@ impl FakeOp {
         self.shared.issuer.clone()
     }
 
-    pub fn keys(&self) -> &FakeOpKeys {
-        &self.shared.keys
+    pub fn keys(&self) -> Arc<FakeOpKeys> {
+        self.shared.keys.lock().expect("lock").clone()
+    }
+
+    /// Replace the signing key (and its kid): the JWKS publishes only the
+    /// new one, as after a provider's key rotation.
+    pub fn rotate(&self, kid: &str) {
+        *self.shared.keys.lock().expect("lock") = Arc::new(FakeOpKeys {
+            key: SigningKey::from_bytes(&rand::random::<[u8; 32]>()),
+            kid: kid.to_owned(),
+        });
     }
 
     /// How the next ID tokens are made: `(keys, issuer, nonce) -> JWT`.
@@ -214,11 +226,12 @@ async fn answer(req: Request<Incoming>, s: &Shared) -> Response<Full<Bytes>> {
             .to_string(),
         ),
         "/jwks" => {
-            let x = b64(s.keys.key.verifying_key().as_bytes());
+            let keys = s.keys.lock().expect("lock").clone();
+            let x = b64(keys.key.verifying_key().as_bytes());
             reply(
                 200,
                 "application/json",
-                json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": KID, "alg": "EdDSA", "use": "sig"}]})
+                json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": keys.kid, "alg": "EdDSA", "use": "sig"}]})
                     .to_string(),
             )
         }
@@ -255,10 +268,11 @@ async fn answer(req: Request<Incoming>, s: &Shared) -> Response<Full<Bytes>> {
                     json!({"error": "invalid_grant"}).to_string(),
                 );
             };
+            let keys = s.keys.lock().expect("lock").clone();
             let craft = s.craft.lock().expect("lock");
             let id_token = match craft.as_ref() {
-                Some(f) => f(&s.keys, iss, &nonce),
-                None => s.keys.id_token(iss, &nonce, json!({})),
+                Some(f) => f(&keys, iss, &nonce),
+                None => keys.id_token(iss, &nonce, json!({})),
             };
             reply(
                 200,

@@ -27,6 +27,8 @@ use crate::auth::external::claims::Claims;
 use crate::auth::external::fetch::fetch_jwks;
 use crate::auth::external::jwks::IssuerKeys;
 
+pub use crate::auth::external::UNKNOWN_KID_COOLDOWN;
+
 /// Clock skew allowed on `exp` and `iat` (SPEC §13).
 pub const LEEWAY: Duration = Duration::from_secs(5);
 /// Bound on one call to the provider (discovery, keys, token exchange).
@@ -80,6 +82,10 @@ impl Discovered {
 pub struct Provider {
     pub cfg: OidcProviderConfig,
     discovered: ArcSwapOption<Discovered>,
+    /// When an unknown `kid` last fetched the keys: at most one such fetch
+    /// per `UNKNOWN_KID_COOLDOWN`, so forged kids (anyone can post a logout
+    /// token) cannot turn the gateway against the provider.
+    last_kid_fetch: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 /// What the start endpoint keeps for the callback.
@@ -116,6 +122,7 @@ impl Provider {
         Provider {
             cfg,
             discovered: ArcSwapOption::empty(),
+            last_kid_fetch: std::sync::Mutex::new(None),
         }
     }
 
@@ -165,9 +172,21 @@ impl Provider {
         Ok(())
     }
 
-    /// Fetch the keys again (an unknown `kid`: the provider rotated).
+    /// Fetch the keys again (an unknown `kid`: the provider rotated), at
+    /// most once per `UNKNOWN_KID_COOLDOWN`.
     pub async fn refresh_keys(&self) -> Result<Arc<Discovered>, String> {
         let current = self.discovered().ok_or("not discovered")?;
+        {
+            let mut last = self
+                .last_kid_fetch
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let now = std::time::Instant::now();
+            if last.is_some_and(|t| now.duration_since(t) < UNKNOWN_KID_COOLDOWN) {
+                return Err("keys fetched moments ago".into());
+            }
+            *last = Some(now);
+        }
         let client = self.client()?;
         let jwks_uri = current.metadata.jwks_uri().clone();
         let jwks = CoreJsonWebKeySet::fetch_async(&jwks_uri, &client)
