@@ -874,3 +874,43 @@ async fn a_rotated_provider_key_is_fetched_on_its_unknown_kid() {
     assert_eq!(backchannel(&s, "fake", &t).await.status, 200);
     assert_eq!(alive(&s, &cookie, &jwt).await, (401, 401));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_discovers_the_providers_again() {
+    let s = Setup::new(|b| b).await;
+    let logout = |cookie: String| {
+        let c = s.gw.plain_client();
+        let base = s.base();
+        async move {
+            send(
+                c.post(format!("{base}/auth/logout"))
+                    .header("Cookie", format!("{COOKIE}={cookie}"))
+                    .header("Origin", &base)
+                    .json(&json!({})),
+            )
+            .await
+        }
+    };
+    let (cookie, _) = fake_session(&s, json!({})).await;
+    let r = logout(cookie).await;
+    assert!(r.json()["end_session_url"].is_string(), "{}", r.body);
+    // The provider stops offering RP-initiated logout; after SIGHUP the
+    // gateway knows.
+    s.fake.set_end_session(false);
+    s.gw.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (cookie, _) = fake_session(&s, json!({})).await;
+        let r = logout(cookie).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        if r.json().get("end_session_url").is_none() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not rediscovered:\n{}",
+            s.gw.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -90,6 +90,8 @@ struct Shared {
     codes: Mutex<HashMap<String, String>>,
     /// Token requests answered.
     exchanges: Mutex<usize>,
+    /// Whether discovery names an end_session_endpoint.
+    end_session: std::sync::atomic::AtomicBool,
 }
 
 pub struct FakeOp {
@@ -113,6 +115,7 @@ impl FakeOp {
             craft: Mutex::new(None),
             codes: Mutex::new(HashMap::new()),
             exchanges: Mutex::new(0),
+            end_session: std::sync::atomic::AtomicBool::new(true),
         });
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let s = shared.clone();
@@ -157,6 +160,13 @@ impl FakeOp {
     /// How the next ID tokens are made: `(keys, issuer, nonce) -> JWT`.
     pub fn craft(&self, f: impl Fn(&FakeOpKeys, &str, &str) -> String + Send + Sync + 'static) {
         *self.shared.craft.lock().expect("lock") = Some(Box::new(f));
+    }
+
+    /// Offer (or stop offering) an end_session_endpoint in discovery.
+    pub fn set_end_session(&self, on: bool) {
+        self.shared
+            .end_session
+            .store(on, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn exchanges(&self) -> usize {
@@ -212,17 +222,20 @@ async fn answer(req: Request<Incoming>, s: &Shared) -> Response<Full<Bytes>> {
         "/.well-known/openid-configuration" => reply(
             200,
             "application/json",
-            json!({
-                "issuer": iss,
-                "authorization_endpoint": format!("{iss}/authorize"),
-                "token_endpoint": format!("{iss}/token"),
-                "jwks_uri": format!("{iss}/jwks"),
-                "end_session_endpoint": format!("{iss}/logout"),
-                "response_types_supported": ["code"],
-                "subject_types_supported": ["public"],
-                "id_token_signing_alg_values_supported": ["EdDSA"],
-                "token_endpoint_auth_methods_supported": ["client_secret_basic"],
-            })
+            discovery(
+                s,
+                json!({
+                    "issuer": iss,
+                    "authorization_endpoint": format!("{iss}/authorize"),
+                    "token_endpoint": format!("{iss}/token"),
+                    "jwks_uri": format!("{iss}/jwks"),
+                    "end_session_endpoint": format!("{iss}/logout"),
+                    "response_types_supported": ["code"],
+                    "subject_types_supported": ["public"],
+                    "id_token_signing_alg_values_supported": ["EdDSA"],
+                    "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+                }),
+            )
             .to_string(),
         ),
         "/jwks" => {
@@ -283,4 +296,13 @@ async fn answer(req: Request<Incoming>, s: &Shared) -> Response<Full<Bytes>> {
         }
         _ => reply(404, "text/plain", "not found".into()),
     }
+}
+
+fn discovery(s: &Shared, mut doc: Value) -> Value {
+    if !s.end_session.load(std::sync::atomic::Ordering::SeqCst) {
+        if let Some(o) = doc.as_object_mut() {
+            o.remove("end_session_endpoint");
+        }
+    }
+    doc
 }

@@ -17,8 +17,8 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IssuerUrl,
-    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, ProviderMetadataWithLogout,
-    RedirectUrl, Scope, SignatureVerificationError, TokenResponse,
+    Nonce, PkceCodeChallenge, PkceCodeVerifier, ProviderMetadataWithLogout, RedirectUrl, Scope,
+    SignatureVerificationError, TokenResponse,
 };
 use serde_json::Value;
 
@@ -283,7 +283,6 @@ impl Provider {
                 }
                 e => ExchangeError::Exchange(error_chain(&e)),
             })?;
-        let _ = response.access_token();
         let id_token = response.id_token().ok_or(ExchangeError::NoIdToken)?;
         let nonce = Nonce::new(nonce.to_owned());
         let checked = match self.check(&client, id_token, &nonce) {
