@@ -19,7 +19,7 @@ use crate::endpoints::{json, Call};
 use crate::error::{Answer, GateError, LimitInfo};
 use crate::metrics::METRICS;
 use crate::policy::csrf::check_form_origin;
-use crate::store::{unix_now, GcraRule, ProviderKey, ProviderLogin, RefreshRecord, SessionRecord};
+use crate::store::{unix_now, GcraRule, ProviderLogin, RefreshRecord, SessionRecord};
 
 /// Concurrent password checks: the number of cores.
 static PASSWORD_CHECKS: LazyLock<Semaphore> =
@@ -368,26 +368,7 @@ async fn issue_session(
     // Indexed before the session exists, so a back-channel logout for the
     // provider session can never miss it (SPEC §13).
     if let Some(o) = &record.oidc {
-        let ttl = cfg.session.absolute_timeout;
-        if let Some(psid) = &o.sid {
-            store
-                .index_provider_session(
-                    &o.provider,
-                    ProviderKey::Sid(psid),
-                    &record.sid,
-                    &record.user_id,
-                    ttl,
-                )
-                .await?;
-        }
-        store
-            .index_provider_session(
-                &o.provider,
-                ProviderKey::Sub(&o.sub),
-                &record.sid,
-                &record.user_id,
-                ttl,
-            )
+        crate::auth::oidc::index_session(store.as_ref(), o, &record, cfg.session.absolute_timeout)
             .await?;
     }
     store

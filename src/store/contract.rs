@@ -909,6 +909,16 @@ async fn oidc_provider_index(s: Arc<dyn Store>) {
         s.provider_sessions("other", sid).await.expect("read"),
         vec![("g3".to_owned(), "other:x".to_owned())]
     );
+    s.unindex_provider_sessions("corp", sid, &["g1".to_owned(), "nope".to_owned()])
+        .await
+        .expect("unindex");
+    assert_eq!(
+        s.provider_sessions("corp", sid).await.expect("read"),
+        vec![("g2".to_owned(), "corp:alice".to_owned())]
+    );
+    s.unindex_provider_sessions("corp", ProviderKey::Sid("absent"), &["x".to_owned()])
+        .await
+        .expect("unindex on no index");
     s.index_provider_session(
         "corp",
         ProviderKey::Sid("brief"),

@@ -363,6 +363,14 @@ pub trait OidcStore: Send + Sync {
         user_id: &str,
         ttl: Duration,
     ) -> Result<(), StoreError>;
+    /// Remove `sids` from the index under `(provider, key)` (sessions that
+    /// ended, pruned at the next login of the subject).
+    async fn unindex_provider_sessions(
+        &self,
+        provider: &str,
+        key: ProviderKey<'_>,
+        sids: &[String],
+    ) -> Result<(), StoreError>;
     /// The gatehouse sessions `(sid, user_id)` indexed under `(provider,
     /// key)`, dead ones included (the caller ends each; ending one twice is
     /// harmless).

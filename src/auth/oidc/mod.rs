@@ -17,6 +17,45 @@ use tokio::sync::Notify;
 pub use provider::Provider;
 use settings::OidcProviderConfig;
 
+use crate::store::{ProviderKey, ProviderLogin, SessionRecord, Store, StoreError};
+
+/// Index a new session under its provider session (`sid`) and subject, for
+/// back-channel logout; `ttl` at least the session's life. The subject's
+/// index outlives its sessions while the subject keeps signing in, so the
+/// ended ones are pruned here: it stays as small as the live ones.
+pub async fn index_session(
+    store: &dyn Store,
+    origin: &ProviderLogin,
+    session: &SessionRecord,
+    ttl: Duration,
+) -> Result<(), StoreError> {
+    let provider = &origin.provider;
+    if let Some(psid) = &origin.sid {
+        store
+            .index_provider_session(
+                provider,
+                ProviderKey::Sid(psid),
+                &session.sid,
+                &session.user_id,
+                ttl,
+            )
+            .await?;
+    }
+    let sub = ProviderKey::Sub(&origin.sub);
+    let mut ended = Vec::new();
+    for (sid, _) in store.provider_sessions(provider, sub).await? {
+        if store.get_session(&sid).await?.is_none() {
+            ended.push(sid);
+        }
+    }
+    store
+        .unindex_provider_sessions(provider, sub, &ended)
+        .await?;
+    store
+        .index_provider_session(provider, sub, &session.sid, &session.user_id, ttl)
+        .await
+}
+
 /// First retry of a failed discovery; doubles up to `RETRY_MAX`.
 const RETRY_MIN: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(10);

@@ -74,6 +74,23 @@ impl OidcStore for MemoryStore {
         Ok(())
     }
 
+    async fn unindex_provider_sessions(
+        &self,
+        provider: &str,
+        key: ProviderKey<'_>,
+        sids: &[String],
+    ) -> Result<(), StoreError> {
+        let name = index_name(provider, key);
+        let now = Instant::now();
+        let mut shard = self.oidc.index.lock(&name);
+        if let Some(e) = shard.live(&name, now) {
+            for sid in sids {
+                e.value.remove(sid);
+            }
+        }
+        Ok(())
+    }
+
     async fn provider_sessions(
         &self,
         provider: &str,

@@ -82,6 +82,20 @@ impl OidcStore for RedisStore {
             .await
     }
 
+    async fn unindex_provider_sessions(
+        &self,
+        provider: &str,
+        key: ProviderKey<'_>,
+        sids: &[String],
+    ) -> Result<(), StoreError> {
+        if sids.is_empty() {
+            return Ok(());
+        }
+        let mut cmd = redis::cmd("HDEL");
+        cmd.arg(self.provider_index_key(provider, key)).arg(sids);
+        self.query::<i64>(&cmd).await.map(drop)
+    }
+
     async fn provider_sessions(
         &self,
         provider: &str,
