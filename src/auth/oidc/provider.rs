@@ -61,6 +61,17 @@ pub const LOGOUT_TOKEN_ALGS: &[Algorithm] = &[
     Algorithm::EdDSA,
 ];
 
+/// A client made from discovery: authorization endpoint set, token and
+/// userinfo endpoints as the provider names them.
+type Client = CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
 /// What discovery found.
 pub struct Discovered {
     metadata: ProviderMetadataWithLogout,
@@ -228,21 +239,7 @@ impl Provider {
         })
     }
 
-    fn core_client(
-        &self,
-        d: &Discovered,
-        redirect_uri: &str,
-    ) -> Result<
-        CoreClient<
-            openidconnect::EndpointSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointMaybeSet,
-            openidconnect::EndpointMaybeSet,
-        >,
-        ExchangeError,
-    > {
+    fn core_client(&self, d: &Discovered, redirect_uri: &str) -> Result<Client, ExchangeError> {
         let redirect = RedirectUrl::new(redirect_uri.to_owned())
             .map_err(|e| ExchangeError::Exchange(format!("redirect URI: {e}")))?;
         Ok(CoreClient::from_provider_metadata(
@@ -319,18 +316,15 @@ impl Provider {
         })
     }
 
-    fn check<C>(
+    fn check(
         &self,
-        client: &C,
+        client: &Client,
         id_token: &openidconnect::core::CoreIdToken,
         nonce: &Nonce,
-    ) -> Result<(), ClaimsVerificationError>
-    where
-        C: VerifierSource,
-    {
+    ) -> Result<(), ClaimsVerificationError> {
         let leeway = TimeDelta::from_std(LEEWAY).unwrap_or_default();
         let verifier = client
-            .verifier()
+            .id_token_verifier()
             .set_allowed_algs(ID_TOKEN_ALGS.iter().cloned())
             // Other audiences are allowed here; the azp rule then decides.
             .set_other_audience_verifier_fn(|_| true)
@@ -345,25 +339,6 @@ impl Provider {
                 }
             });
         id_token.claims(&verifier, nonce).map(drop)
-    }
-}
-
-/// The ID token verifier of a client (so `check` need not name the type).
-trait VerifierSource {
-    fn verifier(&self) -> openidconnect::core::CoreIdTokenVerifier<'_>;
-}
-
-impl<A, B, C, D, E, F> VerifierSource for CoreClient<A, B, C, D, E, F>
-where
-    A: openidconnect::EndpointState,
-    B: openidconnect::EndpointState,
-    C: openidconnect::EndpointState,
-    D: openidconnect::EndpointState,
-    E: openidconnect::EndpointState,
-    F: openidconnect::EndpointState,
-{
-    fn verifier(&self) -> openidconnect::core::CoreIdTokenVerifier<'_> {
-        self.id_token_verifier()
     }
 }
 
