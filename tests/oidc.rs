@@ -211,6 +211,35 @@ async fn round_trip_lands_on_rd_with_mapped_roles() {
     assert!(page.body.contains("Sign in with Corp SSO"), "{}", page.body);
     assert!(page.body.contains("name=\"password\""), "local form shown");
 
+    // The authorization request: code flow, PKCE S256, state and nonce,
+    // and a short-lived pre-login cookie.
+    let (client, _jar) = s.gw.jar_client();
+    let start = send(client.get(s.start_url("corp", "/"))).await;
+    assert_eq!(start.status, 302, "{}", start.body);
+    let auth = location(&start, &s.base());
+    assert!(
+        auth.as_str()
+            .starts_with(&format!("{}/auth?", s.op.issuer())),
+        "{auth}"
+    );
+    let q: std::collections::HashMap<String, String> = auth.query_pairs().into_owned().collect();
+    assert_eq!(q.get("response_type").map(String::as_str), Some("code"));
+    assert_eq!(
+        q.get("code_challenge_method").map(String::as_str),
+        Some("S256")
+    );
+    for k in ["code_challenge", "state", "nonce"] {
+        assert!(q.get(k).is_some_and(|v| v.len() >= 22), "{k} in {auth}");
+    }
+    let pre = start
+        .set_cookie(&format!("{COOKIE}-oidc"))
+        .expect("pre-login cookie");
+    assert!(
+        pre.contains("Max-Age=600") && pre.contains("SameSite=Lax"),
+        "{pre}"
+    );
+    assert!(pre.contains("HttpOnly") && pre.contains("Secure"), "{pre}");
+
     let (client, _jar) = s.gw.jar_client();
     let r = s.round_trip(&client, "corp", "root").await;
     assert_eq!(r.status, 303, "{}\n{}", r.body, s.gw.logs());
