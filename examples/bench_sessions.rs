@@ -50,6 +50,7 @@ fn session(i: usize, users: usize, now: i64) -> SessionRecord {
         expires_at: now + 12 * 3600,
         ip: format!("198.51.{}.{}", (i / 256) % 256, i % 256),
         user_agent: USER_AGENT.to_string(),
+        oidc: None,
     }
 }
 

@@ -3,8 +3,19 @@
 # and to test (redis-server; chromium and chromium-driver for the headless
 # browser tests, SPEC §15; nginx and caddy, the real front proxies of the
 # forward-auth tests, SPEC §10), when they are missing. Debian/Ubuntu.
+# Then panva's oidc-provider (npm) for the OpenID Connect tests (SPEC §13)
+# into tests/oidc-provider/node_modules (git-ignored), from its lockfile.
 # Silent when nothing is missing.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# tests/oidc-provider: `npm ci` from package-lock.json when node_modules is
+# missing (Node and npm come from Debian's packages if absent).
+oidc_provider() {
+    [ -d tests/oidc-provider/node_modules/oidc-provider ] && return 0
+    echo "installing: oidc-provider (npm ci in tests/oidc-provider)" >&2
+    (cd tests/oidc-provider && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+}
 
 # The Debian packages whose programs are not here yet.
 missing() {
@@ -16,10 +27,16 @@ missing() {
     # tests/common/front.rs runs `nginx` and `caddy` (nginx is in /usr/sbin).
     command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || echo nginx
     command -v caddy >/dev/null 2>&1 || echo caddy
+    # tests/common/op.rs runs `node tests/oidc-provider/provider.mjs`.
+    command -v node >/dev/null 2>&1 || echo nodejs
+    command -v npm >/dev/null 2>&1 || echo npm
 }
 
 mapfile -t want < <(missing)
-[ "${#want[@]}" -eq 0 ] && exit 0
+if [ "${#want[@]}" -eq 0 ]; then
+    oidc_provider
+    exit 0
+fi
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 echo "installing: ${want[*]}" >&2
@@ -33,3 +50,4 @@ if [ "${#still[@]}" -gt 0 ]; then
     echo "could not install: ${still[*]}" >&2
     exit 1
 fi
+oidc_provider

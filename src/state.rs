@@ -10,9 +10,10 @@ use tokio::sync::OnceCell;
 use crate::auth::external::TrustedIssuers;
 use crate::auth::identity::IdentityNames;
 use crate::auth::keys::KeySet;
+use crate::auth::oidc::Providers;
 use crate::auth::tokens::TokenService;
 use crate::auth::Authenticator;
-use crate::config::users::{load_users, UserDirectory};
+use crate::config::users::{load_configured, UserDirectory};
 use crate::config::{self, Config, ConfigError, Diagnostic};
 use crate::policy::ratelimit::Limiter;
 use crate::policy::redirect::RedirectHosts;
@@ -74,6 +75,8 @@ pub struct AppState {
     pub redirects: RedirectHosts,
     /// Rate limiter, with a local fallback for when the store is down.
     pub limiter: Limiter,
+    /// `[[oidc]]` providers and what their discovery found (SPEC §13).
+    pub oidc: Arc<Providers>,
     /// Connected lazily inside the serving runtime: a Redis connection's
     /// driver task must live on the runtime that uses it, and a Redis that is
     /// down at start-up must not stop the gateway from starting (it answers
@@ -84,7 +87,9 @@ pub struct AppState {
 /// Load everything `run` and `check` need: config, users, signing key.
 pub fn load_all(path: &std::path::Path) -> Result<(Config, UserDirectory, KeySet), ConfigError> {
     let config = config::load(path)?;
-    let users = load_users(&config.users_file, &|r| config.policy.roles.contains(r));
+    let users = load_configured(config.users_file.as_deref(), &|r| {
+        config.policy.roles.contains(r)
+    });
     let keys = KeySet::load(&config.tokens).map_err(|message| {
         ConfigError(vec![Diagnostic {
             file: config.path.clone(),
@@ -165,7 +170,9 @@ impl AppState {
         let live =
             ArcSwap::from_pointee(Live::new(config.policy.clone(), users, &config.path, None)?);
         let limiter = Limiter::new(Arc::new(MemoryStore::new()));
+        let oidc = Arc::new(Providers::new(&config.oidc));
         Ok(AppState {
+            oidc,
             config,
             live,
             auth,
@@ -198,7 +205,9 @@ impl AppState {
     /// them in only if everything is valid. Listeners, store and keys stay.
     pub fn reload(&self) -> Result<(), ConfigError> {
         let fresh = config::load(&self.config.path)?;
-        let users = load_users(&fresh.users_file, &|r| fresh.policy.roles.contains(r))?;
+        let users = load_configured(fresh.users_file.as_deref(), &|r| {
+            fresh.policy.roles.contains(r)
+        })?;
         let live = Live::new(
             fresh.policy,
             users,
@@ -211,6 +220,8 @@ impl AppState {
             external.reconfigure(&fresh.trusted_issuers, live.policy.roles.names().clone());
         }
         self.live.store(Arc::new(live));
+        // SPEC §13: providers are discovered again (their config stays).
+        self.oidc.rediscover();
         Ok(())
     }
 }

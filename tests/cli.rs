@@ -257,3 +257,90 @@ fn check_reports_owner_route_mistakes_with_file_and_line() {
         );
     }
 }
+
+// `check` names every `[[oidc]]` mistake (issue 16) by file, line and key:
+// an id that cannot be a URL segment, a plain-http issuer off loopback, a
+// client secret variable that is not set, a role that does not exist, a
+// malformed email domain, a typo'd key; and passes a good provider.
+#[test]
+fn check_reports_oidc_mistakes_with_file_and_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let echo = EchoUpstream::spawn();
+    let good =
+        "[[oidc]]\nid = \"corp\"\nissuer = \"https://idp.example.com\"\nclient_id = \"gh\"\n\
+                role_map = { \"staff\" = \"user\" }\n\n";
+    let config =
+        Gateway::builder()
+            .upstream(&echo)
+            .extra(good)
+            .write_files(dir.path(), 18080, None);
+    let arg = config.to_str().expect("utf-8");
+    let ok = gatehouse(&["check", "--config", arg], dir.path(), None);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+
+    let bad =
+        "[[oidc]]\nid = \"Corp SSO\"\nissuer = \"http://idp.example.com\"\nclient_id = \"gh\"\n\
+               client_secret_env = \"GH_CLI_TEST_UNSET_SECRET\"\n\
+               role_map = { \"staff\" = \"nosuchrole\" }\n\
+               allowed_email_domains = [\"not a domain\"]\n\n\
+               [[oidc]] # second\nid = \"second\"\nisuer = \"https://x.example.com\"\n";
+    let config = Gateway::builder()
+        .upstream(&echo)
+        .extra(bad)
+        .write_files(dir.path(), 18080, None);
+    let text_of_config = std::fs::read_to_string(&config).expect("read config");
+    let line_of = |needle: &str| {
+        1 + text_of_config
+            .lines()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle} not in config"))
+    };
+    let out = gatehouse(&["check", "--config", arg], dir.path(), None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let msg = text(&out);
+    // An unknown key stops parsing first (serde), as for every section.
+    let want = format!("gateway.toml:{}:", line_of("isuer"));
+    assert!(
+        msg.contains(&want) && msg.contains("isuer"),
+        "want {want} isuer in:\n{msg}"
+    );
+
+    let bad = bad.replace("isuer", "issuer");
+    let config =
+        Gateway::builder()
+            .upstream(&echo)
+            .extra(&bad)
+            .write_files(dir.path(), 18080, None);
+    let out = gatehouse(&["check", "--config", arg], dir.path(), None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let msg = text(&out);
+    let text_of_config = std::fs::read_to_string(&config).expect("read config");
+    let line_of = |needle: &str| {
+        1 + text_of_config
+            .lines()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle} not in config"))
+    };
+    for (needle, key, what) in [
+        ("\"Corp SSO\"", "oidc[0].id", "use 1 to 64 of a-z"),
+        ("http://idp.example.com", "oidc[0].issuer", "https"),
+        (
+            "GH_CLI_TEST_UNSET_SECRET",
+            "oidc[0].client_secret_env",
+            "is not set",
+        ),
+        ("nosuchrole", "oidc[0].role_map.staff", "unknown role"),
+        (
+            "not a domain",
+            "oidc[0].allowed_email_domains[0]",
+            "is not a domain",
+        ),
+        ("[[oidc]] # second", "oidc[1].client_id", "missing"),
+    ] {
+        let want = format!("gateway.toml:{}: {key}: ", line_of(needle));
+        assert!(
+            msg.lines().any(|l| l.contains(&want) && l.contains(what)),
+            "want {want}...{what} in:\n{msg}"
+        );
+    }
+}

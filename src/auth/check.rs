@@ -2,6 +2,8 @@
 //! cookie, verified and then looked up in the store on every request, so a
 //! logout or revocation takes effect at once.
 
+use std::borrow::Cow;
+
 use http::{HeaderMap, HeaderValue};
 use pingora::http::RequestHeader;
 
@@ -251,17 +253,39 @@ pub(crate) async fn authenticate(
         end_session(store, &session, "user disabled or removed").await;
         return Ok(AuthOutcome::Refused("user_disabled"));
     };
-    Ok(AuthOutcome::Authenticated(identity_of(
-        session, user, method,
-    )))
+    let from_provider = matches!(user, Cow::Owned(_));
+    let mut id = identity_of(session, &user, method);
+    if from_provider {
+        // Mapped at login; a role a reload removed from `[roles]` since
+        // grants nothing (local users' roles are checked at load).
+        id.roles.retain(|r| current.roles.contains(r));
+    }
+    Ok(AuthOutcome::Authenticated(id))
 }
 
 /// The users-file entry a session stands for, if it may still be used: the
 /// user exists under that name, with the same id, and is not disabled.
-pub fn current_user<'u>(users: &'u UserDirectory, session: &SessionRecord) -> Option<&'u User> {
+/// A session from an identity provider without `link_local` (SPEC §13)
+/// has no users-file entry: it is described by what the provider said at
+/// login, kept in the session record.
+pub fn current_user<'u>(
+    users: &'u UserDirectory,
+    session: &SessionRecord,
+) -> Option<Cow<'u, User>> {
+    if session.oidc.as_ref().is_some_and(|o| !o.linked) {
+        return Some(Cow::Owned(User {
+            username: session.username.clone(),
+            id: session.user_id.clone(),
+            email: session.email.clone(),
+            password_hash: String::new(),
+            roles: session.roles.clone(),
+            disabled: false,
+        }));
+    }
     users
         .get(&session.username)
         .filter(|u| !u.disabled && u.id == session.user_id)
+        .map(Cow::Borrowed)
 }
 
 /// A user removed, disabled or given another id by a reload: the session

@@ -8,6 +8,7 @@ pub mod check;
 pub mod external;
 pub mod identity;
 pub mod keys;
+pub mod oidc;
 pub mod password;
 pub mod refresh;
 pub mod role_names;

@@ -111,6 +111,17 @@ pub fn set_cookie(cfg: &SessionConfig, name: &str, value: &str, max_age_secs: i6
         .to_string()
 }
 
+/// `set_cookie` with `SameSite=Lax` whatever the config says: the OIDC
+/// pre-login cookie must come back on the provider's top-level redirect to
+/// the callback, which `Strict` would withhold (SPEC §13).
+pub fn set_lax_cookie(cfg: &SessionConfig, name: &str, value: &str, max_age_secs: i64) -> String {
+    base(cfg, name, value)
+        .same_site(cookie::SameSite::Lax)
+        .max_age(Duration::seconds(max_age_secs.max(0)))
+        .build()
+        .to_string()
+}
+
 /// `Set-Cookie` value that deletes a cookie.
 pub fn clear_cookie(cfg: &SessionConfig, name: &str) -> String {
     base(cfg, name, "")

@@ -20,7 +20,7 @@ use clap::Subcommand;
 
 use crate::auth::apikey;
 use crate::config::duration::parse_duration;
-use crate::config::users::{load_users, UserDirectory};
+use crate::config::users::{load_configured, UserDirectory};
 use crate::config::{self, Config, StoreBackend};
 use crate::store::{self, unix_now, ApiKeyRecord, Store};
 
@@ -122,7 +122,11 @@ impl Ctx {
             .ok_or_else(|| {
                 Fail::Usage(format!(
                     "no user {name:?} in {}",
-                    self.config.users_file.display()
+                    self.config
+                        .users_file
+                        .as_deref()
+                        .unwrap_or(Path::new("(no [users] file)"))
+                        .display()
                 ))
             })
     }
@@ -149,7 +153,9 @@ where
             return 2;
         }
     };
-    let users = match load_users(&config.users_file, &|r| config.policy.roles.contains(r)) {
+    let users = match load_configured(config.users_file.as_deref(), &|r| {
+        config.policy.roles.contains(r)
+    }) {
         Ok(u) => u,
         Err(e) => {
             eprintln!("{e}");

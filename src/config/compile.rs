@@ -8,6 +8,7 @@
 mod auth;
 mod headers;
 mod issuers;
+mod oidc;
 mod owner;
 mod policy;
 mod server;
@@ -57,7 +58,8 @@ pub fn compile(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let server = c.server(raw.server);
     let admin = c.admin(raw.admin, &server);
     let store = c.store(raw.store);
-    let users_file = c.users(raw.users);
+    let has_oidc = raw.oidc.as_ref().is_some_and(|o| !o.is_empty());
+    let users_file = c.users(raw.users, has_oidc);
     let tokens = c.tokens(raw.tokens);
     let session = c.session(raw.session, &server);
     let forward_auth = c.forward_auth(raw.forward_auth);
@@ -72,6 +74,7 @@ pub fn compile(path: &Path, text: &str) -> Result<Config, ConfigError> {
         forward_auth.enabled,
     );
     let trusted_issuers = c.trusted_issuers(raw_issuers, &tokens.issuer, &policy.roles);
+    let oidc = c.oidc(raw.oidc, &policy.roles);
     c.d.finish(Config {
         path: path.to_path_buf(),
         server,
@@ -85,6 +88,7 @@ pub fn compile(path: &Path, text: &str) -> Result<Config, ConfigError> {
         forward_auth,
         log,
         trusted_issuers,
+        oidc,
         policy,
     })
 }

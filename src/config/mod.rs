@@ -34,7 +34,9 @@ pub struct Config {
     pub server: ServerConfig,
     pub admin: Option<AdminConfig>,
     pub store: StoreConfig,
-    pub users_file: PathBuf,
+    /// `[users] file`; None when there is no `[users]` section, allowed
+    /// only with `[[oidc]]` providers (SPEC §13).
+    pub users_file: Option<PathBuf>,
     pub tokens: TokenConfig,
     pub session: SessionConfig,
     pub login: LoginConfig,
@@ -44,6 +46,8 @@ pub struct Config {
     /// `[[tokens.trusted_issuers]]`: external IdPs whose JWTs are accepted.
     /// Like the rest of `[tokens]`, not reloaded on SIGHUP.
     pub trusted_issuers: Vec<TrustedIssuerConfig>,
+    /// `[[oidc]]` providers (SPEC §13); not reloaded on SIGHUP (discovery is).
+    pub oidc: Vec<crate::auth::oidc::settings::OidcProviderConfig>,
     /// Routes, roles, upstreams, rate limits: what SIGHUP swaps.
     pub policy: Policy,
 }

@@ -30,6 +30,33 @@ pub struct RawConfig {
     pub roles: Option<BTreeMap<String, Spanned<Vec<Str>>>>,
     pub rate_limits: Option<BTreeMap<String, Spanned<RawRateLimit>>>,
     pub routes: Option<Spanned<Vec<Spanned<RawRoute>>>>,
+    /// `[[oidc]]`: OpenID Connect providers for browser login (SPEC §13).
+    pub oidc: Option<Vec<Spanned<RawOidc>>>,
+}
+
+/// One `[[oidc]]` provider (SPEC §13).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOidc {
+    /// Required: `[a-z0-9-]+`, used in the endpoint URLs.
+    pub id: Option<Str>,
+    /// Button label (default: the id).
+    pub name: Option<Str>,
+    /// Required: https (http on loopback only); discovery is at
+    /// `<issuer>/.well-known/openid-configuration`.
+    pub issuer: Option<Str>,
+    pub client_id: Option<Str>,
+    /// Environment variable holding the client secret.
+    pub client_secret_env: Option<Str>,
+    pub scopes: Option<Spanned<Vec<Str>>>,
+    pub username_claim: Option<Str>,
+    pub roles_claim: Option<Str>,
+    pub role_map: Option<BTreeMap<String, Str>>,
+    pub default_roles: Option<Vec<Str>>,
+    pub allowed_email_domains: Option<Vec<Str>>,
+    pub post_logout_redirect: Option<Str>,
+    pub ca_file: Option<Str>,
+    pub link_local: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -21,6 +21,18 @@ const MAX_P_COST: u32 = 16;
 
 /// Load and validate a users file. `known_roles` checks each user's roles
 /// exist in `[roles]`.
+/// The users of `[users] file`, or none without a `[users]` section (an
+/// OIDC-only gateway, SPEC §13: the login page then has no local form).
+pub fn load_configured(
+    path: Option<&Path>,
+    known_roles: &dyn Fn(&str) -> bool,
+) -> Result<UserDirectory, ConfigError> {
+    match path {
+        Some(p) => load_users(p, known_roles),
+        None => Ok(UserDirectory::new(Vec::new())),
+    }
+}
+
 pub fn load_users(
     path: &Path,
     known_roles: &dyn Fn(&str) -> bool,

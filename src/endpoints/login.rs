@@ -19,7 +19,7 @@ use crate::endpoints::{json, Call};
 use crate::error::{Answer, GateError, LimitInfo};
 use crate::metrics::METRICS;
 use crate::policy::csrf::check_form_origin;
-use crate::store::{unix_now, GcraRule, RefreshRecord, SessionRecord};
+use crate::store::{unix_now, GcraRule, ProviderLogin, RefreshRecord, SessionRecord};
 
 /// Concurrent password checks: the number of cores.
 static PASSWORD_CHECKS: LazyLock<Semaphore> =
@@ -63,16 +63,23 @@ pub fn page(call: &Call<'_>) -> Answer {
     let body = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign in</title>\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head><body>\
-<main><h1>Sign in</h1><form method=\"post\" action=\"{action}\">\
+<main><h1>Sign in</h1>{providers}{form}</main></body></html>",
+        providers = super::oidc::buttons_html(call.state, rd),
+        form = if call.state.config.users_file.is_some() {
+            format!("<form method=\"post\" action=\"{action}\">\
 <input type=\"hidden\" name=\"rd\" value=\"{rd}\">\
 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
 <p><label>Username <input name=\"username\" autocomplete=\"username\" required></label></p>\
 <p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label></p>\
 <p><label>One-time code (if enabled) <input name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\"></label></p>\
-<p><button type=\"submit\">Sign in</button></p></form></main></body></html>",
-        action = html_escape::encode_double_quoted_attribute(&action),
-        rd = html_escape::encode_double_quoted_attribute(rd),
-        csrf = csrf,
+<p><button type=\"submit\">Sign in</button></p></form>",
+                action = html_escape::encode_double_quoted_attribute(&action),
+                rd = html_escape::encode_double_quoted_attribute(rd),
+                csrf = csrf,
+            )
+        } else {
+            String::new()
+        },
     );
     let s = &call.state.config.session;
     Answer {
@@ -214,37 +221,10 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
     // Only after every factor passed: a right password alone must not
     // reset the count of wrong codes.
     store.clear_login_failures(&fail_key).await?;
-    let issued = issue_session(call, &user).await?;
-    // An admin lock that landed after the check above revoked the user's
-    // sessions before this one existed: look again now that it does.
-    if store.user_locked(&user.id).await? {
-        store.delete_session(&issued.sid).await?;
+    let Some(SignedIn { issued, cookies }) = sign_in(call, &user, None).await? else {
         failed(call, &fail_key, &input.username, "user locked").await?;
         return Err(GateError::BadLogin);
-    }
-    METRICS.logins.with_label_values(&["ok"]).inc();
-    call.set_user(&user.username);
-    tracing::info!(event = "login_ok", username = %user.username, ip = %call.client_ip, "login ok");
-    let cookies = [
-        (
-            "Set-Cookie",
-            set_cookie(
-                &cfg.session,
-                &cfg.session.cookie_name,
-                &issued.secret,
-                cfg.session.absolute_timeout.as_secs() as i64,
-            ),
-        ),
-        (
-            "Set-Cookie",
-            set_cookie(
-                &cfg.session,
-                &cfg.session.refresh_cookie_name,
-                &issued.refresh,
-                cfg.tokens.refresh_ttl.as_secs() as i64,
-            ),
-        ),
-    ];
+    };
     if call.is_form() {
         let rd = input
             .rd
@@ -292,16 +272,79 @@ async fn failed(
     Ok(())
 }
 
-/// What a login hands out.
-struct Issued {
-    sid: String,
-    secret: String,
-    refresh: String,
-    access: String,
-    expires_in: i64,
+/// A session made by `sign_in`: what it hands out, and its cookies.
+pub(crate) struct SignedIn {
+    pub issued: Issued,
+    pub cookies: [(&'static str, String); 2],
 }
 
-async fn issue_session(call: &Call<'_>, user: &User) -> Result<Issued, GateError> {
+/// Make the session of a login that passed every check, local or through
+/// an identity provider (SPEC §13: "exactly as a local login does"): the
+/// session record, refresh token and access token, the cookies, the
+/// metric and the audit `login_ok`. `None` when an admin lock landed while
+/// it was made (the new session is ended again).
+pub(crate) async fn sign_in(
+    call: &Call<'_>,
+    user: &User,
+    origin: Option<ProviderLogin>,
+) -> Result<Option<SignedIn>, GateError> {
+    let cfg = &call.state.config;
+    let store = call.store().await?;
+    let provider = origin.as_ref().map(|o| o.provider.clone());
+    let issued = issue_session(call, user, origin).await?;
+    // An admin lock that landed after the caller's check revoked the user's
+    // sessions before this one existed: look again now that it does.
+    if store.user_locked(&user.id).await? {
+        store.delete_session(&issued.sid).await?;
+        return Ok(None);
+    }
+    METRICS.logins.with_label_values(&["ok"]).inc();
+    call.set_user(&user.username);
+    match &provider {
+        None => {
+            tracing::info!(event = "login_ok", username = %user.username, ip = %call.client_ip, "login ok")
+        }
+        Some(p) => {
+            tracing::info!(event = "login_ok", username = %user.username, ip = %call.client_ip, provider = %p, "login ok")
+        }
+    }
+    let cookies = [
+        (
+            "Set-Cookie",
+            set_cookie(
+                &cfg.session,
+                &cfg.session.cookie_name,
+                &issued.secret,
+                cfg.session.absolute_timeout.as_secs() as i64,
+            ),
+        ),
+        (
+            "Set-Cookie",
+            set_cookie(
+                &cfg.session,
+                &cfg.session.refresh_cookie_name,
+                &issued.refresh,
+                cfg.tokens.refresh_ttl.as_secs() as i64,
+            ),
+        ),
+    ];
+    Ok(Some(SignedIn { issued, cookies }))
+}
+
+/// What a login hands out.
+pub(crate) struct Issued {
+    pub sid: String,
+    pub secret: String,
+    pub refresh: String,
+    pub access: String,
+    pub expires_in: i64,
+}
+
+async fn issue_session(
+    call: &Call<'_>,
+    user: &User,
+    origin: Option<ProviderLogin>,
+) -> Result<Issued, GateError> {
     let cfg = &call.state.config;
     let now = unix_now();
     let secret = new_session_secret(&user.id);
@@ -319,8 +362,15 @@ async fn issue_session(call: &Call<'_>, user: &User) -> Result<Issued, GateError
             .header("user-agent")
             .map(|ua| printable(ua).chars().take(256).collect())
             .unwrap_or_default(),
+        oidc: origin,
     };
     let store = call.store().await?;
+    // Indexed before the session exists, so a back-channel logout for the
+    // provider session can never miss it (SPEC §13).
+    if let Some(o) = &record.oidc {
+        crate::auth::oidc::index_session(store.as_ref(), o, &record, cfg.session.absolute_timeout)
+            .await?;
+    }
     store
         .create_session(&record, cfg.session.idle_timeout)
         .await?;

@@ -24,6 +24,13 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
     };
     let identity = call.require_user().await?;
     let store = call.store().await?;
+    // RP-initiated logout (SPEC §13): a session from a provider with an
+    // end_session_endpoint sends the browser there too.
+    let origin = match &identity.sid {
+        Some(sid) => store.get_session(sid).await?.and_then(|s| s.oidc),
+        None => None,
+    };
+    let end_session_url = super::oidc::end_session_url(call, origin.as_ref());
     let ended = if input.all {
         store.delete_user_sessions(&identity.user_id).await?
     } else {
@@ -34,7 +41,15 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
     };
     tracing::info!(event = "logout", username = %identity.username, ip = %call.client_ip, all = input.all, "logout");
     let s = &call.state.config.session;
-    let mut answer = json(serde_json::json!({ "ended": ended }));
+    let mut answer = match end_session_url {
+        Some(url) if call.is_form() => Answer {
+            status: 303,
+            headers: vec![("Location", url)],
+            body: String::new(),
+        },
+        Some(url) => json(serde_json::json!({ "ended": ended, "end_session_url": url })),
+        None => json(serde_json::json!({ "ended": ended })),
+    };
     answer
         .headers
         .push(("Set-Cookie", clear_cookie(s, &s.cookie_name)));

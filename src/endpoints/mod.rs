@@ -25,6 +25,7 @@ mod jwks;
 mod login;
 mod logout;
 mod me;
+pub mod oidc;
 mod refresh;
 mod sessions;
 mod totp;
@@ -49,6 +50,8 @@ enum Endpoint {
     Ready,
     /// Forward-auth: `/auth/verify` and `/auth/ext-authz/...` (SPEC §10).
     ForwardAuth(verify::Kind),
+    /// `/auth/oidc/<id>/...` (SPEC §13).
+    Oidc(oidc::Action),
 }
 
 /// One call to a gateway endpoint, with its body already read.
@@ -176,6 +179,7 @@ async fn serve(call: &Call<'_>, endpoint: Endpoint, asked: Asked<'_>) -> Result<
         Endpoint::Health => health::live(),
         Endpoint::Ready => health::ready(call).await,
         Endpoint::ForwardAuth(kind) => verify::verify(call, asked, kind).await?,
+        Endpoint::Oidc(action) => oidc::serve(call, action).await?,
     })
 }
 
@@ -209,6 +213,7 @@ fn route(prefix: &str, path: &str) -> Option<Endpoint> {
         "/totp/confirm" => Endpoint::TotpConfirm,
         "/verify" => Endpoint::ForwardAuth(verify::Kind::Verify),
         _ if rest.starts_with("/ext-authz/") => Endpoint::ForwardAuth(verify::Kind::ExtAuthz),
+        _ if rest.starts_with("/oidc/") => Endpoint::Oidc(oidc::route(rest)?),
         _ => {
             let id = rest.strip_prefix("/sessions/")?;
             if id.is_empty() || id.contains('/') {
@@ -229,6 +234,8 @@ fn allowed(e: Endpoint, m: &Method) -> bool {
             m == Method::POST
         }
         Endpoint::Session => m == Method::DELETE,
+        Endpoint::Oidc(oidc::Action::BackchannelLogout) => m == Method::POST,
+        Endpoint::Oidc(_) => read,
         Endpoint::Me | Endpoint::Sessions | Endpoint::Jwks | Endpoint::Health | Endpoint::Ready => {
             read
         }
@@ -242,6 +249,7 @@ fn allow_list(e: Endpoint) -> &'static str {
             "POST"
         }
         Endpoint::Session => "DELETE",
+        Endpoint::Oidc(oidc::Action::BackchannelLogout) => "POST",
         _ => "GET, HEAD",
     }
 }

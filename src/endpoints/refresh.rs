@@ -99,7 +99,7 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
         .await;
         return Err(GateError::Unauthenticated { browser: None });
     };
-    apply_user(&mut session, user);
+    apply_user(&mut session, &user);
     let (access, exp) = call.state.auth.tokens().mint(&session, now)?;
     call.set_user(&session.username);
     tracing::info!(event = "refresh", username = %session.username, ip = %call.client_ip, "refresh");

@@ -105,6 +105,14 @@ pub fn run(state: Arc<AppState>) -> ! {
             JwksRefresher { issuers },
         ));
     }
+    if !state.oidc.is_empty() {
+        server.add_service(background_service(
+            "oidc discovery",
+            OidcDiscovery {
+                providers: state.oidc.clone(),
+            },
+        ));
+    }
     server.add_service(background_service(
         "upstream checks",
         upstream_checks::UpstreamChecks {
@@ -169,6 +177,22 @@ impl BackgroundService for JwksRefresher {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         tokio::select! {
             _ = self.issuers.clone().refresh_forever() => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// Discovers the `[[oidc]]` providers at start, retries the unreachable
+/// ones, and discovers them all again on SIGHUP (SPEC §13).
+struct OidcDiscovery {
+    providers: Arc<crate::auth::oidc::Providers>,
+}
+
+#[async_trait]
+impl BackgroundService for OidcDiscovery {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        tokio::select! {
+            _ = self.providers.discover_forever() => {}
             _ = shutdown.changed() => {}
         }
     }

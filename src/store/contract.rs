@@ -169,6 +169,7 @@ fn session(name: &str, user: &str, created: i64, expires_at: i64) -> SessionReco
         expires_at,
         ip: "192.0.2.7".into(),
         user_agent: "contract/1".into(),
+        oidc: None,
     }
 }
 
@@ -921,6 +922,109 @@ async fn totp_concurrent_use(s: Arc<dyn Store>) {
     );
 }
 
+async fn oidc_pending_logins(s: Arc<dyn Store>) {
+    s.put_pending_login("st1", "rec-1", LONG)
+        .await
+        .expect("put");
+    s.put_pending_login("st2", "rec-2", Duration::from_millis(300))
+        .await
+        .expect("put");
+    assert_eq!(s.take_pending_login("nope").await.expect("take"), None);
+    assert_eq!(
+        s.take_pending_login("st1").await.expect("take"),
+        Some("rec-1".to_owned())
+    );
+    assert_eq!(
+        s.take_pending_login("st1").await.expect("take again"),
+        None,
+        "a state is good for one callback only"
+    );
+    eventually(Duration::from_secs(3), "pending login to lapse", || async {
+        s.take_pending_login("st2").await.expect("take").is_none()
+    })
+    .await;
+}
+
+async fn oidc_first_use(s: Arc<dyn Store>) {
+    assert!(s.first_use("jti-1", LONG).await.expect("first"));
+    assert!(!s.first_use("jti-1", LONG).await.expect("again"));
+    assert!(s.first_use("jti-2", LONG).await.expect("other"));
+    assert!(s
+        .first_use("short", Duration::from_millis(300))
+        .await
+        .expect("first"));
+    eventually(Duration::from_secs(3), "marker to lapse", || async {
+        s.first_use("short", LONG).await.expect("after ttl")
+    })
+    .await;
+}
+
+async fn oidc_provider_index(s: Arc<dyn Store>) {
+    let sid = ProviderKey::Sid("op-sid");
+    let sub = ProviderKey::Sub("alice");
+    s.index_provider_session("corp", sid, "g1", "corp:alice", LONG)
+        .await
+        .expect("index");
+    s.index_provider_session("corp", sid, "g2", "corp:alice", LONG)
+        .await
+        .expect("index");
+    s.index_provider_session("corp", sub, "g1", "corp:alice", LONG)
+        .await
+        .expect("index");
+    s.index_provider_session("other", sid, "g3", "other:x", LONG)
+        .await
+        .expect("index");
+    let mut got = s.provider_sessions("corp", sid).await.expect("read");
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("g1".to_owned(), "corp:alice".to_owned()),
+            ("g2".to_owned(), "corp:alice".to_owned())
+        ]
+    );
+    assert_eq!(
+        s.provider_sessions("corp", sub).await.expect("read"),
+        vec![("g1".to_owned(), "corp:alice".to_owned())]
+    );
+    assert_eq!(
+        s.provider_sessions("corp", ProviderKey::Sub("op-sid"))
+            .await
+            .expect("sid and sub indexes are apart"),
+        vec![]
+    );
+    assert_eq!(
+        s.provider_sessions("other", sid).await.expect("read"),
+        vec![("g3".to_owned(), "other:x".to_owned())]
+    );
+    s.unindex_provider_sessions("corp", sid, &["g1".to_owned(), "nope".to_owned()])
+        .await
+        .expect("unindex");
+    assert_eq!(
+        s.provider_sessions("corp", sid).await.expect("read"),
+        vec![("g2".to_owned(), "corp:alice".to_owned())]
+    );
+    s.unindex_provider_sessions("corp", ProviderKey::Sid("absent"), &["x".to_owned()])
+        .await
+        .expect("unindex on no index");
+    s.index_provider_session(
+        "corp",
+        ProviderKey::Sid("brief"),
+        "g9",
+        "u",
+        Duration::from_millis(300),
+    )
+    .await
+    .expect("index");
+    eventually(Duration::from_secs(3), "index to lapse", || async {
+        s.provider_sessions("corp", ProviderKey::Sid("brief"))
+            .await
+            .expect("read")
+            .is_empty()
+    })
+    .await;
+}
+
 /// One `#[tokio::test]` per behaviour and backend.
 macro_rules! contract_tests {
     ($($case:ident),* $(,)?) => {
@@ -977,6 +1081,9 @@ contract_tests!(
     totp_records,
     totp_pending_lapses,
     totp_concurrent_use,
+    oidc_pending_logins,
+    oidc_first_use,
+    oidc_provider_index,
 );
 
 // ---------------------------------------------------------------- redis only
@@ -1005,6 +1112,13 @@ async fn redis_every_key_is_prefixed_and_has_a_ttl() {
     };
     s.rate_limit("ip:9", &rule).await.expect("limit");
     s.record_login_failure("dave", LONG).await.expect("record");
+    s.put_pending_login("st", "rec", LONG)
+        .await
+        .expect("pending");
+    s.first_use("jti", LONG).await.expect("once");
+    s.index_provider_session("corp", ProviderKey::Sid("x"), "k1", "u1", LONG)
+        .await
+        .expect("index");
 
     let client = ::redis::Client::open(server.url()).expect("client");
     let mut c = client
@@ -1028,7 +1142,11 @@ async fn redis_every_key_is_prefixed_and_has_a_ttl() {
         })
         .collect();
     kinds.sort();
-    assert_eq!(kinds, ["lf", "r", "r", "rl", "s", "u"], "{keys:?}");
+    assert_eq!(
+        kinds,
+        ["lf", "ol", "once", "ps", "r", "r", "rl", "s", "u"],
+        "{keys:?}"
+    );
     for k in &keys {
         let ttl: i64 = ::redis::cmd("PTTL")
             .arg(k)

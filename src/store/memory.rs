@@ -28,6 +28,7 @@ use super::{
 use super::ttl_map::{lock, Shard, TtlMap};
 
 mod accounts;
+mod oidc;
 
 /// A refresh token and, once rotated, what the grace window answers.
 #[derive(Debug, Clone)]
@@ -56,6 +57,8 @@ pub struct MemoryStore {
     failures: TtlMap<String, u32>,
     /// API keys, admin locks, TOTP: the long-lived records.
     accounts: accounts::Accounts,
+    /// OIDC pending logins, one-time markers and provider-session indexes.
+    oidc: oidc::OidcState,
     /// Origin of the monotonic µs clock used for GCRA.
     clock: Instant,
 }
@@ -75,6 +78,7 @@ impl MemoryStore {
             limits: TtlMap::default(),
             failures: TtlMap::default(),
             accounts: accounts::Accounts::default(),
+            oidc: oidc::OidcState::default(),
             clock: Instant::now(),
         }
     }

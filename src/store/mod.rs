@@ -115,6 +115,37 @@ pub struct SessionRecord {
     pub expires_at: i64,
     pub ip: String,
     pub user_agent: String,
+    /// Set when the session came from an OpenID Connect login (SPEC §13):
+    /// what back-channel and RP-initiated logout need.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<ProviderLogin>,
+}
+
+/// Where an OIDC session came from (SPEC §13).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderLogin {
+    /// `[[oidc]] id`.
+    pub provider: String,
+    /// The provider's session id (`sid` claim of the ID token), if it sent one.
+    #[serde(default)]
+    pub sid: Option<String>,
+    /// The provider's subject (`sub`).
+    pub sub: String,
+    /// The ID token, for `id_token_hint` at RP-initiated logout.
+    pub id_token: String,
+    /// `link_local`: the session is a local user's, described by the users
+    /// file like any other; otherwise by this record alone.
+    #[serde(default)]
+    pub linked: bool,
+}
+
+/// Which index of provider sessions to read (back-channel logout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKey<'a> {
+    /// The provider's session id (`sid`).
+    Sid(&'a str),
+    /// The provider's subject (`sub`).
+    Sub(&'a str),
 }
 
 /// A refresh token, stored under the SHA-256 of the token.
@@ -179,7 +210,15 @@ pub struct TotpRecord {
 /// `dyn Store` and call any of them.
 #[async_trait]
 pub trait Store:
-    SessionStore + RefreshStore + LimitStore + ApiKeyStore + AccountStore + Send + Sync + 'static
+    SessionStore
+    + RefreshStore
+    + LimitStore
+    + ApiKeyStore
+    + AccountStore
+    + OidcStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Reachability check for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;
@@ -314,6 +353,52 @@ pub trait AccountStore: Send + Sync {
     async fn use_backup_code(&self, user_id: &str, code_hash: &str) -> Result<bool, StoreError>;
     /// Remove the user's TOTP (admin reset). Returns whether there was one.
     async fn delete_totp(&self, user_id: &str) -> Result<bool, StoreError>;
+}
+
+/// OpenID Connect login state (SPEC §13): pending logins (one callback
+/// each), one-time markers (logout-token `jti`s, authorization codes), and
+/// the index of gatehouse sessions by provider session and subject. In
+/// Redis each call touches one key.
+#[async_trait]
+pub trait OidcStore: Send + Sync {
+    /// Keep a pending login under `key` (a hash of its `state`) for `ttl`.
+    async fn put_pending_login(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<(), StoreError>;
+    /// Take a pending login: it is answered once, atomically, on whichever
+    /// gateway asks first; None after (a used or expired `state`).
+    async fn take_pending_login(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Mark `key` used for `ttl`: true the first time, false while marked.
+    async fn first_use(&self, key: &str, ttl: Duration) -> Result<bool, StoreError>;
+    /// Index gatehouse session `sid` (of `user_id`) under `(provider, key)`;
+    /// the index lives `ttl` from this call (at least the session's life).
+    async fn index_provider_session(
+        &self,
+        provider: &str,
+        key: ProviderKey<'_>,
+        sid: &str,
+        user_id: &str,
+        ttl: Duration,
+    ) -> Result<(), StoreError>;
+    /// Remove `sids` from the index under `(provider, key)` (sessions that
+    /// ended, pruned at the next login of the subject).
+    async fn unindex_provider_sessions(
+        &self,
+        provider: &str,
+        key: ProviderKey<'_>,
+        sids: &[String],
+    ) -> Result<(), StoreError>;
+    /// The gatehouse sessions `(sid, user_id)` indexed under `(provider,
+    /// key)`, dead ones included (the caller ends each; ending one twice is
+    /// harmless).
+    async fn provider_sessions(
+        &self,
+        provider: &str,
+        key: ProviderKey<'_>,
+    ) -> Result<Vec<(String, String)>, StoreError>;
 }
 
 /// A session's store TTL at `now`: `min(idle, expires_at - now)`, or None

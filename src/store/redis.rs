@@ -14,6 +14,9 @@
 //! - `{p}rl:{key}` GCRA TAT in µs; TTL until the budget is full again.
 //! - `{p}lf:{key}` failed-login counter; TTL the lockout window.
 //!
+//! - `{p}ol:`, `{p}once:`, `{p}ps:`, `{p}pu:` OpenID Connect state, see
+//!   `oidc.rs`.
+//!
 //! Long-lived, no TTL (see the `store` module doc; `accounts.rs`):
 //! - `{p}{ak}:ak:{hash}` API key: hash `rec` (record JSON), `lu` (last used,
 //!   written at most once per minute); a TTL only if created with one.
@@ -56,6 +59,7 @@ use super::{
 mod accounts;
 pub mod cache;
 pub mod conn;
+mod oidc;
 pub mod sentinel;
 pub mod source;
 
@@ -927,6 +931,7 @@ mod tests {
             expires_at: 9,
             ip: "127.0.0.1".into(),
             user_agent: "ua".into(),
+            oidc: None,
         };
         let json = serde_json::to_string(&rec).unwrap_or_default();
         assert_eq!(

@@ -101,7 +101,9 @@ impl Sections {
 
     fn render(&self) -> String {
         let mut out = String::new();
-        for (section, entries) in &self.0 {
+        // A section whose keys were all unset is left out (no `[users]`
+        // at all, for an OIDC-only gateway).
+        for (section, entries) in self.0.iter().filter(|(_, e)| !e.is_empty()) {
             out.push_str(&format!("[{section}]\n"));
             for (k, v) in entries {
                 out.push_str(&format!("{k} = {v}\n"));

@@ -191,6 +191,7 @@ fn session(name: &str, id: &str, roles: &[&str]) -> SessionRecord {
         expires_at: 100,
         ip: String::new(),
         user_agent: String::new(),
+        oidc: None,
     }
 }
 
@@ -204,7 +205,7 @@ fn sessions_are_described_by_the_current_users_file() {
     ]);
     let s = session("alice", "u-1", &["admin"]);
     let u = current_user(&users, &s).expect("alice is current");
-    let id = identity_of(s, u, AuthMethod::Cookie);
+    let id = identity_of(s, &u, AuthMethod::Cookie);
     assert_eq!(
         (id.username.as_str(), id.email.as_str(), id.roles.as_slice()),
         ("Alice", "Alice@example.com", &["user".to_string()][..])

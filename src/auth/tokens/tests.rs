@@ -47,6 +47,7 @@ fn session() -> SessionRecord {
         expires_at: NOW + 43_200,
         ip: "127.0.0.1".into(),
         user_agent: "test".into(),
+        oidc: None,
     }
 }
 

@@ -136,7 +136,7 @@ impl Compiler<'_> {
     }
 
     /// A required, non-empty string without edge spaces.
-    fn required(
+    pub(super) fn required(
         &mut self,
         v: Option<&Str>,
         span: Range<usize>,
@@ -282,7 +282,7 @@ impl Compiler<'_> {
         }
     }
 
-    fn claim_name(&mut self, v: Option<&Str>, key: &str, default: &str) -> String {
+    pub(super) fn claim_name(&mut self, v: Option<&Str>, key: &str, default: &str) -> String {
         match v {
             None => default.to_owned(),
             Some(v) if v.get_ref().is_empty() || v.get_ref().trim() != v.get_ref() => {
@@ -299,7 +299,7 @@ impl Compiler<'_> {
 
     /// Every target must be a `[roles]` entry (typo protection; a role
     /// removed later by a reload is dropped at request time).
-    fn role_map(
+    pub(super) fn role_map(
         &mut self,
         map: &BTreeMap<String, Str>,
         key: &str,
@@ -330,6 +330,11 @@ impl Compiler<'_> {
 /// https anywhere; plain http only to this machine (loopback), where nobody
 /// on the network can swap the keys in transit. No credentials in the URL.
 fn check_jwks_url(raw: &str) -> Result<(), String> {
+    check_https_or_loopback(raw)
+}
+
+/// The rule of `jwks_url`, shared with `[[oidc]] issuer` (SPEC §13).
+pub(super) fn check_https_or_loopback(raw: &str) -> Result<(), String> {
     let url = reqwest::Url::parse(raw).map_err(|e| format!("{raw:?} is not a URL: {e}"))?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err("must not carry a user name or password".into());

@@ -281,9 +281,18 @@ impl Compiler<'_> {
 
     // ---- [users] ----
 
-    pub(super) fn users(&mut self, raw: Option<Spanned<raw::RawUsers>>) -> PathBuf {
+    /// The users file; without a `[users]` section and with `[[oidc]]`
+    /// providers (`optional`), none: the gateway logs in through them only.
+    pub(super) fn users(
+        &mut self,
+        raw: Option<Spanned<raw::RawUsers>>,
+        optional: bool,
+    ) -> Option<PathBuf> {
+        if raw.is_none() && optional {
+            return None;
+        }
         let (u, span) = section(raw);
-        match &u.file {
+        Some(match &u.file {
             Some(v) => self.readable_file(v, "users.file"),
             None => {
                 self.at(
@@ -293,7 +302,7 @@ impl Compiler<'_> {
                 );
                 PathBuf::new()
             }
-        }
+        })
     }
 }
 

@@ -8,6 +8,7 @@ use http::Method;
 use ipnet::IpNet;
 
 mod http2;
+mod oidc;
 mod store;
 
 use super::auth::weak_secret;
@@ -195,7 +196,7 @@ fn spec_example_compiles() {
     assert_eq!(cfg.store.backend, StoreBackend::Memory);
     assert_eq!(cfg.store.key_prefix, "gh:");
     assert_eq!(cfg.store.timeout, Duration::from_secs(2));
-    assert_eq!(cfg.users_file, dir.join("users.toml"));
+    assert_eq!(cfg.users_file, Some(dir.join("users.toml")));
     let t = &cfg.tokens;
     assert_eq!(
         (t.issuer.as_str(), t.audience.as_str()),
@@ -802,8 +803,9 @@ fn demo_files_load() {
     assert_eq!(cfg.store.backend, StoreBackend::Memory);
     assert_eq!(cfg.policy.routes.routes.len(), 4);
     let roles = &cfg.policy.roles;
-    let users = crate::config::users::load_users(&cfg.users_file, &|r| roles.contains(r))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let users =
+        crate::config::users::load_configured(cfg.users_file.as_deref(), &|r| roles.contains(r))
+            .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(users.len(), 3);
     let argon = argon2::Argon2::default();
     for (name, role, disabled) in [

@@ -144,6 +144,7 @@ mod tests {
             expires_at,
             ip: String::new(),
             user_agent: String::new(),
+            oidc: None,
         }
     }
 
