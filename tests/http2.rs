@@ -405,7 +405,10 @@ async fn fragment_in_path_is_refused() {
     for (id, path) in cases {
         assert!(c.send_request(id, &h2raw::request("GET", path, &[])).await);
     }
-    assert!(c.send_request(9, &h2raw::request("GET", "/public/ok", &[])).await);
+    assert!(
+        c.send_request(9, &h2raw::request("GET", "/public/ok", &[]))
+            .await
+    );
     let got = c.outcomes(&[1, 3, 5, 7, 9], WAIT).await;
     for (id, path) in cases {
         assert!(
