@@ -63,6 +63,7 @@ pub fn compile(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let forward_auth = c.forward_auth(raw.forward_auth);
     let log = c.log(raw.log);
     let login = c.login(raw.login);
+    let passwords = c.passwords(raw.passwords);
     let headers = c.headers(raw.headers);
     let policy = c.policy(
         raw.upstreams,
@@ -81,6 +82,7 @@ pub fn compile(path: &Path, text: &str) -> Result<Config, ConfigError> {
         tokens,
         session,
         login,
+        passwords,
         headers,
         forward_auth,
         log,

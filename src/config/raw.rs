@@ -23,6 +23,7 @@ pub struct RawConfig {
     pub tokens: Option<Spanned<RawTokens>>,
     pub session: Option<Spanned<RawSession>>,
     pub login: Option<Spanned<RawLogin>>,
+    pub passwords: Option<Spanned<RawPasswords>>,
     pub headers: Option<Spanned<RawHeaders>>,
     pub forward_auth: Option<Spanned<RawForwardAuth>>,
     pub log: Option<Spanned<RawLog>>,
@@ -169,6 +170,15 @@ pub struct RawLog {
 pub struct RawLogin {
     pub max_failures: Option<Spanned<i64>>,
     pub lockout: Option<Str>,
+}
+
+/// `[passwords]`: the policy for passwords users set (SPEC §14).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPasswords {
+    pub min_length: Option<Spanned<i64>>,
+    pub max_length: Option<Spanned<i64>>,
+    pub min_score: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

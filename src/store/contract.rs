@@ -527,7 +527,14 @@ async fn login_failures(s: Arc<dyn Store>) {
     }
     assert_eq!(s.login_failures("alice").await.expect("get"), 3);
     assert_eq!(s.login_failures("bob").await.expect("get"), 0);
+    let left = s.login_failures_left("alice").await.expect("left");
+    assert!(
+        left.is_some_and(|d| d <= LONG && d > LONG - Duration::from_secs(5)),
+        "{left:?}"
+    );
+    assert_eq!(s.login_failures_left("bob").await.expect("left"), None);
     s.clear_login_failures("alice").await.expect("clear");
+    assert_eq!(s.login_failures_left("alice").await.expect("left"), None);
     assert_eq!(s.login_failures("alice").await.expect("get"), 0);
     s.clear_login_failures("alice").await.expect("clear twice");
     assert_eq!(
@@ -880,7 +887,75 @@ contract_tests!(
     totp_records,
     totp_pending_lapses,
     totp_concurrent_use,
+    self_set_passwords,
+    login_history_bounded,
+    login_history_lapses,
 );
+
+fn login_event(time: i64, result: &str) -> LoginEvent {
+    LoginEvent {
+        time,
+        ip: "192.0.2.7".into(),
+        user_agent: "contract/1 <b>".into(),
+        result: result.into(),
+        provider: "local".into(),
+        new_device: result == "ok",
+        device: "192.0.2.0/24|contract/".into(),
+    }
+}
+
+async fn self_set_passwords(s: Arc<dyn Store>) {
+    assert_eq!(s.get_password("u1").await.expect("get"), None);
+    let rec = PasswordRecord {
+        hash: "$argon2id$new".into(),
+        replaces: "abc".into(),
+    };
+    s.set_password("u1", &rec).await.expect("set");
+    assert_eq!(s.get_password("u1").await.expect("get"), Some(rec));
+    let again = PasswordRecord {
+        hash: "$argon2id$newer".into(),
+        replaces: "def".into(),
+    };
+    s.set_password("u1", &again).await.expect("set again");
+    assert_eq!(s.get_password("u1").await.expect("get"), Some(again));
+    assert_eq!(s.get_password("u2").await.expect("other user"), None);
+}
+
+async fn login_history_bounded(s: Arc<dyn Store>) {
+    assert_eq!(s.login_history("u1", 50).await.expect("empty"), vec![]);
+    for i in 0..60 {
+        let result = if i % 2 == 0 { "ok" } else { "failed" };
+        s.push_login("u1", &login_event(i, result), 50, LONG)
+            .await
+            .expect("push");
+    }
+    s.push_login("u2", &login_event(7, "lockout"), 50, LONG)
+        .await
+        .expect("push other");
+    let all = s.login_history("u1", 100).await.expect("history");
+    assert_eq!(all.len(), 50, "bounded to the last 50");
+    assert_eq!(all[0], login_event(59, "failed"), "newest first");
+    assert_eq!(all[49].time, 10, "the oldest kept");
+    let some = s.login_history("u1", 20).await.expect("last 20");
+    assert_eq!(some.len(), 20);
+    assert_eq!(some[..], all[..20]);
+    assert_eq!(
+        s.login_history("u2", 50).await.expect("other"),
+        vec![login_event(7, "lockout")]
+    );
+}
+
+async fn login_history_lapses(s: Arc<dyn Store>) {
+    s.push_login("u9", &login_event(1, "ok"), 50, Duration::from_millis(300))
+        .await
+        .expect("push");
+    assert_eq!(s.login_history("u9", 5).await.expect("live").len(), 1);
+    eventually(Duration::from_secs(5), "history lapses", || {
+        let s = s.clone();
+        async move { s.login_history("u9", 5).await.expect("read").is_empty() }
+    })
+    .await;
+}
 
 // ---------------------------------------------------------------- redis only
 
@@ -906,6 +981,9 @@ async fn redis_every_key_is_prefixed_and_has_a_ttl() {
     };
     s.rate_limit("ip:9", &rule).await.expect("limit");
     s.record_login_failure("dave", LONG).await.expect("record");
+    s.push_login("u1", &login_event(t, "ok"), 50, LONG)
+        .await
+        .expect("history");
 
     let client = ::redis::Client::open(server.url()).expect("client");
     let mut c = client
@@ -928,7 +1006,7 @@ async fn redis_every_key_is_prefixed_and_has_a_ttl() {
         })
         .collect();
     kinds.sort();
-    assert_eq!(kinds, ["lf", "r", "r", "rl", "s", "u"], "{keys:?}");
+    assert_eq!(kinds, ["lf", "lh", "r", "r", "rl", "s", "u"], "{keys:?}");
     for k in &keys {
         let ttl: i64 = ::redis::cmd("PTTL")
             .arg(k)
@@ -972,6 +1050,11 @@ async fn redis_long_lived_records_have_no_ttl() {
     s.activate_totp("u2", "S", 1, &["b".to_string()])
         .await
         .expect("activate");
+    let pw = PasswordRecord {
+        hash: "h".into(),
+        replaces: "r".into(),
+    };
+    s.set_password("u1", &pw).await.expect("password");
 
     let client = ::redis::Client::open(server.url()).expect("client");
     let mut c = client
@@ -991,6 +1074,7 @@ async fn redis_long_lived_records_have_no_ttl() {
             "pfx:ak:hk2",
             "pfx:akn",
             "pfx:lock:u1",
+            "pfx:pw:u1",
             "pfx:totp:u1",
             "pfx:totp:u2"
         ]
@@ -1000,6 +1084,7 @@ async fn redis_long_lived_records_have_no_ttl() {
         ("pfx:ak:hk2", true),
         ("pfx:akn", false),
         ("pfx:lock:u1", false),
+        ("pfx:pw:u1", false),
         ("pfx:totp:u1", true),
         ("pfx:totp:u2", false),
     ] {

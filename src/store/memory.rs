@@ -21,13 +21,14 @@ use async_trait::async_trait;
 
 use super::{
     gcra, session_ttl, unix_now, AccountStore, ApiKeyRecord, ApiKeyStore, GcraRule, LimitDecision,
-    LimitStore, RefreshRecord, RefreshStore, RotateOutcome, SessionRecord, SessionStore, Store,
-    StoreError, TotpRecord,
+    LimitStore, LoginEvent, PasswordRecord, RefreshRecord, RefreshStore, RotateOutcome,
+    SelfServiceStore, SessionRecord, SessionStore, Store, StoreError, TotpRecord,
 };
 
 use super::ttl_map::{lock, Shard, TtlMap};
 
 mod accounts;
+mod self_service;
 
 /// A refresh token and, once rotated, what the grace window answers.
 #[derive(Debug, Clone)]
@@ -56,6 +57,8 @@ pub struct MemoryStore {
     failures: TtlMap<String, u32>,
     /// API keys, admin locks, TOTP: the long-lived records.
     accounts: accounts::Accounts,
+    /// Self-set passwords and sign-in histories.
+    self_service: self_service::SelfService,
     /// Origin of the monotonic µs clock used for GCRA.
     clock: Instant,
 }
@@ -75,6 +78,7 @@ impl MemoryStore {
             limits: TtlMap::default(),
             failures: TtlMap::default(),
             accounts: accounts::Accounts::default(),
+            self_service: self_service::SelfService::default(),
             clock: Instant::now(),
         }
     }
@@ -104,6 +108,34 @@ impl MemoryStore {
 impl Store for MemoryStore {
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+}
+
+#[async_trait]
+impl SelfServiceStore for MemoryStore {
+    async fn set_password(&self, user_id: &str, rec: &PasswordRecord) -> Result<(), StoreError> {
+        self.self_service.set_password(user_id, rec);
+        Ok(())
+    }
+    async fn get_password(&self, user_id: &str) -> Result<Option<PasswordRecord>, StoreError> {
+        Ok(self.self_service.get_password(user_id))
+    }
+    async fn push_login(
+        &self,
+        user_id: &str,
+        event: &LoginEvent,
+        keep: usize,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.self_service.push_login(user_id, event, keep, ttl);
+        Ok(())
+    }
+    async fn login_history(
+        &self,
+        user_id: &str,
+        limit: usize,
+    ) -> Result<Vec<LoginEvent>, StoreError> {
+        Ok(self.self_service.login_history(user_id, limit))
     }
 }
 
@@ -308,6 +340,14 @@ impl LimitStore for MemoryStore {
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
         self.failures.lock(key).remove(key, Instant::now());
         Ok(())
+    }
+    async fn login_failures_left(&self, key: &str) -> Result<Option<Duration>, StoreError> {
+        let now = Instant::now();
+        Ok(self
+            .failures
+            .lock(key)
+            .live(key, now)
+            .map(|e| e.deadline.saturating_duration_since(now)))
     }
 }
 

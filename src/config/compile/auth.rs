@@ -8,6 +8,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::{section, Compiler};
+use crate::auth::password_policy::PasswordPolicy;
 use crate::config::raw::{self, Str};
 use crate::config::{
     LoginConfig, SameSite, Secret, SessionConfig, SigningSecret, TokenAlgorithm, TokenConfig,
@@ -346,6 +347,50 @@ impl Compiler<'_> {
         }
     }
 }
+
+impl Compiler<'_> {
+    // ---- [passwords] ----
+
+    pub(super) fn passwords(&mut self, raw: Option<Spanned<raw::RawPasswords>>) -> PasswordPolicy {
+        let (p, _) = section(raw);
+        let d = PasswordPolicy::default();
+        // The login endpoint reads at most MAX_PASSWORD bytes of a password.
+        let min = self.int(
+            p.min_length.as_ref(),
+            "passwords.min_length",
+            d.min_length as i64,
+            1..MAX_PASSWORD + 1,
+        );
+        let max = self.int(
+            p.max_length.as_ref(),
+            "passwords.max_length",
+            d.max_length as i64,
+            1..MAX_PASSWORD + 1,
+        );
+        let score = self.int(
+            p.min_score.as_ref(),
+            "passwords.min_score",
+            i64::from(d.min_score),
+            0..5,
+        );
+        if let (Some(v), true) = (&p.max_length, max < min) {
+            self.d.at(
+                v.span(),
+                "passwords.max_length",
+                format!("{max} is below min_length ({min})"),
+            );
+        }
+        PasswordPolicy {
+            min_length: usize::try_from(min).unwrap_or(d.min_length),
+            max_length: usize::try_from(max.max(min)).unwrap_or(d.max_length),
+            min_score: u8::try_from(score).unwrap_or(d.min_score),
+        }
+    }
+}
+
+/// Longest password `[passwords] max_length` may allow (the login form
+/// reads no more: argon2 on megabytes is a denial of service).
+const MAX_PASSWORD: i64 = 1024;
 
 /// RFC 6265 cookie-name: an HTTP token.
 fn check_cookie_name(name: &str) -> Result<(), String> {
