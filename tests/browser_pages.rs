@@ -57,6 +57,7 @@ async fn pages_in_a_real_browser() {
     browser.click_to_navigate("#totp-enroll").await;
     let secret = browser.text("#totp-secret").await;
     assert!(secret.len() >= 16, "{secret}");
+    browser.scroll_to("#totp").await;
     browser.screenshot("04-totp-qr").await;
     let step = totp::step_at(common::jwt::now());
     let code = totp::code_at(&secret, step).expect("code");
@@ -71,6 +72,7 @@ async fn pages_in_a_real_browser() {
         .map(str::to_string)
         .collect();
     assert_eq!(codes.len(), 10, "{codes:?}");
+    browser.scroll_to("#totp").await;
     browser.screenshot("05-backup-codes").await;
 
     // Another session of alice (an HTTP client, using a backup code),
@@ -162,6 +164,7 @@ async fn pages_in_a_real_browser() {
         "{history}"
     );
     assert!(history.contains("new device"), "{history}");
+    browser.scroll_to("#history").await;
     browser.screenshot("09-history").await;
 
     // Lockout: bob, three wrong passwords, then the minutes left.

@@ -115,7 +115,11 @@ pub(super) async fn render(
         .map(|e| HistoryRow {
             time: pages::when(e.time),
             ip: e.ip,
-            user_agent: e.user_agent.chars().take(120).collect(),
+            user_agent: if e.user_agent.is_empty() {
+                "unknown device".into()
+            } else {
+                e.user_agent.chars().take(120).collect()
+            },
             result: e.result,
             provider: e.provider,
             new_device: e.new_device,

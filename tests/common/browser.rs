@@ -249,6 +249,15 @@ impl Browser {
             .unwrap_or_else(|e| panic!("clear {css}: {e}"));
     }
 
+    /// Scroll the element `css` selects into view (before a screenshot).
+    pub async fn scroll_to(&self, css: &str) {
+        self.find(css).await;
+        self.script(&format!(
+            "document.querySelector({css:?}).scrollIntoView(); return null;"
+        ))
+        .await;
+    }
+
     /// Resize the window (a phone-sized viewport for a screenshot).
     pub async fn resize(&self, width: u32, height: u32) {
         self.client()
