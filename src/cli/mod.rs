@@ -75,6 +75,12 @@ enum KeysCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Replace DIR/signing.pem with a new key of the same type, keeping the
+    /// old public key in DIR/previous/<kid>.pub.pem; then SIGHUP.
+    Rotate {
+        #[arg(long)]
+        dir: PathBuf,
+    },
 }
 
 /// Run the CLI; returns the process exit code.
@@ -97,6 +103,23 @@ pub fn main() -> i32 {
         Command::Apikey { command } => admin_logging(|| admin::apikey(&cli.config, command)),
         Command::Sessions { command } => admin_logging(|| admin::sessions(&cli.config, command)),
         Command::User { command } => admin_logging(|| admin::user(&cli.config, command)),
+        Command::Keys {
+            command: KeysCommand::Rotate { dir },
+        } => match crate::auth::keys::rotate(&dir) {
+            Ok(r) => {
+                println!(
+                    "new signing key {}; previous key {} kept in {}; send SIGHUP to the gateway",
+                    r.new_kid,
+                    r.old_kid,
+                    r.kept.display()
+                );
+                0
+            }
+            Err(e) => {
+                eprintln!("gatehouse: {e}");
+                1
+            }
+        },
         Command::Keys {
             command: KeysCommand::Generate { out },
         } => match generate_ed25519(&out) {

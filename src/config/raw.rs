@@ -104,6 +104,10 @@ pub struct RawTokens {
     pub access_ttl: Option<Str>,
     pub refresh_ttl: Option<Str>,
     pub refresh_reuse_grace: Option<Str>,
+    /// Rotated-out public keys still accepted (SPEC §14): files or dirs.
+    pub previous_keys: Option<Vec<Str>>,
+    /// HS256: the secret before the current one.
+    pub previous_secret_env: Option<Str>,
     /// `[[tokens.trusted_issuers]]`: external identity providers (see
     /// `RawTrustedIssuer`).
     pub trusted_issuers: Option<Vec<Spanned<RawTrustedIssuer>>>,

@@ -9,6 +9,7 @@ use toml::Spanned;
 
 use super::{section, Compiler};
 use crate::auth::password_policy::PasswordPolicy;
+use crate::auth::settings::PreviousKeys;
 use crate::config::raw::{self, Str};
 use crate::config::{
     LoginConfig, SameSite, Secret, SessionConfig, SigningSecret, TokenAlgorithm, TokenConfig,
@@ -65,7 +66,7 @@ impl Compiler<'_> {
                 );
             }
             match &t.secret_env {
-                Some(v) => self.hmac_secret(v),
+                Some(v) => self.hmac_secret(v, "tokens.secret_env"),
                 None => {
                     self.at(
                         alg_span,
@@ -119,6 +120,34 @@ impl Compiler<'_> {
                 );
             }
         }
+        let previous_keys = match &t.previous_keys {
+            Some(list) => PreviousKeys {
+                paths: list.iter().map(|v| self.base.join(v.get_ref())).collect(),
+                explicit: true,
+            },
+            None => match &signing {
+                SigningSecret::KeyFile(f) if !f.as_os_str().is_empty() => PreviousKeys {
+                    paths: vec![f.parent().unwrap_or(self.base).join("previous")],
+                    explicit: false,
+                },
+                _ => PreviousKeys::default(),
+            },
+        };
+        let previous_secret = match &t.previous_secret_env {
+            Some(v) if algorithm != TokenAlgorithm::HS256 => {
+                self.d.at(
+                    v.span(),
+                    "tokens.previous_secret_env",
+                    "only for HS256; asymmetric algorithms use previous_keys",
+                );
+                None
+            }
+            Some(v) => match self.hmac_secret(v, "tokens.previous_secret_env") {
+                SigningSecret::Hmac { secret, .. } => Some(secret),
+                SigningSecret::KeyFile(_) => None,
+            },
+            None => None,
+        };
         TokenConfig {
             issuer,
             audience,
@@ -127,14 +156,15 @@ impl Compiler<'_> {
             access_ttl,
             refresh_ttl,
             refresh_reuse_grace,
+            previous_keys,
+            previous_secret,
         }
     }
 
     /// Read the HS256 secret from the environment now, so a missing or weak
     /// secret fails `check` and start-up rather than the first login.
-    fn hmac_secret(&mut self, v: &Str) -> SigningSecret {
+    fn hmac_secret(&mut self, v: &Str, key: &str) -> SigningSecret {
         let env = v.get_ref().clone();
-        let key = "tokens.secret_env";
         let fail = SigningSecret::KeyFile(PathBuf::new());
         if env.is_empty() || env.contains(['=', '\0']) {
             self.d.at(
