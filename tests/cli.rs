@@ -349,3 +349,54 @@ fn hash_password_refuses_weak_passwords() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("min_length"), "{}", text(&out));
 }
+
+// `check` refuses a named previous key that is missing or of another type,
+// at the line of `previous_keys` (SPEC §14); `keys rotate` keeps the old one.
+#[test]
+fn check_and_rotate_previous_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let echo = EchoUpstream::spawn();
+    let config = Gateway::builder()
+        .upstream(&echo)
+        .write_files(dir.path(), 18083, None);
+    let config_arg = config.to_str().expect("utf-8 path");
+    let good = std::fs::read_to_string(&config).expect("read config");
+    let with = |line: &str| good.replacen("[tokens]\n", &format!("[tokens]\n{line}\n"), 1);
+    let bad = with("previous_keys = [\"keys/missing.pem\"]");
+    let line = bad
+        .lines()
+        .position(|l| l.starts_with("previous_keys"))
+        .expect("line")
+        + 1;
+    std::fs::write(&config, &bad).expect("write");
+    let out = gatehouse(&["check", "--config", config_arg], dir.path(), None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("gateway.toml:{line}:")),
+        "{}",
+        text(&out)
+    );
+    std::fs::write(dir.path().join("keys/wrong.pem"), "not a key").expect("write");
+    std::fs::write(&config, with("previous_keys = [\"keys/wrong.pem\"]")).expect("write");
+    let out = gatehouse(&["check", "--config", config_arg], dir.path(), None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    std::fs::remove_file(dir.path().join("keys/wrong.pem")).expect("rm");
+
+    std::fs::write(&config, &good).expect("restore");
+    let keys = dir.path().join("keys");
+    let out = gatehouse(
+        &["keys", "rotate", "--dir", keys.to_str().expect("utf-8")],
+        dir.path(),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let previous: Vec<_> = std::fs::read_dir(keys.join("previous"))
+        .expect("previous/")
+        .filter_map(|e| e.ok())
+        .collect();
+    assert_eq!(previous.len(), 1);
+    let out = gatehouse(&["check", "--config", config_arg], dir.path(), None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = gatehouse(&["keys", "rotate", "--dir", "nowhere"], dir.path(), None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+}

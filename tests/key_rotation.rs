@@ -54,7 +54,7 @@ async fn rotate_and_sighup_sign_nobody_out() {
 
     let before = login(&c, &base, "alice", ALICE_PW).await;
     let old_kid = token_kid(&before.access_token);
-    assert_eq!(kids(&rig.gw.jwks().await), [old_kid.clone()]);
+    assert_eq!(kids(&rig.gw.jwks().await), vec![old_kid.clone()]);
 
     let keys = rig.gw.dir().join("keys");
     let out = rig
@@ -92,7 +92,7 @@ async fn rotate_and_sighup_sign_nobody_out() {
     // The old key removed: its tokens are refused at once, even ones that
     // passed before; sessions (cookies) and new-key tokens carry on.
     std::fs::remove_file(&kept).expect("remove old key");
-    assert_eq!(reload_until(&rig, 1).await, [new_kid.clone()]);
+    assert_eq!(reload_until(&rig, 1).await, vec![new_kid.clone()]);
     let r = bearer_get(&c, &me, &before.access_token).await;
     assert_eq!(r.status, 401, "{}", r.body);
     assert_eq!(bearer_get(&c, &me, &after.access_token).await.status, 200);

@@ -61,7 +61,7 @@ pub fn page(call: &Call<'_>) -> Result<Answer, GateError> {
     // Double-submit token: a cross-site page can post the form but cannot
     // read or set this cookie, so it cannot make the two match.
     let csrf = new_secret();
-    let mut answer = render_login(call, login_page(call, rd, &csrf), 200)?;
+    let mut answer = render_login(login_page(call, rd, &csrf), 200)?;
     let s = &call.state.config.session;
     answer.headers.push((
         "Set-Cookie",
@@ -86,8 +86,7 @@ fn login_page<'a>(call: &'a Call<'_>, rd: &'a str, csrf: &'a str) -> LoginPage<'
         .show_local(show_local)
 }
 
-fn render_login(call: &Call<'_>, page: LoginPage<'_>, status: u16) -> Result<Answer, GateError> {
-    let _ = call;
+fn render_login(page: LoginPage<'_>, status: u16) -> Result<Answer, GateError> {
     pages::render(status, &page).map_err(GateError::internal)
 }
 
@@ -102,20 +101,20 @@ fn failure_page(call: &Call<'_>, input: &LoginInput, e: GateError) -> Result<Ans
     let page = login_page(call, rd, &input.csrf);
     let username = input.username.as_str();
     match e {
-        GateError::BadLogin => render_login(call, page.failed(username, BAD_LOGIN), 401),
+        GateError::BadLogin => render_login(page.failed(username, BAD_LOGIN), 401),
         GateError::MfaRequired => {
             let message = if input.totp.as_deref().is_some_and(|c| !c.trim().is_empty()) {
                 "That code was not accepted. Enter your password and the current code again."
             } else {
                 "Enter your password and the one-time code from your authenticator app."
             };
-            render_login(call, page.failed(username, message).ask_code(), 401)
+            render_login(page.failed(username, message).ask_code(), 401)
         }
         GateError::RateLimited(info) => {
             let minutes = info.retry_after.max(1).div_ceil(60);
             let unit = if minutes == 1 { "minute" } else { "minutes" };
             let message = format!("Too many failed sign-ins. Try again in {minutes} {unit}.");
-            let mut answer = render_login(call, page.failed(username, message), 429)?;
+            let mut answer = render_login(page.failed(username, message), 429)?;
             answer
                 .headers
                 .extend(GateError::RateLimited(info).answer().headers);

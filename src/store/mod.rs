@@ -2,10 +2,11 @@
 //! default, and `redis`). Knows nothing about HTTP.
 //!
 //! Every ephemeral key has a TTL (sessions, refresh tokens, rate limits,
-//! login failures, pending TOTP enrolments). Three kinds of record are
-//! long-lived on purpose and carry none: API keys (until revoked, unless
-//! created with a TTL), admin user locks (until unlocked) and active TOTP
-//! enrolments (until reset). Their number is bounded by what operators and
+//! login failures, pending TOTP enrolments, sign-in histories). Four kinds
+//! of record are long-lived on purpose and carry none: API keys (until
+//! revoked, unless created with a TTL), admin user locks (until unlocked),
+//! active TOTP enrolments (until reset) and self-set passwords (until the
+//! next change; ignored once the users file's hash changes). Their number is bounded by what operators and
 //! users create, not by traffic.
 //!
 //! Sessions are stored under their public id (`sid`, a hash of the cookie
