@@ -187,6 +187,13 @@ async fn pages_in_a_real_browser() {
     // A phone-sized window reads too.
     browser.resize(390, 844).await;
     browser.screenshot("11-login-phone").await;
+    browser.clear("#username").await;
+    browser.fill("#username", "dave").await;
+    browser.fill("#password", common::DAVE_PW).await;
+    browser.click_to_navigate("button[type=submit]").await;
+    browser.goto(&format!("{base}/auth/account")).await;
+    assert_eq!(browser.text("#username").await, "dave");
+    browser.screenshot("12-account-phone").await;
     browser.close().await;
 }
 

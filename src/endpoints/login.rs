@@ -32,7 +32,7 @@ static PASSWORD_CHECKS: LazyLock<Semaphore> =
 const MAX_FIELD: usize = 1024;
 
 #[derive(Deserialize, Default)]
-pub(super) struct LoginInput {
+struct LoginInput {
     #[serde(default)]
     username: String,
     #[serde(default)]
@@ -108,7 +108,7 @@ fn failure_page(call: &Call<'_>, input: &LoginInput, e: GateError) -> Result<Ans
             } else {
                 "Enter your password and the one-time code from your authenticator app."
             };
-            render_login(page.failed(username, message).ask_code(), 401)
+            render_login(page.ask_code(username, message), 401)
         }
         GateError::RateLimited(info) => {
             let minutes = info.retry_after.max(1).div_ceil(60);

@@ -178,5 +178,8 @@ async fn change(call: &Call<'_>, id: &Identity, input: ChangeInput) -> Result<us
         }
     }
     tracing::info!(event = "password_changed", username = %user.username, ip = %call.client_ip, sessions_ended = ended, "password changed");
+    if ended > 0 {
+        tracing::info!(event = "session_revoked", username = %user.username, ip = %call.client_ip, count = ended, reason = "password changed", "sessions revoked");
+    }
     Ok(ended)
 }

@@ -27,6 +27,8 @@ pub struct LoginPage<'a> {
     csrf: &'a str,
     username: &'a str,
     error: Option<String>,
+    /// A prompt, not a failure (the code round of a TOTP login).
+    notice: Option<String>,
     ask_code: bool,
     /// False for a gateway with no local users: only provider buttons.
     show_local: bool,
@@ -42,6 +44,7 @@ impl<'a> LoginPage<'a> {
             csrf,
             username: "",
             error: None,
+            notice: None,
             ask_code: false,
             show_local: true,
             providers: Vec::new(),
@@ -77,8 +80,10 @@ impl<'a> LoginPage<'a> {
         self
     }
 
-    /// TOTP needed: ask for the code too.
-    pub fn ask_code(mut self) -> Self {
+    /// TOTP needed: ask for the code too, the username kept.
+    pub fn ask_code(mut self, username: &'a str, prompt: impl Into<String>) -> Self {
+        self.username = username;
+        self.notice = Some(prompt.into());
         self.ask_code = true;
         self
     }

@@ -30,7 +30,7 @@ fn login_page_escapes_every_field() {
         let page = LoginPage::new("/auth", bad, bad)
             .providers(&buttons)
             .failed(bad, *bad)
-            .ask_code();
+            .ask_code(bad, *bad);
         let html = page.render().expect("render");
         escaped_everywhere(&html, bad);
         assert!(html.contains("(unavailable)"));
