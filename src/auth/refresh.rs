@@ -15,24 +15,42 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::store::slot;
+
 const SEAL_DOMAIN: &[u8] = b"gatehouse-refresh-seal\0";
 const TAG_DOMAIN: &[u8] = b"gatehouse-refresh-tag\0";
 /// Truncated tag: 128 bits is ample, and truncation also rules out
 /// SHA-256 length extension.
 const TAG_LEN: usize = 16;
-/// Sealed values longer than this are garbage (tokens are 43 characters).
+/// Sealed values longer than this are garbage (tokens are 47 characters).
 const MAX_SEALED_LEN: usize = 1024;
 
-/// A new refresh token (base64url, no padding).
+/// A new random token body (base64url, no padding).
 pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// The store key of a token: hex SHA-256.
+/// A new refresh token for `user_id`: its store slot tag (`store::slot`),
+/// then 256 random bits, so a rotation finds the family's Redis Cluster slot
+/// from the token alone.
+pub fn new_refresh_token(user_id: &str) -> String {
+    slot::tagged(user_id, &new_token())
+}
+
+/// The successor of `old` in its family: same slot tag, new random bits.
+pub fn successor_token(old: &str) -> String {
+    let mut t = slot::tag_of(old).to_string();
+    t.push_str(&new_token());
+    t
+}
+
+/// The store key of a token: its slot tag, then hex SHA-256 of it all.
 pub fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    let mut h = slot::tag_of(token).to_string();
+    h.push_str(&hex::encode(Sha256::digest(token.as_bytes())));
+    h
 }
 
 /// XOR `data` in place with a keystream of SHA-256(domain || counter || old).
@@ -104,15 +122,27 @@ mod tests {
     }
 
     #[test]
-    fn token_hash_is_hex_sha256() {
-        // SHA-256("abc"), FIPS 180-2 test vector.
+    fn token_hash_is_the_tag_then_hex_sha256() {
+        // SHA-256("abcd"): the whole token is hashed, its first four
+        // characters (the slot tag) are kept in front.
         assert_eq!(
-            token_hash("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+            token_hash("abcd"),
+            "abcd88d4266fd4e6338d13b845fcf289579d209c897823b9217da3e161936f031589"
         );
         let t = new_token();
         assert_eq!(token_hash(&t), token_hash(&t));
         assert_ne!(token_hash(&t), token_hash(&new_token()));
+    }
+
+    #[test]
+    fn refresh_tokens_carry_their_users_slot_tag_through_rotation() {
+        let t = new_refresh_token("alice");
+        assert_eq!(t.len(), 47, "{t}");
+        assert_eq!(slot::tag_of(&t), slot::user_tag("alice"));
+        let next = successor_token(&t);
+        assert_ne!(next, t);
+        assert_eq!(slot::tag_of(&next), slot::user_tag("alice"));
+        assert_eq!(slot::tag_of(&token_hash(&next)), slot::user_tag("alice"));
     }
 
     #[test]

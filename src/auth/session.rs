@@ -10,20 +10,30 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::auth::settings::{SameSite, SessionConfig};
+use crate::store::slot;
 
-/// A new session secret (256 bits, OS RNG, base64url without padding).
+/// A new random value (256 bits, OS RNG, base64url without padding).
 pub fn new_secret() -> String {
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// The public session id of a secret: first 32 hex chars of its SHA-256.
-/// One-way, so a leaked store or JWT cannot be turned into a cookie.
+/// A new session secret for `user_id`: 256 random bits behind the user's
+/// store slot tag (`store::slot`), which `sid_of` keeps, so the store finds
+/// the session's Redis Cluster slot from the cookie alone.
+pub fn new_session_secret(user_id: &str) -> String {
+    slot::tagged(user_id, &new_secret())
+}
+
+/// The public session id of a secret: its slot tag, then hex of its SHA-256,
+/// 32 characters in all. One-way, so a leaked store or JWT cannot be turned
+/// into a cookie.
 pub fn sid_of(secret: &str) -> String {
-    let mut hex = hex::encode(Sha256::digest(secret.as_bytes()));
-    hex.truncate(32);
-    hex
+    let mut sid = slot::tag_of(secret).to_string();
+    let hex = hex::encode(Sha256::digest(secret.as_bytes()));
+    sid.push_str(&hex[..32 - slot::TAG_LEN]);
+    sid
 }
 
 /// A cookie of ours sent more than once with different values: the gateway
@@ -145,6 +155,7 @@ mod tests {
         assert_eq!(secrets.len(), 100);
         for s in &secrets {
             assert_eq!(URL_SAFE_NO_PAD.decode(s).unwrap().len(), 32);
+            let s = &slot::tagged("u1", s);
             let sid = sid_of(s);
             assert_eq!(sid.len(), 32);
             assert!(sid
@@ -152,8 +163,12 @@ mod tests {
                 .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
             assert!(!s.contains(&sid) && !sid.contains(s.as_str()));
         }
-        // First 32 hex chars of SHA-256("abc").
-        assert_eq!(sid_of("abc"), "ba7816bf8f01cfea414140de5dae2223");
+        // The tag (first four characters), then the first 28 hex chars of
+        // SHA-256("abcd").
+        assert_eq!(sid_of("abcd"), "abcd88d4266fd4e6338d13b845fcf289");
+        let secret = new_session_secret("alice");
+        assert_eq!(slot::tag_of(&sid_of(&secret)), slot::user_tag("alice"));
+        assert_eq!(sid_of(&secret).len(), 32);
     }
 
     fn cookie_headers(lines: &[&[u8]]) -> http::HeaderMap {

@@ -82,6 +82,12 @@ pub struct RawStore {
     /// Redis Sentinel (SPEC §12): `host:port` of each sentinel, instead of url.
     pub sentinels: Option<Spanned<Vec<Str>>>,
     pub sentinel_master: Option<Str>,
+    /// Redis Cluster (SPEC §12): seed nodes' `host:port`, instead of url.
+    pub cluster: Option<Spanned<Vec<Str>>>,
+    /// TLS to the data nodes (and sentinels) given as host:port lists.
+    pub tls: Option<Spanned<bool>>,
+    /// Replicas that must confirm a revocation or creation (`WAIT`).
+    pub wait_replicas: Option<Spanned<i64>>,
     /// ACL user and the variable holding the password, for the data nodes.
     pub username: Option<Str>,
     pub password_env: Option<Str>,

@@ -12,8 +12,8 @@ use tokio::sync::Semaphore;
 
 use crate::auth::history::{self, Attempt, Outcome};
 use crate::auth::password::{dummy_verify, effective_hash, verify_password};
-use crate::auth::refresh::{new_token, token_hash};
-use crate::auth::session::{new_secret, set_cookie, sid_of};
+use crate::auth::refresh::{new_refresh_token, token_hash};
+use crate::auth::session::{new_secret, new_session_secret, set_cookie, sid_of};
 use crate::auth::totp::{self, SecondFactor};
 use crate::config::users::User;
 use crate::endpoints::{json, Call};
@@ -400,7 +400,7 @@ struct Issued {
 async fn issue_session(call: &Call<'_>, user: &User) -> Result<Issued, GateError> {
     let cfg = &call.state.config;
     let now = unix_now();
-    let secret = new_secret();
+    let secret = new_session_secret(&user.id);
     let record = SessionRecord {
         sid: sid_of(&secret),
         user_id: user.id.clone(),
@@ -417,7 +417,7 @@ async fn issue_session(call: &Call<'_>, user: &User) -> Result<Issued, GateError
     store
         .create_session(&record, cfg.session.idle_timeout)
         .await?;
-    let refresh = new_token();
+    let refresh = new_refresh_token(&user.id);
     let refresh_rec = RefreshRecord {
         sid: record.sid.clone(),
         user_id: record.user_id.clone(),

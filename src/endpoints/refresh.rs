@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::auth::check::{apply_user, current_user, end_session};
-use crate::auth::refresh::{new_token, seal, token_hash, unseal};
+use crate::auth::refresh::{seal, successor_token, token_hash, unseal};
 use crate::auth::session::set_cookie;
 use crate::endpoints::login::limit_ip;
 use crate::endpoints::{json, Call};
@@ -54,7 +54,7 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
     let cfg = &call.state.config;
     let store = call.store().await?;
     let now = unix_now();
-    let fresh = new_token();
+    let fresh = successor_token(&old);
     let outcome = store
         .rotate_refresh(
             &token_hash(&old),

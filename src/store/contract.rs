@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 
+mod cluster_store;
 mod sentinel;
 
 // ---------------------------------------------------------------- harness
@@ -123,9 +124,20 @@ where
     }
 }
 
-fn session(sid: &str, user: &str, created: i64, expires_at: i64) -> SessionRecord {
+/// A test session id: `name` behind `user`'s slot tag, as logins mint them
+/// (`store::slot`), so the cluster runs see one slot per user.
+fn sid(user: &str, name: &str) -> String {
+    slot::tagged(user, name)
+}
+
+/// A refresh-token hash of `user`'s family, tagged like a real one.
+fn rh(user: &str, name: &str) -> String {
+    slot::tagged(user, name)
+}
+
+fn session(name: &str, user: &str, created: i64, expires_at: i64) -> SessionRecord {
     SessionRecord {
-        sid: sid.into(),
+        sid: sid(user, name),
         user_id: user.into(),
         username: format!("name-{user}"),
         email: format!("{user}@example.test"),
@@ -138,9 +150,9 @@ fn session(sid: &str, user: &str, created: i64, expires_at: i64) -> SessionRecor
     }
 }
 
-fn refresh(sid: &str, user: &str, expires_at: i64) -> RefreshRecord {
+fn refresh(name: &str, user: &str, expires_at: i64) -> RefreshRecord {
     RefreshRecord {
-        sid: sid.into(),
+        sid: sid(user, name),
         user_id: user.into(),
         expires_at,
     }
@@ -163,20 +175,29 @@ async fn sessions_crud(s: Arc<dyn Store>) {
     for r in [&a, &b, &c, &d] {
         s.create_session(r, IDLE).await.expect("create");
     }
-    assert_eq!(s.get_session("sa").await.expect("get"), Some(a.clone()));
+    assert_eq!(
+        s.get_session(&sid("u1", "sa")).await.expect("get"),
+        Some(a.clone())
+    );
     assert_eq!(s.get_session("nope").await.expect("get"), None);
     assert_eq!(
         s.touch_session("nope", now, IDLE).await.expect("touch"),
         None
     );
 
-    let touched = s.touch_session("sa", now + 7, IDLE).await.expect("touch");
+    let touched = s
+        .touch_session(&sid("u1", "sa"), now + 7, IDLE)
+        .await
+        .expect("touch");
     let want = SessionRecord {
         last_seen: now + 7,
         ..a.clone()
     };
     assert_eq!(touched, Some(want.clone()), "touch answers the slid record");
-    assert_eq!(s.get_session("sa").await.expect("get"), Some(want.clone()));
+    assert_eq!(
+        s.get_session(&sid("u1", "sa")).await.expect("get"),
+        Some(want.clone())
+    );
 
     let list = s.list_sessions("u1").await.expect("list");
     assert_eq!(
@@ -186,14 +207,17 @@ async fn sessions_crud(s: Arc<dyn Store>) {
     );
     assert_eq!(s.list_sessions("nobody").await.expect("list"), vec![]);
 
-    assert!(s.delete_session("sa").await.expect("delete"));
-    assert!(!s.delete_session("sa").await.expect("delete again"));
-    assert_eq!(s.get_session("sa").await.expect("get"), None);
+    assert!(s.delete_session(&sid("u1", "sa")).await.expect("delete"));
+    assert!(!s
+        .delete_session(&sid("u1", "sa"))
+        .await
+        .expect("delete again"));
+    assert_eq!(s.get_session(&sid("u1", "sa")).await.expect("get"), None);
     assert_eq!(s.list_sessions("u1").await.expect("list"), vec![b, c]);
 
     assert_eq!(s.delete_user_sessions("u1").await.expect("delete all"), 2);
     assert_eq!(s.list_sessions("u1").await.expect("list"), vec![]);
-    assert_eq!(s.get_session("sc").await.expect("get"), None);
+    assert_eq!(s.get_session(&sid("u1", "sc")).await.expect("get"), None);
     assert_eq!(
         s.delete_user_sessions("u1")
             .await
@@ -201,7 +225,9 @@ async fn sessions_crud(s: Arc<dyn Store>) {
         0
     );
     assert_eq!(
-        s.get_session("sd").await.expect("other user untouched"),
+        s.get_session(&sid("u2", "sd"))
+            .await
+            .expect("other user untouched"),
         Some(d)
     );
 
@@ -209,7 +235,7 @@ async fn sessions_crud(s: Arc<dyn Store>) {
     s.create_session(&session("old", "u3", now - HOUR, now - 1), IDLE)
         .await
         .expect("create");
-    assert_eq!(s.get_session("old").await.expect("get"), None);
+    assert_eq!(s.get_session(&sid("u3", "old")).await.expect("get"), None);
     assert_eq!(s.list_sessions("u3").await.expect("list"), vec![]);
 }
 
@@ -222,23 +248,29 @@ async fn session_idle_slides(s: Arc<dyn Store>) {
         .expect("create");
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(s
-        .touch_session("idle", unix_now(), idle)
+        .touch_session(&sid("u1", "idle"), unix_now(), idle)
         .await
         .expect("touch")
         .is_some());
     // Past the first deadline (1.0 s), before the slid one (1.6 s).
     tokio::time::sleep_until((t0 + Duration::from_millis(1300)).into()).await;
     assert!(
-        s.get_session("idle").await.expect("get").is_some(),
+        s.get_session(&sid("u1", "idle"))
+            .await
+            .expect("get")
+            .is_some(),
         "touch slid the idle timeout"
     );
     // get_session does not slide: polling it must not keep the session alive.
     eventually(Duration::from_secs(3), "idle session to expire", || async {
-        s.get_session("idle").await.expect("get").is_none()
+        s.get_session(&sid("u1", "idle"))
+            .await
+            .expect("get")
+            .is_none()
     })
     .await;
     assert_eq!(
-        s.touch_session("idle", unix_now(), idle)
+        s.touch_session(&sid("u1", "idle"), unix_now(), idle)
             .await
             .expect("touch"),
         None
@@ -254,7 +286,10 @@ async fn session_absolute_never_slides(s: Arc<dyn Store>) {
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
         let now = unix_now();
-        let r = s.touch_session("abs", now, LONG).await.expect("touch");
+        let r = s
+            .touch_session(&sid("u1", "abs"), now, LONG)
+            .await
+            .expect("touch");
         if now >= exp {
             assert_eq!(r, None, "touched past expires_at");
             break;
@@ -270,7 +305,12 @@ async fn session_absolute_never_slides(s: Arc<dyn Store>) {
     eventually(
         Duration::from_secs(2),
         "session gone after expires_at",
-        || async { s.get_session("abs").await.expect("get").is_none() },
+        || async {
+            s.get_session(&sid("u1", "abs"))
+                .await
+                .expect("get")
+                .is_none()
+        },
     )
     .await;
 }
@@ -281,12 +321,22 @@ async fn refresh_rotation(s: Arc<dyn Store>) {
         .await
         .expect("create");
     let live = refresh("fam", "u1", t + HOUR);
-    s.put_refresh("h0", &live, LONG).await.expect("put");
+    s.put_refresh(&rh("u1", "h0"), &live, LONG)
+        .await
+        .expect("put");
+    // Token hashes name their family's user by their first letter.
+    let user_of = |name: &str| match name.as_bytes()[0] {
+        b'g' => "u2",
+        b'o' => "u3",
+        b'q' => "u4",
+        _ => "u1",
+    };
     let rot =
         |old: &'static str, new: &'static str, sealed: &'static str, now: i64, g: Duration| {
             let s = s.clone();
+            let (old, new) = (rh(user_of(old), old), rh(user_of(old), new));
             async move {
-                s.rotate_refresh(old, new, LONG, sealed, now, g)
+                s.rotate_refresh(&old, &new, LONG, sealed, now, g)
                     .await
                     .expect("rotate")
             }
@@ -317,11 +367,11 @@ async fn refresh_rotation(s: Arc<dyn Store>) {
     );
     // Reuse after the window revokes the family: session gone, successors dead.
     let reused = RotateOutcome::Reused {
-        sid: "fam".into(),
+        sid: sid("u1", "fam"),
         user_id: "u1".into(),
     };
     assert_eq!(rot("h0", "h4", "seal4", t + 30, GRACE).await, reused);
-    assert_eq!(s.get_session("fam").await.expect("get"), None);
+    assert_eq!(s.get_session(&sid("u1", "fam")).await.expect("get"), None);
     assert_eq!(s.list_sessions("u1").await.expect("list"), vec![]);
     assert_eq!(
         rot("h3", "h5", "seal5", t + 31, GRACE).await,
@@ -341,7 +391,7 @@ async fn refresh_rotation(s: Arc<dyn Store>) {
     s.create_session(&session("nog", "u2", t, t + HOUR), IDLE)
         .await
         .expect("create");
-    s.put_refresh("g0", &refresh("nog", "u2", t + HOUR), LONG)
+    s.put_refresh(&rh("u2", "g0"), &refresh("nog", "u2", t + HOUR), LONG)
         .await
         .expect("put");
     let zero = Duration::ZERO;
@@ -352,7 +402,7 @@ async fn refresh_rotation(s: Arc<dyn Store>) {
     assert_eq!(
         rot("g0", "g2", "s", t, zero).await,
         RotateOutcome::Reused {
-            sid: "nog".into(),
+            sid: sid("u2", "nog"),
             user_id: "u2".into()
         }
     );
@@ -361,16 +411,16 @@ async fn refresh_rotation(s: Arc<dyn Store>) {
     s.create_session(&session("out", "u3", t, t + HOUR), IDLE)
         .await
         .expect("create");
-    s.put_refresh("o0", &refresh("out", "u3", t + HOUR), LONG)
+    s.put_refresh(&rh("u3", "o0"), &refresh("out", "u3", t + HOUR), LONG)
         .await
         .expect("put");
-    assert!(s.delete_session("out").await.expect("logout"));
+    assert!(s.delete_session(&sid("u3", "out")).await.expect("logout"));
     assert_eq!(rot("o0", "o1", "s", t, GRACE).await, RotateOutcome::Invalid);
     // ... and a grace answer needs the session too.
     s.create_session(&session("gr", "u4", t, t + HOUR), IDLE)
         .await
         .expect("create");
-    s.put_refresh("q0", &refresh("gr", "u4", t + HOUR), LONG)
+    s.put_refresh(&rh("u4", "q0"), &refresh("gr", "u4", t + HOUR), LONG)
         .await
         .expect("put");
     assert!(matches!(
@@ -390,18 +440,22 @@ async fn refresh_expires(s: Arc<dyn Store>) {
     s.create_session(&session("fx", "u1", t, t + HOUR), IDLE)
         .await
         .expect("create");
-    s.put_refresh("e0", &refresh("fx", "u1", t + HOUR), short)
+    s.put_refresh(&rh("u1", "e0"), &refresh("fx", "u1", t + HOUR), short)
         .await
         .expect("put");
-    s.put_refresh("e1", &refresh("fx", "u1", t + HOUR), LONG)
+    s.put_refresh(&rh("u1", "e1"), &refresh("fx", "u1", t + HOUR), LONG)
         .await
         .expect("put");
-    let r = s.rotate_refresh("e1", "e2", short, "s", t, GRACE).await;
+    let r = s
+        .rotate_refresh(&rh("u1", "e1"), &rh("u1", "e2"), short, "s", t, GRACE)
+        .await;
     assert!(matches!(r, Ok(RotateOutcome::Rotated(_))), "{r:?}");
     // Nothing can probe a token without rotating it: wait past both TTLs.
     tokio::time::sleep(Duration::from_millis(450)).await;
     for old in ["e0", "e2"] {
-        let r = s.rotate_refresh(old, "n", LONG, "s", t, GRACE).await;
+        let r = s
+            .rotate_refresh(&rh("u1", old), &rh("u1", "n"), LONG, "s", t, GRACE)
+            .await;
         assert_eq!(
             r.expect("rotate"),
             RotateOutcome::Invalid,
@@ -415,16 +469,18 @@ async fn concurrent_rotation(s: Arc<dyn Store>) {
     s.create_session(&session("race", "u1", t, t + HOUR), IDLE)
         .await
         .expect("create");
-    s.put_refresh("c0", &refresh("race", "u1", t + HOUR), LONG)
+    s.put_refresh(&rh("u1", "c0"), &refresh("race", "u1", t + HOUR), LONG)
         .await
         .expect("put");
     let mut set = tokio::task::JoinSet::new();
     for i in 0..20 {
         let s = s.clone();
         set.spawn(async move {
-            let new = format!("c-new-{i}");
+            let new = rh("u1", &format!("c-new-{i}"));
             let sealed = format!("sealed-{i}");
-            let r = s.rotate_refresh("c0", &new, LONG, &sealed, t, GRACE).await;
+            let r = s
+                .rotate_refresh(&rh("u1", "c0"), &new, LONG, &sealed, t, GRACE)
+                .await;
             (new, sealed, r.expect("rotate"))
         });
     }
@@ -455,14 +511,21 @@ async fn concurrent_rotation(s: Arc<dyn Store>) {
         );
     }
     // Only the winner's successor was stored.
-    let r = s.rotate_refresh(new, "c-next", LONG, "s", t, GRACE).await;
+    let r = s
+        .rotate_refresh(new, &rh("u1", "c-next"), LONG, "s", t, GRACE)
+        .await;
     assert!(matches!(r, Ok(RotateOutcome::Rotated(_))), "{r:?}");
-    let loser = if new == "c-new-0" {
-        "c-new-1"
-    } else {
-        "c-new-0"
-    };
-    let r = s.rotate_refresh(loser, "c-x", LONG, "s", t, GRACE).await;
+    let loser = rh(
+        "u1",
+        if *new == rh("u1", "c-new-0") {
+            "c-new-1"
+        } else {
+            "c-new-0"
+        },
+    );
+    let r = s
+        .rotate_refresh(&loser, &rh("u1", "c-x"), LONG, "s", t, GRACE)
+        .await;
     assert_eq!(r.expect("rotate"), RotateOutcome::Invalid);
 }
 
@@ -690,10 +753,13 @@ async fn user_locks(s: Arc<dyn Store>) {
     assert!(!s.user_locked("u1").await.expect("locked?"));
     assert_eq!(s.lock_user("u1").await.expect("lock"), 2, "sessions ended");
     assert!(s.user_locked("u1").await.expect("locked?"));
-    assert_eq!(s.get_session("l1").await.expect("get"), None);
+    assert_eq!(s.get_session(&sid("u1", "l1")).await.expect("get"), None);
     assert_eq!(s.list_sessions("u1").await.expect("list"), vec![]);
     assert!(
-        s.get_session("l3").await.expect("get").is_some(),
+        s.get_session(&sid("u2", "l3"))
+            .await
+            .expect("get")
+            .is_some(),
         "other users untouched"
     );
     assert!(!s.user_locked("u2").await.expect("locked?"));
@@ -869,6 +935,15 @@ macro_rules! contract_tests {
                 }
             )*
         }
+        mod cluster {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let d = super::cluster_store::ClusterDeployment::spawn();
+                    super::$case(std::sync::Arc::new(d.store("gh:").await)).await;
+                }
+            )*
+        }
     };
 }
 
@@ -967,11 +1042,13 @@ async fn redis_every_key_is_prefixed_and_has_a_ttl() {
     s.create_session(&session("k1", "u1", t, t + HOUR), IDLE)
         .await
         .expect("create");
-    s.touch_session("k1", t, IDLE).await.expect("touch");
-    s.put_refresh("r0", &refresh("k1", "u1", t + HOUR), LONG)
+    s.touch_session(&sid("u1", "k1"), t, IDLE)
+        .await
+        .expect("touch");
+    s.put_refresh(&rh("u1", "r0"), &refresh("k1", "u1", t + HOUR), LONG)
         .await
         .expect("put");
-    s.rotate_refresh("r0", "r1", LONG, "s", t, GRACE)
+    s.rotate_refresh(&rh("u1", "r0"), &rh("u1", "r1"), LONG, "s", t, GRACE)
         .await
         .expect("rotate");
     let rule = GcraRule {
@@ -995,14 +1072,15 @@ async fn redis_every_key_is_prefixed_and_has_a_ttl() {
         .query_async(&mut c)
         .await
         .expect("keys");
+    // The kind follows the prefix, after the slot tag where there is one,
+    // and user u1's records all carry u1's tag.
+    let u1 = format!("{{{}}}:", slot::user_tag("u1"));
     let mut kinds: Vec<&str> = keys
         .iter()
         .map(|k| {
-            k.strip_prefix("pfx:")
-                .expect("prefixed")
-                .split(':')
-                .next()
-                .unwrap_or("")
+            let rest = k.strip_prefix("pfx:").expect("prefixed");
+            let rest = rest.strip_prefix(u1.as_str()).unwrap_or(rest);
+            rest.split(':').next().unwrap_or("")
         })
         .collect();
     kinds.sort();
@@ -1017,13 +1095,13 @@ async fn redis_every_key_is_prefixed_and_has_a_ttl() {
     }
     // The session TTL is the idle timeout, the index TTL the absolute one.
     let ttl: i64 = ::redis::cmd("PTTL")
-        .arg("pfx:s:k1")
+        .arg(format!("pfx:{u1}s:{}", sid("u1", "k1")))
         .query_async(&mut c)
         .await
         .expect("pttl");
     assert!(ttl <= 60_000 && ttl > 50_000, "{ttl}");
     let ttl: i64 = ::redis::cmd("PTTL")
-        .arg("pfx:u:u1")
+        .arg(format!("pfx:{u1}u:u1"))
         .query_async(&mut c)
         .await
         .expect("pttl");
@@ -1067,26 +1145,30 @@ async fn redis_long_lived_records_have_no_ttl() {
         .await
         .expect("keys");
     keys.sort();
-    assert_eq!(
-        keys,
-        [
-            "pfx:ak:hk",
-            "pfx:ak:hk2",
-            "pfx:akn",
-            "pfx:lock:u1",
-            "pfx:pw:u1",
-            "pfx:totp:u1",
-            "pfx:totp:u2"
-        ]
-    );
+    let (t1, t2) = (slot::user_tag("u1"), slot::user_tag("u2"));
+    let lock1 = format!("pfx:{{{t1}}}:lock:u1");
+    let totp1 = format!("pfx:{{{t1}}}:totp:u1");
+    let totp2 = format!("pfx:{{{t2}}}:totp:u2");
+    let pw1 = format!("pfx:{{{t1}}}:pw:u1");
+    let mut want = vec![
+        "pfx:{ak}:ak:hk".to_string(),
+        "pfx:{ak}:ak:hk2".to_string(),
+        "pfx:{ak}:akn".to_string(),
+        lock1.clone(),
+        pw1.clone(),
+        totp1.clone(),
+        totp2.clone(),
+    ];
+    want.sort();
+    assert_eq!(keys, want);
     for (key, has_ttl) in [
-        ("pfx:ak:hk", false),
-        ("pfx:ak:hk2", true),
-        ("pfx:akn", false),
-        ("pfx:lock:u1", false),
-        ("pfx:pw:u1", false),
-        ("pfx:totp:u1", true),
-        ("pfx:totp:u2", false),
+        ("pfx:{ak}:ak:hk", false),
+        ("pfx:{ak}:ak:hk2", true),
+        ("pfx:{ak}:akn", false),
+        (lock1.as_str(), false),
+        (pw1.as_str(), false),
+        (totp1.as_str(), true),
+        (totp2.as_str(), false),
     ] {
         let ttl: i64 = ::redis::cmd("PTTL")
             .arg(key)
@@ -1100,7 +1182,7 @@ async fn redis_long_lived_records_have_no_ttl() {
     }
     // Only hashes of keys and backup codes are stored.
     let fields: Vec<String> = ::redis::cmd("HKEYS")
-        .arg("pfx:totp:u2")
+        .arg(&totp2)
         .query_async(&mut c)
         .await
         .expect("hkeys");
@@ -1134,7 +1216,11 @@ async fn redis_down_fails_fast_and_recovers_on_restart() {
     s.create_session(&session("back", "u1", t, t + HOUR), IDLE)
         .await
         .expect("create");
-    assert!(s.get_session("back").await.expect("get").is_some());
+    assert!(s
+        .get_session(&sid("u1", "back"))
+        .await
+        .expect("get")
+        .is_some());
     // Scripts were flushed with the old process: EVALSHA must reload them.
     let rule = GcraRule {
         limit: 1,
@@ -1230,7 +1316,7 @@ async fn redis_local_cache_is_invalidated_across_stores() {
     // Wait for the subscription, then fill the cache.
     eventually(Duration::from_secs(5), "a cached hit", || async {
         let found = cached
-            .touch_session("a1", now, IDLE)
+            .touch_session(&sid("alice", "a1"), now, IDLE)
             .await
             .expect("touch")
             .is_some();
@@ -1238,24 +1324,27 @@ async fn redis_local_cache_is_invalidated_across_stores() {
             && cached
                 .cache
                 .as_ref()
-                .is_some_and(|c| c.get("a1", now).is_some())
+                .is_some_and(|c| c.get(&sid("alice", "a1"), now).is_some())
     })
     .await;
-    for sid in ["a2", "a3", "b1"] {
+    for (user, name) in [("alice", "a2"), ("alice", "a3"), ("bob", "b1")] {
         assert!(cached
-            .touch_session(sid, now, IDLE)
+            .touch_session(&sid(user, name), now, IDLE)
             .await
             .expect("touch")
             .is_some());
     }
     // Another store ends one session: the cached copy goes.
-    assert!(other.delete_session("a1").await.expect("delete"));
+    assert!(other
+        .delete_session(&sid("alice", "a1"))
+        .await
+        .expect("delete"));
     eventually(
         Duration::from_secs(2),
         "a1 refused after another store's logout",
         || async {
             cached
-                .touch_session("a1", now, IDLE)
+                .touch_session(&sid("alice", "a1"), now, IDLE)
                 .await
                 .expect("touch")
                 .is_none()
@@ -1272,12 +1361,12 @@ async fn redis_local_cache_is_invalidated_across_stores() {
         "alice's sessions refused",
         || async {
             cached
-                .touch_session("a2", now, IDLE)
+                .touch_session(&sid("alice", "a2"), now, IDLE)
                 .await
                 .expect("touch")
                 .is_none()
                 && cached
-                    .touch_session("a3", now, IDLE)
+                    .touch_session(&sid("alice", "a3"), now, IDLE)
                     .await
                     .expect("touch")
                     .is_none()
@@ -1286,13 +1375,16 @@ async fn redis_local_cache_is_invalidated_across_stores() {
     .await;
     // Its own logout takes effect before the call returns.
     assert!(cached
-        .touch_session("b1", now, IDLE)
+        .touch_session(&sid("bob", "b1"), now, IDLE)
         .await
         .expect("touch")
         .is_some());
-    assert!(cached.delete_session("b1").await.expect("delete"));
     assert!(cached
-        .touch_session("b1", now, IDLE)
+        .delete_session(&sid("bob", "b1"))
+        .await
+        .expect("delete"));
+    assert!(cached
+        .touch_session(&sid("bob", "b1"), now, IDLE)
         .await
         .expect("touch")
         .is_none());

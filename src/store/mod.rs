@@ -25,6 +25,7 @@ mod contract;
 pub mod gcra;
 pub mod memory;
 pub mod redis;
+pub mod slot;
 pub mod ttl_map;
 
 pub use gcra::{GcraRule, LimitDecision, LimitInfo};
@@ -47,6 +48,15 @@ pub struct StoreConfig {
     /// use `url`) and the monitored master's name.
     pub sentinels: Vec<String>,
     pub sentinel_master: String,
+    /// Redis Cluster seed nodes (`host:port`) instead of `url` (empty: not
+    /// a cluster).
+    pub cluster: Vec<String>,
+    /// TLS to the nodes named by `sentinels` or `cluster` (a `url` says
+    /// `rediss://` itself).
+    pub tls: bool,
+    /// Replicas that must have a session creation, logout, revocation, lock
+    /// or API-key revocation before it is acknowledged (`WAIT`; 0: none).
+    pub wait_replicas: u32,
     /// ACL user and password on the data nodes (override the URL's).
     pub username: Option<String>,
     pub password: Option<RedisPassword>,
@@ -77,6 +87,12 @@ pub enum StoreError {
     Timeout,
     #[error("corrupt store record: {0}")]
     Corrupt(String),
+    /// `[store] wait_replicas`: the change is applied on the master, but
+    /// fewer replicas than asked confirmed it in time (SPEC §12: 503).
+    #[error(
+        "store change applied on the master, confirmed by {confirmed} of {wanted} replicas in time"
+    )]
+    Unconfirmed { wanted: u32, confirmed: i64 },
 }
 
 /// A live login session, as stored.

@@ -1,32 +1,36 @@
 //! The Redis store: redis-rs ConnectionManager (multiplexed, reconnecting),
 //! key prefix, a TTL on every key, Lua scripts (EVALSHA) for atomic steps.
 //!
-//! Key layout, all under the configured prefix `{p}`:
-//! - `{p}s:{sid}`  hash `rec` (record JSON), `ls` (last_seen), `exp`, `uid`;
-//!   TTL `min(idle, expires_at - now)`, slid by `session_touch.lua`.
-//! - `{p}u:{uid}`  set of sids; TTL until the user's latest `expires_at`;
-//!   dead members pruned on create, list and delete.
-//! - `{p}r:{hash}` hash `sid`, `uid`, `exp` (+ `rot`, `nexp`, `sealed` once
-//!   rotated); TTL of the token, unchanged by rotation.
+//! Key layout, all under the configured prefix `{p}`. `{t}` is the user's
+//! slot tag (`store::slot`): one user's records share a Redis Cluster slot,
+//! so every script runs on one slot (SPEC §12); session ids and refresh
+//! token hashes start with it.
+//! - `{p}{t}:s:{sid}`  hash `rec` (record JSON), `ls` (last_seen), `exp`,
+//!   `uid`; TTL `min(idle, expires_at - now)`, slid by `session_touch.lua`.
+//! - `{p}{t}:u:{uid}`  set of sids; TTL until the user's latest
+//!   `expires_at`; dead members pruned on create, list and delete.
+//! - `{p}{t}:r:{hash}` hash `sid`, `uid`, `exp` (+ `rot`, `nexp`, `sealed`
+//!   once rotated); TTL of the token, unchanged by rotation.
 //! - `{p}rl:{key}` GCRA TAT in µs; TTL until the budget is full again.
 //! - `{p}lf:{key}` failed-login counter; TTL the lockout window.
 //!
 //! Long-lived, no TTL (see the `store` module doc; `accounts.rs`):
-//! - `{p}ak:{hash}` API key: hash `rec` (record JSON), `lu` (last used,
+//! - `{p}{ak}:ak:{hash}` API key: hash `rec` (record JSON), `lu` (last used,
 //!   written at most once per minute); a TTL only if created with one.
-//! - `{p}akn`      hash name → key hash; entries of expired keys are pruned
-//!   by `list` and replaced by `create`.
-//! - `{p}lock:{uid}` admin lock flag.
-//! - `{p}totp:{uid}` hash `secret`, `active`, `step` (last used time step),
-//!   `bk:{hash}` per unused backup code; TTL only while pending.
+//! - `{p}{ak}:akn`      hash name → key hash; entries of expired keys are
+//!   pruned by `list` and replaced by `create` (all API keys in one slot:
+//!   they are few, and the name index must move with them).
+//! - `{p}{t}:lock:{uid}` admin lock flag.
+//! - `{p}{t}:totp:{uid}` hash `secret`, `active`, `step` (last used time
+//!   step), `bk:{hash}` per unused backup code; TTL only while pending.
 //!
-//! - `{p}pw:{uid}` self-set password (`self_service.rs`): hash `hash`,
+//! - `{p}{t}:pw:{uid}` self-set password (`self_service.rs`): hash `hash`,
 //!   `replaces`; no TTL.
-//! - `{p}lh:{uid}` sign-in history, newest first, at most 50; TTL
+//! - `{p}{t}:lh:{uid}` sign-in history, newest first, at most 50; TTL
 //!   `refresh_ttl` after the latest entry.
 //!
-//! Scripts build session and index keys from the prefix, so this targets a
-//! single Redis (or a primary with replicas), not Redis Cluster.
+//! Scripts that walk a user's index build that user's session keys from a
+//! prefix carrying the same tag, so they stay on the slot of their keys.
 //!
 //! Connections come from a `source::Source`: a fixed URL, or the master
 //! the sentinels name (`sentinel.rs`), re-asked after failed calls.
@@ -41,6 +45,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::{ErrorKind, RedisError, Script};
 use thread_local::ThreadLocal;
 
@@ -48,20 +53,23 @@ use crate::metrics::METRICS;
 
 use super::memory::secs;
 use super::{
-    gcra, session_ttl, unix_now, AccountStore, ApiKeyRecord, ApiKeyStore, GcraRule, LimitDecision,
-    LimitStore, LoginEvent, PasswordRecord, RefreshRecord, RefreshStore, RotateOutcome,
-    SelfServiceStore, SessionRecord, SessionStore, Store, StoreConfig, StoreError, TotpRecord,
+    gcra, session_ttl, slot, unix_now, AccountStore, ApiKeyRecord, ApiKeyStore, GcraRule,
+    LimitDecision, LimitStore, LoginEvent, PasswordRecord, RefreshRecord, RefreshStore,
+    RotateOutcome, SelfServiceStore, SessionRecord, SessionStore, Store, StoreConfig, StoreError,
+    TotpRecord,
 };
 
 mod accounts;
 pub mod cache;
+pub mod conn;
 mod self_service;
 pub mod sentinel;
 pub mod source;
 
 use cache::SessionCache;
+use conn::{ClusterConnector, Conn};
 use sentinel::{SentinelSettings, SentinelSource};
-use source::{Fixed, Source};
+use source::{Fixed, Seeds, Source};
 
 /// Reconnect attempts per reconnection round, kept short so a Redis that
 /// comes back is noticed within a second or so; callers drive new rounds.
@@ -96,7 +104,13 @@ impl Scripts {
 
 /// The Redis store (`[store] backend = "redis"`).
 pub struct RedisStore {
+    /// Where node connections go; for a cluster, its seeds (used only by
+    /// the invalidation subscriber).
     source: Arc<dyn Source>,
+    /// `[store] cluster`: every call goes through the cluster connection.
+    cluster: Option<ClusterConnector>,
+    /// `[store] wait_replicas` (0: acknowledge once the master has it).
+    wait_replicas: u32,
     config: ConnectionManagerConfig,
     /// One multiplexed connection per proxy thread, made lazily on first use
     /// there: its driver task then runs on that thread's runtime, so a store
@@ -149,11 +163,16 @@ impl RedisStore {
         Self::with_source(source, key_prefix, timeout, local_cache)
     }
 
-    /// The store `[store]` describes: one node (`url`) or the master the
-    /// sentinels name. No network I/O, as for `connect`.
+    /// The store `[store]` describes: one node (`url`), the master the
+    /// sentinels name, or a cluster. No network I/O, as for `connect`.
     pub fn from_config(cfg: &StoreConfig) -> Result<Self, StoreError> {
         let password = cfg.password.as_ref().map(|p| p.0.as_str());
-        let source: Arc<dyn Source> = if cfg.sentinels.is_empty() {
+        let mut cluster = None;
+        let source: Arc<dyn Source> = if !cfg.cluster.is_empty() {
+            let (client, seeds) = cluster_clients(cfg)?;
+            cluster = Some(ClusterConnector::new(client));
+            Arc::new(Seeds::new(seeds))
+        } else if cfg.sentinels.is_empty() {
             fixed(&cfg.url, cfg.username.as_deref(), password, cfg.timeout)?
         } else {
             SentinelSource::start(&SentinelSettings {
@@ -161,10 +180,14 @@ impl RedisStore {
                 master: &cfg.sentinel_master,
                 username: cfg.username.as_deref(),
                 password,
+                tls: cfg.tls,
                 timeout: cfg.timeout,
             })?
         };
-        Self::with_source(source, &cfg.key_prefix, cfg.timeout, cfg.local_cache)
+        let mut store = Self::with_source(source, &cfg.key_prefix, cfg.timeout, cfg.local_cache)?;
+        store.cluster = cluster;
+        store.wait_replicas = cfg.wait_replicas;
+        Ok(store)
     }
 
     /// A store whose connections go where `source` says (no I/O here
@@ -190,6 +213,8 @@ impl RedisStore {
         };
         Ok(RedisStore {
             source,
+            cluster: None,
+            wait_replicas: 0,
             config,
             conns: ThreadLocal::new(),
             cache,
@@ -216,10 +241,14 @@ impl RedisStore {
         }
     }
 
-    /// This thread's connection to the source's current target, with the
-    /// target's generation (for `bounded` to report a failure against).
-    /// With no target known yet, waits up to the store timeout for one.
-    async fn conn(&self) -> Result<(u64, ConnectionManager), StoreError> {
+    /// The connection for one call: the cluster's, or this thread's to the
+    /// source's current target with the target's generation (for `bounded`
+    /// to report a failure against). With no target known yet, waits up to
+    /// the store timeout for one.
+    async fn conn(&self) -> Result<(Option<u64>, Conn), StoreError> {
+        if let Some(cluster) = &self.cluster {
+            return Ok((None, Conn::Cluster(cluster.get(self.timeout).await?)));
+        }
         let Some(target) = self.source.target_within(self.timeout).await else {
             return Err(StoreError::Unavailable("no redis master known".into()));
         };
@@ -227,26 +256,70 @@ impl RedisStore {
         let mut slot = cell.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((generation, conn)) = slot.as_ref() {
             if *generation == target.generation {
-                return Ok((*generation, conn.clone()));
+                return Ok((Some(*generation), Conn::Node(conn.clone())));
             }
         }
         let conn =
             ConnectionManager::new_lazy_with_config(target.client.clone(), self.config.clone())
                 .map_err(store_err)?;
         *slot = Some((target.generation, conn.clone()));
-        Ok((target.generation, conn))
+        Ok((Some(target.generation), Conn::Node(conn)))
     }
 
+    /// `[store] wait_replicas`: after a change that must survive a failover
+    /// (SPEC §12), wait until that many replicas have it. Fewer in time is
+    /// `Unconfirmed` (503; the change stays applied on the master), and the
+    /// audit line says so.
+    async fn confirm(&self, op: &'static str, key: &str) -> Result<(), StoreError> {
+        let wanted = self.wait_replicas;
+        if wanted == 0 {
+            return Ok(());
+        }
+        // WAIT's own bound leaves room for the reply inside the call's.
+        let within = self.timeout.mul_f32(0.75);
+        let (generation, mut conn) = self.conn().await?;
+        let key = key.to_string();
+        let confirmed = self
+            .bounded(
+                generation,
+                async move { conn.wait(&key, wanted, within).await },
+            )
+            .await?;
+        if confirmed < i64::from(wanted) {
+            tracing::warn!(event = "store_unconfirmed", op, wanted, confirmed, "store change applied on the master but not confirmed by enough replicas: answered 503");
+            return Err(StoreError::Unconfirmed { wanted, confirmed });
+        }
+        Ok(())
+    }
+
+    /// A key of a record that no script shares with another: anywhere.
     fn key(&self, kind: &str, id: &str) -> String {
         format!("{}{kind}:{id}", self.prefix)
     }
 
-    fn session_prefix(&self) -> String {
-        format!("{}s:", self.prefix)
+    /// A key in the slot of `tag` (`store::slot`): `{p}{tag}:kind:id`.
+    fn tagged_key(&self, tag: &str, kind: &str, id: &str) -> String {
+        format!("{}{{{tag}}}:{kind}:{id}", self.prefix)
     }
 
-    fn user_prefix(&self) -> String {
-        format!("{}u:", self.prefix)
+    /// A user's own records (index, lock, TOTP), in the user's slot.
+    fn user_key(&self, kind: &str, user_id: &str) -> String {
+        self.tagged_key(&slot::user_tag(user_id), kind, user_id)
+    }
+
+    /// A record found by an id minted with its user's tag (sid, token hash).
+    fn minted_key(&self, kind: &str, id: &str) -> String {
+        self.tagged_key(slot::tag_of(id), kind, id)
+    }
+
+    /// What scripts put a sid behind to name a session key in `tag`'s slot.
+    fn session_prefix(&self, tag: &str) -> String {
+        self.tagged_key(tag, "s", "")
+    }
+
+    /// What scripts put a user id behind to name an index key in `tag`'s slot.
+    fn user_prefix(&self, tag: &str) -> String {
+        self.tagged_key(tag, "u", "")
     }
 
     /// Run one Redis exchange: the one place every call passes, so the one
@@ -254,7 +327,7 @@ impl RedisStore {
     /// request) and the latency and error metrics (SPEC §9).
     /// A failure that a moved master could explain (anything but a reply
     /// we could not decode) is reported to the source (SPEC §12).
-    async fn bounded<T, F>(&self, generation: u64, fut: F) -> Result<T, StoreError>
+    async fn bounded<T, F>(&self, generation: Option<u64>, fut: F) -> Result<T, StoreError>
     where
         F: std::future::Future<Output = Result<T, RedisError>>,
     {
@@ -266,7 +339,7 @@ impl RedisStore {
         METRICS.store_latency.observe(start.elapsed().as_secs_f64());
         if let Err(e) = &result {
             METRICS.store_errors.inc();
-            if !matches!(e, StoreError::Corrupt(_)) {
+            if let (false, Some(generation)) = (matches!(e, StoreError::Corrupt(_)), generation) {
                 self.source.failed(generation);
             }
         }
@@ -279,6 +352,12 @@ impl RedisStore {
         keys: &[&str],
         args: &[&str],
     ) -> Result<T, StoreError> {
+        debug_assert!(
+            self.one_slot(keys, args),
+            "a script's keys span Redis Cluster slots: {keys:?} {args:?}"
+        );
+        #[cfg(test)]
+        slot_audit::record(script.get_hash());
         let mut inv = script.prepare_invoke();
         for k in keys {
             inv.key(*k);
@@ -289,6 +368,24 @@ impl RedisStore {
         let (generation, mut conn) = self.conn().await?;
         self.bounded(generation, async move { inv.invoke_async(&mut conn).await })
             .await
+    }
+
+    /// Whether a script's keys, and the keys it builds from prefixes it is
+    /// handed (`{p}{tag}:s:` + sid), all hash to one slot: what a cluster
+    /// needs to run it (SPEC §12). Checked on every call in debug builds,
+    /// so every test that runs a script checks it.
+    fn one_slot(&self, keys: &[&str], args: &[&str]) -> bool {
+        use redis::cluster_routing::Slot;
+        let Some(first) = keys.first() else {
+            return true;
+        };
+        let slot = Slot::for_key(first);
+        let tagged_prefix = format!("{}{{", self.prefix);
+        keys.iter().all(|k| Slot::for_key(k) == slot)
+            && args
+                .iter()
+                .filter(|a| a.starts_with(&tagged_prefix))
+                .all(|a| Slot::for_key(format!("{a}x")) == slot)
     }
 
     async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, StoreError> {
@@ -322,6 +419,44 @@ fn fixed(
     ConnectionManager::new_lazy_with_config(client.clone(), manager_config(timeout))
         .map_err(store_err)?;
     Ok(Arc::new(Fixed::new(client)))
+}
+
+/// The cluster client on the seed nodes, and one plain client per seed.
+fn cluster_clients(cfg: &StoreConfig) -> Result<(ClusterClient, Vec<redis::Client>), StoreError> {
+    let scheme = if cfg.tls { "rediss" } else { "redis" };
+    let invalid =
+        |e: RedisError| StoreError::Unavailable(format!("redis cluster seeds ({:?})", e.kind()));
+    let mut infos = Vec::new();
+    for seed in &cfg.cluster {
+        use redis::IntoConnectionInfo;
+        let mut info = format!("{scheme}://{seed}/")
+            .into_connection_info()
+            .map_err(invalid)?;
+        let mut settings = info.redis_settings().clone();
+        if let Some(u) = &cfg.username {
+            settings = settings.set_username(u);
+        }
+        if let Some(p) = &cfg.password {
+            settings = settings.set_password(&p.0);
+        }
+        info = info.set_redis_settings(settings);
+        infos.push(info);
+    }
+    let seeds = infos
+        .iter()
+        .map(|i| redis::Client::open(i.clone()).map_err(invalid))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut builder = ClusterClientBuilder::new(infos)
+        .connection_timeout(cfg.timeout)
+        .response_timeout(cfg.timeout);
+    if let Some(u) = &cfg.username {
+        builder = builder.username(u);
+    }
+    if let Some(p) = &cfg.password {
+        builder = builder.password(&p.0);
+    }
+    let client = builder.build().map_err(invalid)?;
+    Ok((client, seeds))
 }
 
 fn manager_config(timeout: Duration) -> ConnectionManagerConfig {
@@ -405,7 +540,7 @@ impl SessionStore for RedisStore {
         };
         let json = serde_json::to_string(s).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let index_ttl = Duration::from_secs((s.expires_at - now).max(0) as u64);
-        let keys = [self.key("s", &s.sid), self.key("u", &s.user_id)];
+        let keys = [self.minted_key("s", &s.sid), self.user_key("u", &s.user_id)];
         let args = [
             json,
             s.last_seen.to_string(),
@@ -413,14 +548,14 @@ impl SessionStore for RedisStore {
             s.user_id.clone(),
             ms(ttl),
             ms(index_ttl),
-            self.session_prefix(),
+            self.session_prefix(&slot::user_tag(&s.user_id)),
             s.sid.clone(),
         ];
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         self.script::<i64>(&self.scripts.session_create, &keys, &args)
-            .await
-            .map(drop)
+            .await?;
+        self.confirm("session_create", keys[0]).await
     }
     async fn touch_session(
         &self,
@@ -435,7 +570,7 @@ impl SessionStore for RedisStore {
             }));
         }
         let epoch = self.cache.as_ref().map(|c| c.epoch());
-        let key = self.key("s", sid);
+        let key = self.minted_key("s", sid);
         let idle_ms = idle.as_millis().min(i64::MAX as u128).to_string();
         let rec: Option<String> = self
             .script(
@@ -458,31 +593,32 @@ impl SessionStore for RedisStore {
     }
     async fn get_session(&self, sid: &str) -> Result<Option<SessionRecord>, StoreError> {
         let mut cmd = redis::cmd("HMGET");
-        cmd.arg(self.key("s", sid)).arg("rec").arg("ls");
+        cmd.arg(self.minted_key("s", sid)).arg("rec").arg("ls");
         let (rec, ls): (Option<String>, Option<String>) = self.query(&cmd).await?;
         rec.map(|r| decode_session(&r, ls.as_deref())).transpose()
     }
     async fn delete_session(&self, sid: &str) -> Result<bool, StoreError> {
-        let key = self.key("s", sid);
+        let key = self.minted_key("s", sid);
         let n: i64 = self
             .script(
                 &self.scripts.session_delete,
                 &[&key],
-                &[&self.user_prefix(), sid],
+                &[&self.user_prefix(slot::tag_of(sid)), sid],
             )
             .await?;
         if n > 0 {
             self.publish_revoked(format!("s:{sid}")).await;
+            self.confirm("session_delete", &key).await?;
         }
         Ok(n > 0)
     }
     async fn list_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError> {
-        let key = self.key("u", user_id);
+        let key = self.user_key("u", user_id);
         let flat: Vec<String> = self
             .script(
                 &self.scripts.session_list,
                 &[&key],
-                &[&self.session_prefix()],
+                &[&self.session_prefix(&slot::user_tag(user_id))],
             )
             .await?;
         let mut out = flat
@@ -496,15 +632,16 @@ impl SessionStore for RedisStore {
         Ok(out)
     }
     async fn delete_user_sessions(&self, user_id: &str) -> Result<usize, StoreError> {
-        let key = self.key("u", user_id);
+        let key = self.user_key("u", user_id);
         let n: i64 = self
             .script(
                 &self.scripts.session_delete_user,
                 &[&key],
-                &[&self.session_prefix()],
+                &[&self.session_prefix(&slot::user_tag(user_id))],
             )
             .await?;
         self.publish_revoked(format!("u:{user_id}")).await;
+        self.confirm("session_delete_user", &key).await?;
         Ok(usize::try_from(n).unwrap_or(0))
     }
 }
@@ -517,7 +654,7 @@ impl RefreshStore for RedisStore {
         rec: &RefreshRecord,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        let key = self.key("r", token_hash);
+        let key = self.minted_key("r", token_hash);
         let mut pipe = redis::pipe();
         pipe.atomic()
             .del(&key)
@@ -547,15 +684,19 @@ impl RefreshStore for RedisStore {
         now: i64,
         grace: Duration,
     ) -> Result<RotateOutcome, StoreError> {
-        let keys = [self.key("r", old_hash), self.key("r", new_hash)];
+        let keys = [
+            self.minted_key("r", old_hash),
+            self.minted_key("r", new_hash),
+        ];
+        let tag = slot::tag_of(old_hash);
         let args = [
             now.saturating_add(secs(new_ttl)).to_string(),
             ms(new_ttl),
             sealed_successor.to_string(),
             now.to_string(),
             grace.as_millis().min(i64::MAX as u128).to_string(),
-            self.session_prefix(),
-            self.user_prefix(),
+            self.session_prefix(tag),
+            self.user_prefix(tag),
         ];
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -565,6 +706,7 @@ impl RefreshStore for RedisStore {
         let outcome = decode_rotate(&reply)?;
         if let RotateOutcome::Reused { sid, .. } = &outcome {
             self.publish_revoked(format!("s:{sid}")).await;
+            self.confirm("refresh_reuse_revoke", keys[0]).await?;
         }
         Ok(outcome)
     }
@@ -715,6 +857,30 @@ impl SelfServiceStore for RedisStore {
         limit: usize,
     ) -> Result<Vec<LoginEvent>, StoreError> {
         self.login_history_impl(user_id, limit).await
+    }
+}
+
+/// Which scripts the tests ran (their SHA-1s), so a test can tell that
+/// every script was run, and so checked by `one_slot`.
+#[cfg(test)]
+pub(crate) mod slot_audit {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+
+    static RUN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+
+    pub fn record(sha: &str) {
+        let mut run = RUN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        run.get_or_insert_with(HashSet::new).insert(sha.to_string());
+    }
+
+    pub fn ran(sha: &str) -> bool {
+        let run = RUN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        run.as_ref().is_some_and(|r| r.contains(sha))
     }
 }
 

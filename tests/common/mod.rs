@@ -10,6 +10,7 @@
 
 pub mod browser;
 pub mod bulk;
+pub mod cluster;
 pub mod conn;
 pub mod echo;
 pub mod echo_server;

@@ -1,4 +1,4 @@
-//! `SentinelDeployment`: a master, one replica (`--replicaof`) and three
+//! `SentinelDeployment`: a master, one replica or more (`--replicaof`) and three
 //! `redis-server --sentinel` (quorum 2, down-after 1 s, failover-timeout
 //! 3 s) on free loopback ports, each process stopped by its PID on Drop.
 //! `spawn` returns once the replica is in sync and every sentinel knows the
@@ -38,22 +38,30 @@ impl Drop for Proc {
 
 pub struct SentinelDeployment {
     pub master: RedisServer,
-    replica: Proc,
+    replicas: Vec<Proc>,
     sentinels: Vec<Proc>,
     _dir: tempfile::TempDir,
 }
 
 impl SentinelDeployment {
     pub fn spawn() -> SentinelDeployment {
+        Self::with_replicas(1)
+    }
+
+    /// A master with `n` replicas: with two, one is left to confirm writes
+    /// (`wait_replicas = 1`) after the other is promoted.
+    pub fn with_replicas(n: usize) -> SentinelDeployment {
         let master = RedisServer::spawn();
         let dir = tempfile::tempdir().expect("sentinel: tempdir");
-        let replica = spawn_replica(dir.path(), master.port());
+        let replicas = (0..n)
+            .map(|i| spawn_replica(dir.path(), i, master.port()))
+            .collect();
         let sentinels = (0..3)
             .map(|i| spawn_sentinel(dir.path(), i, master.port()))
             .collect();
         let d = SentinelDeployment {
             master,
-            replica,
+            replicas,
             sentinels,
             _dir: dir,
         };
@@ -72,7 +80,44 @@ impl SentinelDeployment {
     }
 
     pub fn replica_port(&self) -> u16 {
-        self.replica.port
+        self.replicas[0].port
+    }
+
+    /// Freeze (SIGSTOP) or thaw (SIGCONT) the first replica: it stays
+    /// connected but confirms nothing while frozen.
+    pub fn freeze_replica(&self, frozen: bool) {
+        let pid = self.replicas[0]
+            .child
+            .as_ref()
+            .map(|c| c.id())
+            .expect("replica running");
+        let sig = if frozen { "-STOP" } else { "-CONT" };
+        let ok = Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {sig} {pid}");
+    }
+
+    /// Wait until every sentinel names one of the replicas as the master;
+    /// its port and the time it took.
+    pub fn wait_promoted(&self, within: Duration) -> (u16, Duration) {
+        let start = Instant::now();
+        loop {
+            let named = self.named_masters();
+            if let Some(Some(p)) = named.first() {
+                if self.replicas.iter().any(|r| r.port == *p)
+                    && named.iter().all(|n| n == &Some(*p))
+                {
+                    return (*p, start.elapsed());
+                }
+            }
+            assert!(
+                start.elapsed() < within,
+                "no replica promoted by all sentinels after {within:?}: {named:?}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// The master's port as each sentinel names it (None: no answer).
@@ -118,8 +163,11 @@ impl SentinelDeployment {
 
     fn wait_ready(&self) {
         let start = Instant::now();
-        let replica_synced =
-            || info(self.replica.port, "replication").contains("master_link_status:up");
+        let replica_synced = || {
+            self.replicas
+                .iter()
+                .all(|r| info(r.port, "replication").contains("master_link_status:up"))
+        };
         let sentinel_ready = |s: &Proc| {
             let replicas: Vec<redis::Value> = query(
                 s.port,
@@ -131,7 +179,7 @@ impl SentinelDeployment {
                 redis::cmd("SENTINEL").arg("sentinels").arg(MASTER_NAME),
             )
             .unwrap_or_default();
-            replicas.len() == 1 && peers.len() == 2
+            replicas.len() == self.replicas.len() && peers.len() == 2
         };
         while !(replica_synced() && self.sentinels.iter().all(sentinel_ready)) {
             assert!(
@@ -143,9 +191,9 @@ impl SentinelDeployment {
     }
 }
 
-fn spawn_replica(dir: &Path, master: u16) -> Proc {
+fn spawn_replica(dir: &Path, i: usize, master: u16) -> Proc {
     let port = free_port();
-    let data = dir.join("replica");
+    let data = dir.join(format!("replica-{i}"));
     std::fs::create_dir_all(&data).expect("replica dir");
     let child = Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])

@@ -1,6 +1,7 @@
-//! `[store]`: where state lives. One Redis node (`url`) or a Sentinel
-//! deployment (`sentinels` + `sentinel_master`, SPEC §12), with optional ACL
-//! credentials for the data nodes.
+//! `[store]`: where state lives. One Redis node (`url`), a Sentinel
+//! deployment (`sentinels` + `sentinel_master`) or a Redis Cluster
+//! (`cluster` seeds), SPEC §12, with optional ACL credentials and TLS for
+//! the data nodes and the number of replicas that must confirm a write.
 
 use std::time::Duration;
 
@@ -15,6 +16,8 @@ const DEFAULT_KEY_PREFIX: &str = "gh:";
 /// Longest `[store] local_cache` lifetime accepted.
 const MAX_LOCAL_CACHE: Duration = Duration::from_secs(5);
 const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(2);
+/// More replicas than any deployment has is a typo, not a guarantee.
+const MAX_WAIT_REPLICAS: i64 = 16;
 
 impl Compiler<'_> {
     pub(super) fn store(&mut self, raw: Option<Spanned<raw::RawStore>>) -> StoreConfig {
@@ -51,13 +54,47 @@ impl Compiler<'_> {
             }
         }
         let sentinels = self.sentinels(&s, backend);
-        if backend == StoreBackend::Redis && s.url.is_none() && s.sentinels.is_none() {
+        let cluster = self.cluster(&s, backend);
+        if backend == StoreBackend::Redis
+            && s.url.is_none()
+            && s.sentinels.is_none()
+            && s.cluster.is_none()
+        {
             let span = s.backend.as_ref().map(|b| b.span());
             self.at(
                 span,
                 "store.url",
-                "missing: backend \"redis\" needs url (or sentinels)",
+                "missing: backend \"redis\" needs one of url, sentinels or cluster",
             );
+        }
+        let tls = s.tls.as_ref().is_some_and(|v| {
+            if backend != StoreBackend::Redis {
+                self.d
+                    .at(v.span(), "store.tls", "only with backend = \"redis\"");
+            }
+            if *v.get_ref() && s.url.is_some() {
+                self.d.at(
+                    v.span(),
+                    "store.tls",
+                    "with url, write rediss:// instead (tls is for sentinels and cluster)",
+                );
+            }
+            *v.get_ref()
+        });
+        let wait_replicas = self.int(
+            s.wait_replicas.as_ref(),
+            "store.wait_replicas",
+            0,
+            0..MAX_WAIT_REPLICAS + 1,
+        );
+        if let Some(v) = &s.wait_replicas {
+            if backend != StoreBackend::Redis && *v.get_ref() > 0 {
+                self.d.at(
+                    v.span(),
+                    "store.wait_replicas",
+                    "only with backend = \"redis\" (memory has no replicas)",
+                );
+            }
         }
         let url = s
             .url
@@ -115,9 +152,55 @@ impl Compiler<'_> {
             local_cache,
             sentinels,
             sentinel_master,
+            cluster,
+            tls,
+            wait_replicas: wait_replicas as u32,
             username,
             password,
         }
+    }
+
+    /// `cluster`: seed nodes, alone (not with url or sentinels).
+    fn cluster(&mut self, s: &raw::RawStore, backend: StoreBackend) -> Vec<String> {
+        let Some(list) = &s.cluster else {
+            return Vec::new();
+        };
+        if backend != StoreBackend::Redis {
+            self.d.at(
+                list.span(),
+                "store.cluster",
+                "only with backend = \"redis\"",
+            );
+        }
+        if s.url.is_some() || s.sentinels.is_some() {
+            self.d.at(
+                list.span(),
+                "store.cluster",
+                "use exactly one of url, sentinels or cluster",
+            );
+        }
+        self.nodes(list, "store.cluster")
+    }
+
+    /// A non-empty list of `host:port` nodes.
+    fn nodes(&mut self, list: &Spanned<Vec<Str>>, key: &str) -> Vec<String> {
+        if list.get_ref().is_empty() {
+            self.d
+                .at(list.span(), key, "empty: list the nodes as \"host:port\"");
+        }
+        let mut addrs = Vec::new();
+        for (i, a) in list.get_ref().iter().enumerate() {
+            if host_port(a.get_ref()) {
+                addrs.push(a.get_ref().clone());
+            } else {
+                self.d.at(
+                    a.span(),
+                    format!("{key}[{i}]"),
+                    format!("{:?} is not host:port", a.get_ref()),
+                );
+            }
+        }
+        addrs
     }
 
     /// `sentinels` and `sentinel_master`: both or neither, and not with url.
@@ -150,25 +233,7 @@ impl Compiler<'_> {
                 "use either url (one node) or sentinels, not both",
             );
         }
-        if list.get_ref().is_empty() {
-            self.d.at(
-                list.span(),
-                "store.sentinels",
-                "empty: list the sentinels as \"host:port\"",
-            );
-        }
-        let mut addrs = Vec::new();
-        for (i, a) in list.get_ref().iter().enumerate() {
-            if host_port(a.get_ref()) {
-                addrs.push(a.get_ref().clone());
-            } else {
-                self.d.at(
-                    a.span(),
-                    format!("store.sentinels[{i}]"),
-                    format!("{:?} is not host:port", a.get_ref()),
-                );
-            }
-        }
+        let addrs = self.nodes(list, "store.sentinels");
         let master = match &s.sentinel_master {
             Some(m) => {
                 let name = m.get_ref();

@@ -74,6 +74,9 @@ impl SentinelDeployment {
             local_cache: Duration::ZERO,
             sentinels: vec![format!("127.0.0.1:{}", self.port)],
             sentinel_master: "mymaster".into(),
+            cluster: Vec::new(),
+            tls: false,
+            wait_replicas: 0,
             username: None,
             password: None,
         };
@@ -162,6 +165,9 @@ async fn sentinel_store_authenticates_to_the_master() {
         local_cache: Duration::ZERO,
         sentinels: vec![format!("127.0.0.1:{sport}")],
         sentinel_master: "mymaster".into(),
+        cluster: Vec::new(),
+        tls: false,
+        wait_replicas: 0,
         username: Some("default".into()),
         password: password.map(|p| crate::store::RedisPassword(p.into())),
     };

@@ -7,7 +7,10 @@ use std::time::Duration;
 use redis::Script;
 
 use super::{ms, parse_i64, RedisStore};
-use crate::store::{ApiKeyRecord, StoreError, TotpRecord};
+use crate::store::{slot, ApiKeyRecord, StoreError, TotpRecord};
+
+/// The hash tag of every API-key key.
+const API_KEY_TAG: &str = "ak";
 
 pub(super) struct Scripts {
     apikey_create: Script,
@@ -77,12 +80,17 @@ fn decode_totp(flat: &[String]) -> Result<Option<TotpRecord>, StoreError> {
 }
 
 impl RedisStore {
+    /// All API keys and their name index share one slot (`{ak}`).
     fn api_key_prefix(&self) -> String {
-        format!("{}ak:", self.prefix)
+        self.tagged_key(API_KEY_TAG, "ak", "")
     }
 
     fn api_key_index(&self) -> String {
-        format!("{}akn", self.prefix)
+        format!("{}{{{API_KEY_TAG}}}:akn", self.prefix)
+    }
+
+    fn api_key(&self, key_hash: &str) -> String {
+        self.tagged_key(API_KEY_TAG, "ak", key_hash)
     }
 
     pub(super) async fn create_api_key_impl(
@@ -106,7 +114,7 @@ impl RedisStore {
                 ms(Duration::from_secs(left as u64))
             }
         };
-        let keys = [self.api_key_index(), self.key("ak", key_hash)];
+        let keys = [self.api_key_index(), self.api_key(key_hash)];
         let n: i64 = self
             .script(
                 &self.account_scripts.apikey_create,
@@ -123,7 +131,7 @@ impl RedisStore {
         now: i64,
         touch_every: Duration,
     ) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let key = self.key("ak", key_hash);
+        let key = self.api_key(key_hash);
         let reply: Option<(String, String)> = self
             .script(
                 &self.account_scripts.apikey_use,
@@ -166,30 +174,34 @@ impl RedisStore {
                 &[name, &self.api_key_prefix()],
             )
             .await?;
+        if n > 0 {
+            self.confirm("apikey_revoke", &self.api_key_index()).await?;
+        }
         Ok(n > 0)
     }
 
     pub(super) async fn lock_user_impl(&self, user_id: &str) -> Result<usize, StoreError> {
-        let keys = [self.key("lock", user_id), self.key("u", user_id)];
+        let keys = [self.user_key("lock", user_id), self.user_key("u", user_id)];
         let n: i64 = self
             .script(
                 &self.account_scripts.user_lock,
                 &[&keys[0], &keys[1]],
-                &[&self.session_prefix()],
+                &[&self.session_prefix(&slot::user_tag(user_id))],
             )
             .await?;
+        self.confirm("user_lock", &keys[0]).await?;
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
     pub(super) async fn unlock_user_impl(&self, user_id: &str) -> Result<bool, StoreError> {
         let mut cmd = redis::cmd("DEL");
-        cmd.arg(self.key("lock", user_id));
+        cmd.arg(self.user_key("lock", user_id));
         Ok(self.query::<i64>(&cmd).await? > 0)
     }
 
     pub(super) async fn user_locked_impl(&self, user_id: &str) -> Result<bool, StoreError> {
         let mut cmd = redis::cmd("EXISTS");
-        cmd.arg(self.key("lock", user_id));
+        cmd.arg(self.user_key("lock", user_id));
         Ok(self.query::<i64>(&cmd).await? > 0)
     }
 
@@ -199,7 +211,7 @@ impl RedisStore {
         secret: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
-        let key = self.key("totp", user_id);
+        let key = self.user_key("totp", user_id);
         let n: i64 = self
             .script(
                 &self.account_scripts.totp_begin,
@@ -215,7 +227,7 @@ impl RedisStore {
         user_id: &str,
     ) -> Result<Option<TotpRecord>, StoreError> {
         let mut cmd = redis::cmd("HGETALL");
-        cmd.arg(self.key("totp", user_id));
+        cmd.arg(self.user_key("totp", user_id));
         let flat: Vec<String> = self.query(&cmd).await?;
         decode_totp(&flat)
     }
@@ -227,7 +239,7 @@ impl RedisStore {
         step: i64,
         backup_hashes: &[String],
     ) -> Result<bool, StoreError> {
-        let key = self.key("totp", user_id);
+        let key = self.user_key("totp", user_id);
         let step = step.to_string();
         let mut args: Vec<&str> = vec![secret, &step];
         args.extend(backup_hashes.iter().map(String::as_str));
@@ -242,7 +254,7 @@ impl RedisStore {
         user_id: &str,
         step: i64,
     ) -> Result<bool, StoreError> {
-        let key = self.key("totp", user_id);
+        let key = self.user_key("totp", user_id);
         let n: i64 = self
             .script(
                 &self.account_scripts.totp_step,
@@ -258,7 +270,7 @@ impl RedisStore {
         user_id: &str,
         code_hash: &str,
     ) -> Result<bool, StoreError> {
-        let key = self.key("totp", user_id);
+        let key = self.user_key("totp", user_id);
         let n: i64 = self
             .script(&self.account_scripts.totp_backup, &[&key], &[code_hash])
             .await?;
@@ -267,7 +279,7 @@ impl RedisStore {
 
     pub(super) async fn delete_totp_impl(&self, user_id: &str) -> Result<bool, StoreError> {
         let mut cmd = redis::cmd("DEL");
-        cmd.arg(self.key("totp", user_id));
+        cmd.arg(self.user_key("totp", user_id));
         Ok(self.query::<i64>(&cmd).await? > 0)
     }
 }

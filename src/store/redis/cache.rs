@@ -121,6 +121,9 @@ pub async fn subscribe_forever(source: Arc<dyn Source>, channel: String, cache: 
                 tracing::debug!(error = %e, "session cache: cannot subscribe for invalidations")
             }
         }
+        // The node went away or never answered: a source that can move
+        // (sentinels, cluster seeds) offers another next time.
+        source.failed(target.generation);
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }

@@ -1,7 +1,7 @@
-//! The Redis backend's self-service records, one key per user each:
-//! `{p}pw:{uid}` (hash `hash`, `replaces`; no TTL, like TOTP) and
-//! `{p}lh:{uid}` (list of event JSON, newest first; TTL `refresh_ttl` after
-//! the latest entry, bounded by `login_push.lua`).
+//! The Redis backend's self-service records, one key per user each, in
+//! the user's slot: `{p}{t}:pw:{uid}` (hash `hash`, `replaces`; no TTL,
+//! like TOTP) and `{p}{t}:lh:{uid}` (list of event JSON, newest first; TTL
+//! `refresh_ttl` after the latest entry, bounded by `login_push.lua`).
 
 use std::time::Duration;
 
@@ -29,7 +29,7 @@ impl RedisStore {
         rec: &PasswordRecord,
     ) -> Result<(), StoreError> {
         let mut cmd = redis::cmd("HSET");
-        cmd.arg(self.key("pw", user_id))
+        cmd.arg(self.user_key("pw", user_id))
             .arg("hash")
             .arg(&rec.hash)
             .arg("replaces")
@@ -42,7 +42,9 @@ impl RedisStore {
         user_id: &str,
     ) -> Result<Option<PasswordRecord>, StoreError> {
         let mut cmd = redis::cmd("HMGET");
-        cmd.arg(self.key("pw", user_id)).arg("hash").arg("replaces");
+        cmd.arg(self.user_key("pw", user_id))
+            .arg("hash")
+            .arg("replaces");
         let (hash, replaces): (Option<String>, Option<String>) = self.query(&cmd).await?;
         Ok(match (hash, replaces) {
             (Some(hash), Some(replaces)) => Some(PasswordRecord { hash, replaces }),
@@ -58,7 +60,7 @@ impl RedisStore {
         ttl: Duration,
     ) -> Result<(), StoreError> {
         let json = serde_json::to_string(event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let key = self.key("lh", user_id);
+        let key = self.user_key("lh", user_id);
         let keep = keep.max(1).to_string();
         self.script::<i64>(
             &self.self_service_scripts.login_push,
@@ -78,7 +80,7 @@ impl RedisStore {
             return Ok(Vec::new());
         }
         let mut cmd = redis::cmd("LRANGE");
-        cmd.arg(self.key("lh", user_id)).arg(0).arg(limit - 1);
+        cmd.arg(self.user_key("lh", user_id)).arg(0).arg(limit - 1);
         let items: Vec<String> = self.query(&cmd).await?;
         items
             .iter()

@@ -63,6 +63,8 @@ pub struct SentinelSettings<'a> {
     /// ACL user and password on the data nodes (not on the sentinels).
     pub username: Option<&'a str>,
     pub password: Option<&'a str>,
+    /// TLS to the sentinels and the data nodes.
+    pub tls: bool,
     /// Bound on one round of questions.
     pub timeout: Duration,
 }
@@ -74,7 +76,7 @@ impl SentinelSource {
         let urls: Vec<String> = settings
             .sentinels
             .iter()
-            .map(|a| format!("redis://{a}/"))
+            .map(|a| format!("{}://{a}/", if settings.tls { "rediss" } else { "redis" }))
             .collect();
         if urls.is_empty() {
             return Err(StoreError::Unavailable("no sentinels configured".into()));
@@ -88,7 +90,10 @@ impl SentinelSource {
         if let Some(p) = settings.password {
             node = node.set_password(p);
         }
-        let node = SentinelNodeConnectionInfo::default().set_redis_connection_info(node);
+        let mut node = SentinelNodeConnectionInfo::default().set_redis_connection_info(node);
+        if settings.tls {
+            node = node.set_tls_mode(redis::TlsMode::Secure);
+        }
         let shared = Arc::new(Shared {
             current: ArcSwapOption::empty(),
             address: std::sync::Mutex::new(String::new()),

@@ -1,4 +1,4 @@
-//! `[store]` Redis Sentinel and ACL keys (SPEC §12).
+//! `[store]` Redis Sentinel, Cluster, TLS, WAIT and ACL keys (SPEC §12).
 
 use super::{assert_one, with_base, Fixture};
 use crate::config::StoreBackend;
@@ -40,6 +40,21 @@ fn sentinel_keys_compile() {
     ));
     let cfg = fx.load(&text).unwrap_or_else(|e| panic!("{e}"));
     assert!(cfg.store.sentinels.is_empty() && cfg.store.password.is_none());
+    assert!(cfg.store.cluster.is_empty() && !cfg.store.tls);
+    assert_eq!(cfg.store.wait_replicas, 0);
+}
+
+#[test]
+fn cluster_tls_and_wait_keys_compile() {
+    let fx = Fixture::new();
+    let text = with_base(&format!(
+        "{R}cluster = [\"n1:7000\", \"n2:7001\", \"[::1]:7002\"]\ntls = true\nwait_replicas = 1\n"
+    ));
+    let cfg = fx.load(&text).unwrap_or_else(|e| panic!("{e}"));
+    let s = &cfg.store;
+    assert_eq!(s.cluster, vec!["n1:7000", "n2:7001", "[::1]:7002"]);
+    assert!(s.tls && s.url.is_empty() && s.sentinels.is_empty());
+    assert_eq!(s.wait_replicas, 1);
 }
 
 #[test]
@@ -48,7 +63,7 @@ fn bad_sentinel_keys_name_file_line_and_key() {
     let m = "sentinel_master = \"mymaster\"\n";
     #[rustfmt::skip]
     let cases: Vec<(String, usize, &str, &str)> = vec![
-        (R.into(), 2, "store.url", "needs url (or sentinels)"),
+        (R.into(), 2, "store.url", "needs one of url, sentinels or cluster"),
         (format!("{R}url = \"redis://h:1/\"\nsentinels = [\"h:26379\"]\n{m}"), 4, "store.sentinels", "not both"),
         (format!("{R}sentinels = [\"h:26379\"]\n"), 3, "store.sentinel_master", "missing"),
         (format!("{R}url = \"redis://h:1/\"\n{m}"), 4, "store.sentinel_master", "only with sentinels"),
@@ -64,6 +79,16 @@ fn bad_sentinel_keys_name_file_line_and_key() {
         (format!("{R}url = \"redis://h:1/\"\nusername = \"\"\n"), 4, "store.username", "non-empty"),
         ("[store]\nusername = \"gatehouse\"\n".into(), 2, "store.username", "only with backend = \"redis\""),
         (format!("{R}url = \"redis://h:1/\"\npassword = \"x\"\n"), 4, "store.password", "unknown field `password`"),
+        (format!("{R}url = \"redis://h:1/\"\ncluster = [\"h:7000\"]\n"), 4, "store.cluster", "exactly one of url, sentinels or cluster"),
+        (format!("{R}sentinels = [\"h:26379\"]\n{m}cluster = [\"h:7000\"]\n"), 5, "store.cluster", "exactly one of"),
+        (format!("{R}cluster = []\n"), 3, "store.cluster", "empty"),
+        (format!("{R}cluster = [\"h:7000\", \"h:x\"]\n"), 3, "store.cluster[1]", "\"h:x\" is not host:port"),
+        ("[store]\ncluster = [\"h:7000\"]\n".into(), 2, "store.cluster", "only with backend = \"redis\""),
+        (format!("{R}url = \"redis://h:1/\"\ntls = true\n"), 4, "store.tls", "write rediss://"),
+        (format!("{R}cluster = [\"h:7000\"]\ntls = \"yes\"\n"), 4, "store.tls", "invalid type"),
+        (format!("{R}cluster = [\"h:7000\"]\nwait_replicas = -1\n"), 4, "store.wait_replicas", "out of range"),
+        (format!("{R}cluster = [\"h:7000\"]\nwait_replicas = 17\n"), 4, "store.wait_replicas", "out of range"),
+        ("[store]\nwait_replicas = 1\n".into(), 2, "store.wait_replicas", "only with backend = \"redis\""),
     ];
     for (snippet, line, key, msg) in cases {
         assert_one(&fx, &snippet, line, key, msg);

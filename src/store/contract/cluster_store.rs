@@ -1,0 +1,93 @@
+//! The contract on a 3-master Redis Cluster (SPEC §12): the store built from
+//! `[store] cluster`, so every script and multi-key step must land on one
+//! slot (the cluster refuses `CROSSSLOT` otherwise, and `one_slot` asserts
+//! it on every call in debug builds).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::TIMEOUT;
+use crate::store::{RedisStore, Store, StoreBackend, StoreConfig};
+
+#[path = "cluster_nodes.rs"]
+mod cluster_nodes;
+pub(crate) use cluster_nodes::ClusterNodes;
+
+pub(crate) struct ClusterDeployment {
+    pub nodes: ClusterNodes,
+}
+
+impl ClusterDeployment {
+    pub fn spawn() -> Self {
+        ClusterDeployment {
+            nodes: ClusterNodes::spawn(3),
+        }
+    }
+
+    pub fn config(&self, prefix: &str) -> StoreConfig {
+        StoreConfig {
+            backend: StoreBackend::Redis,
+            url: String::new(),
+            key_prefix: prefix.into(),
+            timeout: TIMEOUT,
+            local_cache: Duration::ZERO,
+            sentinels: Vec::new(),
+            sentinel_master: String::new(),
+            cluster: self.nodes.seeds(),
+            tls: false,
+            wait_replicas: 0,
+            username: None,
+            password: None,
+        }
+    }
+
+    /// A store on the cluster, once it answers.
+    pub async fn store(&self, prefix: &str) -> RedisStore {
+        let s = RedisStore::from_config(&self.config(prefix)).expect("cluster store");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while s.ping().await.is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the cluster store never answered"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        s
+    }
+}
+
+/// Every Lua script the Redis store has (each `src/store/*.lua` file) runs
+/// on the cluster in the contract's behaviours, so none of them touches a
+/// key outside its first key's slot (`one_slot`, checked on each call, and
+/// the cluster's own `CROSSSLOT` refusal).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_script_runs_on_one_slot_in_a_cluster() {
+    let d = ClusterDeployment::spawn();
+    let store = |p: &'static str| {
+        let d = &d;
+        async move { Arc::new(d.store(p).await) as Arc<dyn Store> }
+    };
+    super::sessions_crud(store("c1:").await).await;
+    super::refresh_rotation(store("c2:").await).await;
+    super::gcra_limits(store("c3:").await).await;
+    super::api_keys(store("c4:").await).await;
+    super::user_locks(store("c5:").await).await;
+    super::totp_records(store("c6:").await).await;
+    super::login_history_bounded(store("c7:").await).await;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/store");
+    let mut scripts = 0;
+    for entry in std::fs::read_dir(dir).expect("src/store") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "lua") {
+            let text = std::fs::read_to_string(&path).expect("script");
+            let hash = redis::Script::new(&text).get_hash().to_string();
+            assert!(
+                crate::store::redis::slot_audit::ran(&hash),
+                "{} never ran in the cluster contract",
+                path.display()
+            );
+            scripts += 1;
+        }
+    }
+    assert!(scripts >= 15, "found only {scripts} scripts in {dir}");
+}
