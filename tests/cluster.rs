@@ -64,7 +64,7 @@ async fn resharding_under_traffic_on_two_gateways_causes_no_error() {
         tasks.push(tokio::spawn(async move {
             let mut n = 0u32;
             while !stop.load(Ordering::Relaxed) {
-                let r = if n % 2 == 0 {
+                let r = if n.is_multiple_of(2) {
                     cookie_get(&c, &format!("{base}/app/x"), &who.cookie).await
                 } else {
                     bearer_get(&c, &format!("{base}/app/x"), &who.access_token).await

@@ -137,8 +137,8 @@ async fn failover_under_traffic(how: Failover) {
                 ];
                 // A login every 15th round, on each gateway in turn: under
                 // the per-IP login limit (10 a minute after a burst of 10).
-                if n % 15 == 0 {
-                    let on = if n % 30 == 0 { &base } else { &base2 };
+                if n.is_multiple_of(15) {
+                    let on = if n.is_multiple_of(30) { &base } else { &base2 };
                     answers.push(("login", common::login_json(&c, on, "alice", ALICE_PW).await));
                 }
                 n += 1;
