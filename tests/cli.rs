@@ -340,6 +340,8 @@ fn hash_password_refuses_weak_passwords() {
         .write_files(dir.path(), 18082, None);
     let good = std::fs::read_to_string(&config).expect("read config");
     std::fs::write(&config, format!("{good}\n[passwords]\nmin_length = 30\n")).expect("write");
+    // Before the users file exists (hash-password is how it gets written).
+    std::fs::remove_file(dir.path().join("users.toml")).expect("rm users");
     let config_arg = config.to_str().expect("utf-8 path");
     let out = gatehouse(
         &["hash-password", "--config", config_arg],
@@ -348,6 +350,12 @@ fn hash_password_refuses_weak_passwords() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("min_length"), "{}", text(&out));
+    let out = gatehouse(
+        &["hash-password", "--config", config_arg],
+        dir.path(),
+        Some("correct horse battery staple, and then some\n"),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
 
 // `check` refuses a named previous key that is missing or of another type,

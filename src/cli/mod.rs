@@ -197,17 +197,16 @@ fn check(config: &Path) -> i32 {
 }
 
 /// The `[passwords]` policy for `hash-password`: the config's when the
-/// file exists (and then it must be valid), else the defaults.
+/// file exists (its `[passwords]` must be valid; the users file and keys it
+/// names need not exist yet), else the defaults.
 fn password_policy(config: &Path) -> Result<PasswordPolicy, i32> {
     if !config.exists() {
         return Ok(PasswordPolicy::default());
     }
-    crate::config::load(config)
-        .map(|c| c.passwords)
-        .map_err(|e| {
-            eprintln!("{e}");
-            2
-        })
+    crate::config::compile::load_password_policy(config).map_err(|e| {
+        eprintln!("{e}");
+        2
+    })
 }
 
 /// One line from stdin (no echo on a terminal), checked against the
