@@ -185,8 +185,17 @@ async fn login_errors_are_pages_with_the_right_status() {
 
 /// The account page's TOTP enrolment over forms, then a two-round login.
 #[tokio::test]
-async fn totp_enrolment_and_login_with_a_code() {
-    let rig = Rig::start(StoreKind::Memory).await;
+async fn totp_enrolment_and_login_with_a_code_memory() {
+    totp_enrolment_and_login_with_a_code(StoreKind::Memory).await;
+}
+
+#[tokio::test]
+async fn totp_enrolment_and_login_with_a_code_redis() {
+    totp_enrolment_and_login_with_a_code(StoreKind::Redis).await;
+}
+
+async fn totp_enrolment_and_login_with_a_code(store: StoreKind) {
+    let rig = Rig::start(store).await;
     let base = rig.base();
     let c = rig.gw.client();
     let r = form_login(
@@ -264,8 +273,17 @@ async fn totp_enrolment_and_login_with_a_code() {
 }
 
 #[tokio::test]
-async fn account_sessions_revoke_and_sign_out_everywhere() {
-    let rig = Rig::start(StoreKind::Memory).await;
+async fn account_sessions_revoke_and_sign_out_everywhere_memory() {
+    account_sessions_revoke_and_sign_out_everywhere(StoreKind::Memory).await;
+}
+
+#[tokio::test]
+async fn account_sessions_revoke_and_sign_out_everywhere_redis() {
+    account_sessions_revoke_and_sign_out_everywhere(StoreKind::Redis).await;
+}
+
+async fn account_sessions_revoke_and_sign_out_everywhere(store: StoreKind) {
+    let rig = Rig::start(store).await;
     let base = rig.base();
 
     // Anonymous: a browser goes to the login page, an API client gets 401.
@@ -350,8 +368,17 @@ async fn account_sessions_revoke_and_sign_out_everywhere() {
 }
 
 #[tokio::test]
-async fn password_change_policy_sessions_and_operator_reset() {
-    let rig = Rig::start(StoreKind::Memory).await;
+async fn password_change_policy_sessions_and_operator_reset_memory() {
+    password_change_policy_sessions_and_operator_reset(StoreKind::Memory).await;
+}
+
+#[tokio::test]
+async fn password_change_policy_sessions_and_operator_reset_redis() {
+    password_change_policy_sessions_and_operator_reset(StoreKind::Redis).await;
+}
+
+async fn password_change_policy_sessions_and_operator_reset(store: StoreKind) {
+    let rig = Rig::start(store).await;
     let base = rig.base();
     let c = rig.gw.plain_client();
     let me = common::login(&c, &base, "dave", DAVE_PW).await;
