@@ -212,6 +212,21 @@ alloc_port P_BARE_C; alloc_port P_TUNED_C; alloc_port P_GH_C; alloc_port P_GH_HS
 # HTTP/2 over TLS, the access-log-off twin, WebSocket (issue 13).
 alloc_port P_TUNED_TLS; alloc_port P_GH_TLS; alloc_port P_GH_NOLOG; alloc_port P_WS; alloc_port P_GH_WS
 alloc_port A_BARE; alloc_port A_TUNED; alloc_port A_GH; alloc_port A_GH_HS; alloc_port A_GH_REDIS; alloc_port A_GH_CACHE
+# Redis beyond one node (issue 15): a sentinel on the same redis-server, and
+# a 3-master cluster, whose nodes also need their bus port (+10000) free.
+alloc_port P_SENT; alloc_port P_GH_SENT; alloc_port P_GH_CLU
+cluster_port() {
+    local v
+    for _ in $(seq 50); do
+        alloc_port v
+        if ((v < 55000)) && ! listening $((v + 10000)); then
+            printf -v "$1" '%s' "$v"
+            return
+        fi
+    done
+    die "no free port pair for a cluster node"
+}
+cluster_port P_CL1; cluster_port P_CL2; cluster_port P_CL3
 UP=127.0.0.1:$P_UP
 
 log "bench: starting the upstream, bare Pingora, nginx, HAProxy, redis-server (work dir $WORK)"
@@ -251,6 +266,17 @@ PID_HA=$LAST_PID
 
 start redis redis-server --bind 127.0.0.1 --port "$P_REDIS" --save "" --appendonly no --dir "$WORK"
 PID_REDIS=$LAST_PID
+printf 'port %s\nbind 127.0.0.1\ndir %s\nsentinel monitor benchmaster 127.0.0.1 %s 1\n' "$P_SENT" "$WORK" "$P_REDIS" >"$WORK/sentinel.conf"
+start sentinel redis-server "$WORK/sentinel.conf" --sentinel
+PID_SENT=$LAST_PID
+CLUSTER_PIDS=""
+for n in 1 2 3; do
+    port_var=P_CL$n
+    mkdir -p "$WORK/cluster-$n"
+    start "cluster-$n" redis-server --bind 127.0.0.1 --port "${!port_var}" --cluster-enabled yes \
+        --cluster-config-file nodes.conf --save "" --appendonly no --dir "$WORK/cluster-$n"
+    CLUSTER_PIDS+="$LAST_PID "
+done
 
 # --- gatehouse -------------------------------------------------------------------
 GH=$BIN/gatehouse
@@ -286,6 +312,11 @@ url = \"redis://127.0.0.1:$P_REDIS/0\"" "$EDDSA_TOKENS"
 gh_config gh-cache "$P_GH_CACHE" "backend = \"redis\"
 url = \"redis://127.0.0.1:$P_REDIS/0\"
 local_cache = \"1s\"" "$EDDSA_TOKENS"
+gh_config gh-sentinel "$P_GH_SENT" "backend = \"redis\"
+sentinels = [\"127.0.0.1:$P_SENT\"]
+sentinel_master = \"benchmaster\"" "$EDDSA_TOKENS"
+gh_config gh-cluster "$P_GH_CLU" "backend = \"redis\"
+cluster = [\"127.0.0.1:$P_CL1\", \"127.0.0.1:$P_CL2\", \"127.0.0.1:$P_CL3\"]" "$EDDSA_TOKENS"
 start gh-eddsa "$GH" run --config "$WORK/gh-eddsa.toml"
 PID_GH=$LAST_PID
 start gh-nolog "$GH" run --config "$WORK/gh-nolog.toml"
@@ -299,6 +330,20 @@ start gh-redis "$GH" run --config "$WORK/gh-redis.toml"
 PID_GH_REDIS=$LAST_PID
 start gh-cache "$GH" run --config "$WORK/gh-cache.toml"
 PID_GH_CACHE=$LAST_PID
+wait_port sentinel "$PID_SENT" "$P_SENT"
+start gh-sentinel "$GH" run --config "$WORK/gh-sentinel.toml"
+PID_GH_SENT=$LAST_PID
+read -ra cl_pids <<<"$CLUSTER_PIDS"
+for n in 1 2 3; do port_var=P_CL$n; wait_port "cluster-$n" "${cl_pids[$((n - 1))]}" "${!port_var}"; done
+redis-cli --cluster create "127.0.0.1:$P_CL1" "127.0.0.1:$P_CL2" "127.0.0.1:$P_CL3" --cluster-replicas 0 --cluster-yes \
+    >"$WORK/cluster-create.log" 2>&1 || { cat "$WORK/cluster-create.log" >&2; die "redis-cli --cluster create failed"; }
+for _ in $(seq 100); do
+    redis-cli -p "$P_CL1" CLUSTER INFO | grep -q cluster_state:ok && break
+    sleep 0.1
+done
+redis-cli -p "$P_CL1" CLUSTER INFO | grep -q cluster_state:ok || die "the bench cluster never reached state ok"
+start gh-cluster "$GH" run --config "$WORK/gh-cluster.toml"
+PID_GH_CLU=$LAST_PID
 if ((COUNT_SECONDS > 0)); then
     gh_config gh-eddsa-count "$P_GH_C" 'backend = "memory"' "$EDDSA_TOKENS"
     gh_config gh-hs256-count "$P_GH_HS_C" 'backend = "memory"' "$HS256_TOKENS"
@@ -329,6 +374,8 @@ wait_port bare-tuned-tls "$PID_TUNED" "$P_TUNED_TLS"
 wait_port gh-hs256 "$PID_GH_HS" "$P_GH_HS"
 wait_port gh-redis "$PID_GH_REDIS" "$P_GH_REDIS"
 wait_port gh-cache "$PID_GH_CACHE" "$P_GH_CACHE"
+wait_port gh-sentinel "$PID_GH_SENT" "$P_GH_SENT"
+wait_port gh-cluster "$PID_GH_CLU" "$P_GH_CLU"
 if ((COUNT_SECONDS > 0)); then
     wait_port bare-count "$PID_BARE_C" "$P_BARE_C"
     wait_port bare-tuned-count "$PID_TUNED_C" "$P_TUNED_C"
@@ -375,6 +422,9 @@ login "$P_GH_WS" ws
 WS_TOKEN=$TOKEN
 login "$P_GH_REDIS" redis
 REDIS_COOKIE=$COOKIE
+# The sentinel-backed gateway is on the same redis-server: the same cookie.
+login "$P_GH_CLU" cluster
+CLUSTER_COOKIE=$COOKIE
 if ((COUNT_SECONDS > 0)); then
     # The memory-store twins have their own sessions; the Redis ones share
     # the store, so the cookie above works there.
@@ -431,8 +481,14 @@ target "gatehouse cookie, Redis" "$G:$P_GH_REDIS/api/x" "Cookie: $COOKIE_NAME=$R
     "$G:$P_GH_REDIS_C/api/x" "Cookie: $COOKIE_NAME=$REDIS_COOKIE" "${PID_GH_REDIS_C:-}" "$A_GH_REDIS"
 target "gatehouse cookie, Redis, local_cache 1s" "$G:$P_GH_CACHE/api/x" "Cookie: $COOKIE_NAME=$REDIS_COOKIE" 1 "$PID_GH_CACHE" 1 \
     "$G:$P_GH_CACHE_C/api/x" "Cookie: $COOKIE_NAME=$REDIS_COOKIE" "${PID_GH_CACHE_C:-}" "$A_GH_CACHE"
+target "gatehouse cookie, Redis Sentinel" "$G:$P_GH_SENT/api/x" "Cookie: $COOKIE_NAME=$REDIS_COOKIE" 1 "$PID_GH_SENT" 1
+target "gatehouse cookie, Redis Cluster" "$G:$P_GH_CLU/api/x" "Cookie: $COOKIE_NAME=$CLUSTER_COOKIE" 1 "$PID_GH_CLU" 1
 # Rows whose upstream is not bench_upstream (its CPU is the "upstream" column).
 declare -A UP_OF=(["WebSocket direct"]=$PID_WS ["gatehouse WebSocket, JWT"]=$PID_WS)
+# Rows whose Redis is not the one redis-server (its CPU and commands are the
+# "redis-server" columns): the cluster's three nodes.
+declare -A REDIS_PIDS_OF=(["gatehouse cookie, Redis Cluster"]=$CLUSTER_PIDS)
+declare -A REDIS_PORTS_OF=(["gatehouse cookie, Redis Cluster"]="$P_CL1 $P_CL2 $P_CL3")
 NT=${#T_NAME[@]}
 # index NAME: the target's index, or nothing if it is not selected.
 index() {
@@ -592,21 +648,22 @@ timed_run() {
     local i=$1 round=$2 url=${T_URL[$1]} header=${T_HDR[$1]} out pids
     local pu0 ps0 up0 rd0 ch0 mb0 ma0 pu1 ps1 up1 rd1 ch1 mb1 ma1
     read -ra pids <<<"${T_PIDS[$i]}"
-    local up_pid=${UP_OF[${T_NAME[$i]}]:-$PID_UP}
+    local up_pid=${UP_OF[${T_NAME[$i]}]:-$PID_UP} redis_pids
+    read -ra redis_pids <<<"${REDIS_PIDS_OF[${T_NAME[$i]}]:-$PID_REDIS}"
     quiet
     local busy=$BUSY
     if ((WARMUP > 0)); then run_wrk "$url" "$header" "$WARMUP" "$WORK/warmup.txt"; fi
     out=$WORK/wrk-$round-$i.txt
     ticks "${pids[@]}"; pu0=$TICKS_U ps0=$TICKS_S
     ticks "$up_pid"; up0=$((TICKS_U + TICKS_S))
-    ticks "$PID_REDIS"; rd0=$((TICKS_U + TICKS_S))
+    ticks "${redis_pids[@]}"; rd0=$((TICKS_U + TICKS_S))
     children_ticks; ch0=$CHILD_TICKS
     machine; mb0=$MACH_BUSY ma0=$MACH_ALL
     run_wrk "$url" "$header" "$DURATION" "$out"
     machine; mb1=$MACH_BUSY ma1=$MACH_ALL
     ticks "${pids[@]}"; pu1=$TICKS_U ps1=$TICKS_S
     ticks "$up_pid"; up1=$((TICKS_U + TICKS_S))
-    ticks "$PID_REDIS"; rd1=$((TICKS_U + TICKS_S))
+    ticks "${redis_pids[@]}"; rd1=$((TICKS_U + TICKS_S))
     children_ticks; ch1=$CHILD_TICKS
     local rps p50 p99 bad reqs proxy sys up redis wrk_us ours other
     rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
@@ -671,8 +728,9 @@ alloc_count() {
 # redis_calls: "SCRIPTS ALL": the EVAL/EVALSHA calls redis-server has run
 # (one round trip each) and all its commands, those the scripts call
 # included (INFO itself left out).
-redis_calls() {
-    redis-cli -h 127.0.0.1 -p "$P_REDIS" INFO commandstats | tr -d '\r' |
+redis_calls() { # PORTS...: summed over the nodes
+    local p
+    for p in "$@"; do redis-cli -h 127.0.0.1 -p "$p" INFO commandstats; done | tr -d '\r' |
         awk -F'[:=,]' '/^cmdstat_/ && $1 != "cmdstat_info" { a += $3; if ($1 ~ /^cmdstat_eval/) e += $3 } END { print e + 0, a + 0 }'
 }
 # count_run I: one wrk run of COUNT_SECONDS on the target's counting twin,
@@ -696,7 +754,9 @@ count_run() {
         PIDS+=("$perf_pid")
     fi
     if [ -n "$port" ]; then a0=$(alloc_count "$port"); fi
-    r0=$(redis_calls)
+    local redis_ports
+    read -ra redis_ports <<<"${REDIS_PORTS_OF[${T_NAME[$i]}]:-$P_REDIS}"
+    r0=$(redis_calls "${redis_ports[@]}")
     if [ -n "$perf_pid" ]; then
         echo enable >&"$ctl"
         read -r -t 10 -u "$ack" reply || die "perf did not start counting (see $WORK/perf-$i.log)"
@@ -710,7 +770,7 @@ count_run() {
         forget "$perf_pid"
         exec {ctl}>&- {ack}>&-
     fi
-    r1=$(redis_calls)
+    r1=$(redis_calls "${redis_ports[@]}")
     if [ -n "$port" ]; then a1=$(alloc_count "$port"); fi
     local reqs allocs sc
     reqs=$(wrk_requests "$out")
@@ -876,6 +936,12 @@ ratio_line "HTTP/2 JWT >= 0.90x bare Pingora h2" "$(m M_RPS "$h2g_i")" "$(m M_RP
 ratio_line "access log on >= 0.97x off (costs < 3 %)" "$(m M_RPS "$ed_i")" "$(m M_RPS "$nolog_i")" 0.97
 check_line "access log CPU: on <= off + 3 %" "$(m M_CPU "$ed_i")" "$(awk -v v="$(m M_CPU "$nolog_i")" 'BEGIN { if (v == "nan" || v == "") print "nan"; else printf "%.3f", v * 1.03 }')" "access log off + 3 %"
 ratio_line "WebSocket round trips through gatehouse / direct (reported)" "$(m M_RPS "$wsg_i")" "$(m M_RPS "$wsd_i")" 0
+# Issue 15: Redis beyond one node, against the single-Redis cookie row.
+sen_i=$(index "gatehouse cookie, Redis Sentinel")
+clu_i=$(index "gatehouse cookie, Redis Cluster")
+ratio_line "cookie, Redis Cluster >= 0.90x single Redis" "$(m M_RPS "$clu_i")" "$(m M_RPS "$red_i")" 0.90
+check_line "cookie, Redis Cluster p99 < single Redis p99 + 1 ms" "$(m M_P99 "$clu_i")" "$(plus "$(m M_P99 "$red_i")" 1)" "single Redis p99 + 1 ms" " ms"
+ratio_line "cookie, Redis Sentinel / single Redis (reported)" "$(m M_RPS "$sen_i")" "$(m M_RPS "$red_i")" 0
 if ((COUNT_SECONDS > 0)); then
     timers_col=$((5 + KIND_COUNT)) # the last kind: timers, clocks
     kind_per() { if [ -n "$1" ]; then per "$(ccol "$1" "$2")" "$(ccol "$1" 2)"; else echo nan; fi; }

@@ -86,6 +86,9 @@ pub struct RawStore {
     pub cluster: Option<Spanned<Vec<Str>>>,
     /// TLS to the data nodes (and sentinels) given as host:port lists.
     pub tls: Option<Spanned<bool>>,
+    /// PEM CA certificate(s) to trust for the store's TLS (default: the
+    /// system's roots).
+    pub ca_file: Option<Str>,
     /// Replicas that must confirm a revocation or creation (`WAIT`).
     pub wait_replicas: Option<Spanned<i64>>,
     /// ACL user and the variable holding the password, for the data nodes.

@@ -22,6 +22,8 @@ pub(crate) struct RedisServer {
     child: Option<Child>,
     pub port: u16,
     dir: tempfile::TempDir,
+    /// `--replicaof 127.0.0.1 <port>`.
+    replica_of: Option<u16>,
 }
 
 impl RedisServer {
@@ -35,6 +37,19 @@ impl RedisServer {
             child: None,
             port,
             dir,
+            replica_of: None,
+        };
+        s.start();
+        s
+    }
+
+    /// A replica of the server on `master`.
+    pub fn spawn_replica_of(master: u16) -> Self {
+        let mut s = RedisServer {
+            child: None,
+            port: free_port(),
+            dir: tempfile::tempdir().expect("tempdir"),
+            replica_of: Some(master),
         };
         s.start();
         s
@@ -44,6 +59,13 @@ impl RedisServer {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            // A replica syncs at once (the default waits 5 s for others).
+            .args(["--repl-diskless-sync-delay", "0"])
+            .args(
+                self.replica_of
+                    .map(|m| vec!["--replicaof".to_string(), "127.0.0.1".into(), m.to_string()])
+                    .unwrap_or_default(),
+            )
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())

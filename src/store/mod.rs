@@ -33,7 +33,7 @@ pub use memory::MemoryStore;
 pub use redis::RedisStore;
 
 /// `[store]`: which backend, and how to reach it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct StoreConfig {
     pub backend: StoreBackend,
     /// `redis://` or `rediss://` URL (redis backend only).
@@ -54,6 +54,9 @@ pub struct StoreConfig {
     /// TLS to the nodes named by `sentinels` or `cluster` (a `url` says
     /// `rediss://` itself).
     pub tls: bool,
+    /// `ca_file`'s PEM: the CA the store's TLS trusts instead of the
+    /// system's roots.
+    pub ca_pem: Option<Vec<u8>>,
     /// Replicas that must have a session creation, logout, revocation, lock
     /// or API-key revocation before it is acknowledged (`WAIT`; 0: none).
     pub wait_replicas: u32,
@@ -72,8 +75,9 @@ impl std::fmt::Debug for RedisPassword {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StoreBackend {
+    #[default]
     Memory,
     Redis,
 }

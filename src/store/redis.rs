@@ -159,7 +159,15 @@ impl RedisStore {
         timeout: Duration,
         local_cache: Duration,
     ) -> Result<Self, StoreError> {
-        let source = fixed(url, None, None, timeout)?;
+        let source = fixed(
+            url,
+            None,
+            None,
+            &StoreConfig {
+                timeout,
+                ..StoreConfig::default()
+            },
+        )?;
         Self::with_source(source, key_prefix, timeout, local_cache)
     }
 
@@ -173,7 +181,7 @@ impl RedisStore {
             cluster = Some(ClusterConnector::new(client));
             Arc::new(Seeds::new(seeds))
         } else if cfg.sentinels.is_empty() {
-            fixed(&cfg.url, cfg.username.as_deref(), password, cfg.timeout)?
+            fixed(&cfg.url, cfg.username.as_deref(), password, cfg)?
         } else {
             SentinelSource::start(&SentinelSettings {
                 sentinels: &cfg.sentinels,
@@ -394,12 +402,13 @@ impl RedisStore {
     }
 }
 
-/// A fixed source on `url`, with `username`/`password` overriding the URL's.
+/// A fixed source on `url`, with `username`/`password` overriding the URL's
+/// and `cfg`'s timeout and CA.
 fn fixed(
     url: &str,
     username: Option<&str>,
     password: Option<&str>,
-    timeout: Duration,
+    cfg: &StoreConfig,
 ) -> Result<Arc<dyn Source>, StoreError> {
     use redis::IntoConnectionInfo;
     // The error text may quote the URL, and with it a password: drop it.
@@ -414,11 +423,23 @@ fn fixed(
         settings = settings.set_password(p);
     }
     info = info.set_redis_settings(settings);
-    let client = redis::Client::open(info).map_err(invalid)?;
+    let client = match trusted_ca(cfg) {
+        Some(certs) => redis::Client::build_with_tls(info, certs),
+        None => redis::Client::open(info),
+    }
+    .map_err(invalid)?;
     // Fails now, not on first use, if the URL or settings are unusable.
-    ConnectionManager::new_lazy_with_config(client.clone(), manager_config(timeout))
+    ConnectionManager::new_lazy_with_config(client.clone(), manager_config(cfg.timeout))
         .map_err(store_err)?;
     Ok(Arc::new(Fixed::new(client)))
+}
+
+/// `[store] ca_file`: trust that CA instead of the system's roots.
+fn trusted_ca(cfg: &StoreConfig) -> Option<redis::TlsCertificates> {
+    cfg.ca_pem.as_ref().map(|pem| redis::TlsCertificates {
+        client_tls: None,
+        root_cert: Some(pem.clone()),
+    })
 }
 
 /// The cluster client on the seed nodes, and one plain client per seed.
@@ -444,11 +465,17 @@ fn cluster_clients(cfg: &StoreConfig) -> Result<(ClusterClient, Vec<redis::Clien
     }
     let seeds = infos
         .iter()
-        .map(|i| redis::Client::open(i.clone()).map_err(invalid))
+        .map(|i| match trusted_ca(cfg) {
+            Some(certs) => redis::Client::build_with_tls(i.clone(), certs).map_err(invalid),
+            None => redis::Client::open(i.clone()).map_err(invalid),
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let mut builder = ClusterClientBuilder::new(infos)
         .connection_timeout(cfg.timeout)
         .response_timeout(cfg.timeout);
+    if let Some(certs) = trusted_ca(cfg) {
+        builder = builder.certs(certs);
+    }
     if let Some(u) = &cfg.username {
         builder = builder.username(u);
     }

@@ -81,6 +81,38 @@ impl Compiler<'_> {
             }
             *v.get_ref()
         });
+        let ca_pem = s.ca_file.as_ref().and_then(|v| {
+            self.redis_only(v, "store.ca_file", backend);
+            let path = self.readable_file(v, "store.ca_file");
+            let pem = std::fs::read(&path).ok()?;
+            if !pem
+                .windows(27)
+                .any(|w| w == b"-----BEGIN CERTIFICATE-----")
+            {
+                self.d.at(
+                    v.span(),
+                    "store.ca_file",
+                    format!("{} holds no PEM certificate", path.display()),
+                );
+                return None;
+            }
+            let tls_in_use = tls || s.url.as_ref().is_some_and(|u| u.get_ref().starts_with("rediss://"));
+            if !tls_in_use {
+                self.d.at(
+                    v.span(),
+                    "store.ca_file",
+                    "only with TLS to the store (a rediss:// url, or tls = true)",
+                );
+            }
+            if s.sentinels.is_some() {
+                self.d.at(
+                    v.span(),
+                    "store.ca_file",
+                    "not with sentinels: install the CA in the system's trust store (redis-rs's sentinel client reads only that)",
+                );
+            }
+            Some(pem)
+        });
         let wait_replicas = self.int(
             s.wait_replicas.as_ref(),
             "store.wait_replicas",
@@ -154,6 +186,7 @@ impl Compiler<'_> {
             sentinel_master,
             cluster,
             tls,
+            ca_pem,
             wait_replicas: wait_replicas as u32,
             username,
             password,

@@ -22,6 +22,8 @@ struct Node {
 
 pub struct ClusterNodes {
     nodes: Vec<Node>,
+    /// `requirepass` (and `masterauth`) of every node, if any.
+    password: Option<String>,
 }
 
 /// A free port whose cluster bus port (+10000) is free too.
@@ -40,10 +42,13 @@ fn free_cluster_port() -> u16 {
     panic!("no free port pair for a cluster node");
 }
 
-/// `redis-cli` with `args`, bounded by its own timeout option.
-fn cli(args: &[&str]) -> Output {
-    Command::new("redis-cli")
-        .args(args)
+/// `redis-cli` with `args` (and the nodes' password).
+fn cli(password: Option<&str>, args: &[&str]) -> Output {
+    let mut cmd = Command::new("redis-cli");
+    if let Some(p) = password {
+        cmd.args(["--no-auth-warning", "-a", p]);
+    }
+    cmd.args(args)
         .stdin(Stdio::null())
         .output()
         .expect("run redis-cli")
@@ -52,16 +57,24 @@ fn cli(args: &[&str]) -> Output {
 impl ClusterNodes {
     /// `n` (>= 3) masters, all slots assigned, state ok on every node.
     pub fn spawn(n: usize) -> Self {
+        Self::spawn_with(n, None)
+    }
+
+    /// As `spawn`, every node requiring `password` (ACL user `default`).
+    pub fn spawn_with(n: usize, password: Option<&str>) -> Self {
         let mut nodes = Vec::new();
         for _ in 0..n {
-            nodes.push(start_node());
+            nodes.push(start_node(password));
         }
-        let cluster = ClusterNodes { nodes };
+        let cluster = ClusterNodes {
+            nodes,
+            password: password.map(str::to_string),
+        };
         let addrs: Vec<String> = cluster.seeds();
         let mut args: Vec<&str> = vec!["--cluster", "create"];
         args.extend(addrs.iter().map(String::as_str));
         args.extend(["--cluster-replicas", "0", "--cluster-yes"]);
-        let out = cli(&args);
+        let out = cli(password, &args);
         assert!(
             out.status.success(),
             "redis-cli --cluster create: {}",
@@ -88,7 +101,7 @@ impl ClusterNodes {
         let p = port.to_string();
         let mut all = vec!["-p", p.as_str()];
         all.extend_from_slice(args);
-        String::from_utf8_lossy(&cli(&all).stdout)
+        String::from_utf8_lossy(&cli(self.password.as_deref(), &all).stdout)
             .trim()
             .to_string()
     }
@@ -129,18 +142,21 @@ impl ClusterNodes {
         let entry = format!("127.0.0.1:{from}");
         let (from_id, to_id) = (self.node_id(from), self.node_id(to));
         let slots = slots.to_string();
-        cli(&[
-            "--cluster",
-            "reshard",
-            &entry,
-            "--cluster-from",
-            &from_id,
-            "--cluster-to",
-            &to_id,
-            "--cluster-slots",
-            &slots,
-            "--cluster-yes",
-        ])
+        cli(
+            self.password.as_deref(),
+            &[
+                "--cluster",
+                "reshard",
+                &entry,
+                "--cluster-from",
+                &from_id,
+                "--cluster-to",
+                &to_id,
+                "--cluster-slots",
+                &slots,
+                "--cluster-yes",
+            ],
+        )
     }
 
     /// Until every node says `cluster_state:ok` (bounded).
@@ -161,10 +177,14 @@ impl ClusterNodes {
     }
 }
 
-fn start_node() -> Node {
+fn start_node(password: Option<&str>) -> Node {
     let port = free_cluster_port();
     let dir = tempfile::tempdir().expect("tempdir");
+    let auth: Vec<&str> = password
+        .map(|p| vec!["--requirepass", p, "--masterauth", p])
+        .unwrap_or_default();
     let child = Command::new("redis-server")
+        .args(&auth)
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
         // A master emptied by a reshard stays a master (Redis 7 would make
@@ -185,7 +205,7 @@ fn start_node() -> Node {
         _dir: dir,
     };
     let deadline = Instant::now() + READY;
-    while cli(&["-p", &port.to_string(), "PING"]).stdout != b"PONG\n" {
+    while cli(password, &["-p", &port.to_string(), "PING"]).stdout != b"PONG\n" {
         assert!(
             Instant::now() < deadline,
             "cluster node {port} did not answer PING"

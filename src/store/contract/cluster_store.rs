@@ -35,6 +35,7 @@ impl ClusterDeployment {
             sentinel_master: String::new(),
             cluster: self.nodes.seeds(),
             tls: false,
+            ca_pem: None,
             wait_replicas: 0,
             username: None,
             password: None,
@@ -90,4 +91,28 @@ async fn every_script_runs_on_one_slot_in_a_cluster() {
         }
     }
     assert!(scripts >= 15, "found only {scripts} scripts in {dir}");
+}
+
+/// `password_env` / `username` on a cluster whose nodes require a password:
+/// the store signs in to every node it is sent to; without the password
+/// nothing gets in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_with_a_password() {
+    let d = ClusterDeployment {
+        nodes: ClusterNodes::spawn_with(3, Some("cl-pw-91d2")),
+    };
+    let with = RedisStore::from_config(&StoreConfig {
+        username: Some("default".into()),
+        password: Some(crate::store::RedisPassword("cl-pw-91d2".into())),
+        ..d.config("gh:")
+    })
+    .expect("store");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while with.ping().await.is_err() {
+        assert!(Instant::now() < deadline, "never in with the password");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    super::sessions_crud(Arc::new(with)).await;
+    let without = RedisStore::from_config(&d.config("gh:")).expect("store");
+    assert!(without.ping().await.is_err(), "in without the password");
 }

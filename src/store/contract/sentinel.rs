@@ -1,5 +1,6 @@
-//! The contract on a Sentinel-managed master: a `redis-server` plus one
-//! `redis-server --sentinel` monitoring it, the store built from
+//! The contract on a Sentinel-managed master and replica: two
+//! `redis-server`s plus one `redis-server --sentinel` monitoring them, the
+//! store built from
 //! `[store] sentinels`, so every contract call goes through the master the
 //! sentinel names (the failover itself is tests/sentinel_failover.rs).
 
@@ -11,6 +12,8 @@ use crate::store::{LimitStore, RedisStore, Store, StoreBackend, StoreConfig};
 
 pub(crate) struct SentinelDeployment {
     pub master: RedisServer,
+    /// Confirms writes when the contract runs with `wait_replicas = 1`.
+    _replica: RedisServer,
     sentinel: Option<Child>,
     port: u16,
     _dir: tempfile::TempDir,
@@ -19,6 +22,7 @@ pub(crate) struct SentinelDeployment {
 impl SentinelDeployment {
     pub fn spawn() -> Self {
         let master = RedisServer::spawn();
+        let replica = RedisServer::spawn_replica_of(master.port);
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let conf = dir.path().join("sentinel.conf");
@@ -41,6 +45,7 @@ impl SentinelDeployment {
             .expect("spawn redis-server --sentinel");
         let d = SentinelDeployment {
             master,
+            _replica: replica,
             sentinel: Some(child),
             port,
             _dir: dir,
@@ -49,6 +54,16 @@ impl SentinelDeployment {
         while !raw_ping(port) {
             assert!(Instant::now() < deadline, "sentinel did not answer PING");
             std::thread::sleep(Duration::from_millis(10));
+        }
+        let info = || -> Option<String> {
+            let c = redis::Client::open(d._replica.url()).ok()?;
+            let mut c = c.get_connection_with_timeout(Duration::from_secs(1)).ok()?;
+            redis::cmd("INFO").arg("replication").query(&mut c).ok()
+        };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !info().is_some_and(|i| i.contains("master_link_status:up")) {
+            assert!(Instant::now() < deadline, "replica never in sync");
+            std::thread::sleep(Duration::from_millis(20));
         }
         d
     }
@@ -66,7 +81,11 @@ impl SentinelDeployment {
 
     /// A store just built: the sentinel has not been asked yet.
     pub fn store_now(&self, prefix: &str) -> RedisStore {
-        let cfg = StoreConfig {
+        RedisStore::from_config(&self.config(prefix)).expect("sentinel store")
+    }
+
+    fn config(&self, prefix: &str) -> StoreConfig {
+        StoreConfig {
             backend: StoreBackend::Redis,
             url: String::new(),
             key_prefix: prefix.into(),
@@ -76,11 +95,11 @@ impl SentinelDeployment {
             sentinel_master: "mymaster".into(),
             cluster: Vec::new(),
             tls: false,
+            ca_pem: None,
             wait_replicas: 0,
             username: None,
             password: None,
-        };
-        RedisStore::from_config(&cfg).expect("sentinel store")
+        }
     }
 }
 
@@ -167,6 +186,7 @@ async fn sentinel_store_authenticates_to_the_master() {
         sentinel_master: "mymaster".into(),
         cluster: Vec::new(),
         tls: false,
+        ca_pem: None,
         wait_replicas: 0,
         username: Some("default".into()),
         password: password.map(|p| crate::store::RedisPassword(p.into())),
@@ -199,4 +219,30 @@ async fn sentinel_store_authenticates_to_the_master() {
         let _ = c.kill();
         let _ = c.wait();
     }
+}
+
+/// `wait_replicas = 1` on the master and its replica: the contract's
+/// sessions, API keys and locks all pass with every change confirmed by the
+/// replica (a generous bound: WAIT answers once the replica acknowledges,
+/// which on a loaded 2-core machine can take a while).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_contract_holds_with_every_change_confirmed_by_the_replica() {
+    let d = SentinelDeployment::spawn();
+    let cfg = StoreConfig {
+        wait_replicas: 1,
+        timeout: Duration::from_secs(5),
+        ..d.config("gh:")
+    };
+    let store = || async {
+        let s = RedisStore::from_config(&cfg).expect("store");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while s.ping().await.is_err() {
+            assert!(Instant::now() < deadline, "no master from the sentinel");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        std::sync::Arc::new(s)
+    };
+    super::sessions_crud(store().await).await;
+    super::api_keys(store().await).await;
+    super::user_locks(store().await).await;
 }

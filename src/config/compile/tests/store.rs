@@ -89,7 +89,16 @@ fn bad_sentinel_keys_name_file_line_and_key() {
         (format!("{R}cluster = [\"h:7000\"]\nwait_replicas = -1\n"), 4, "store.wait_replicas", "out of range"),
         (format!("{R}cluster = [\"h:7000\"]\nwait_replicas = 17\n"), 4, "store.wait_replicas", "out of range"),
         ("[store]\nwait_replicas = 1\n".into(), 2, "store.wait_replicas", "only with backend = \"redis\""),
+        (format!("{R}url = \"rediss://h:1/\"\nca_file = \"certs/none.pem\"\n"), 4, "store.ca_file", "cannot be read"),
+        (format!("{R}url = \"rediss://h:1/\"\nca_file = \"certs/cert.pem\"\n"), 4, "store.ca_file", "holds no PEM certificate"),
+        (format!("{R}url = \"redis://h:1/\"\nca_file = \"ca.pem\"\n"), 4, "store.ca_file", "only with TLS to the store"),
+        (format!("{R}sentinels = [\"h:26379\"]\n{m}tls = true\nca_file = \"ca.pem\"\n"), 6, "store.ca_file", "not with sentinels"),
     ];
+    std::fs::write(
+        fx.dir.path().join("ca.pem"),
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
     for (snippet, line, key, msg) in cases {
         assert_one(&fx, &snippet, line, key, msg);
     }
