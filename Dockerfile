@@ -3,7 +3,11 @@ FROM rust:1-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends cmake && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
+# [patch.crates-io] builds pingora-core and pingora-http from vendor/.
+COPY vendor ./vendor
 COPY src ./src
+# Page templates are compiled into the binary (askama).
+COPY templates ./templates
 COPY examples ./examples
 RUN cargo build --release --locked --bin gatehouse
 

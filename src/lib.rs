@@ -13,6 +13,7 @@ pub mod decision;
 pub mod endpoints;
 pub mod error;
 pub mod metrics;
+pub mod pages;
 pub mod policy;
 pub mod proxy;
 pub mod server;

@@ -90,16 +90,7 @@ pub fn load_all(path: &std::path::Path) -> Result<(Config, UserDirectory, KeySet
     let users = load_configured(config.users_file.as_deref(), &|r| {
         config.policy.roles.contains(r)
     });
-    let keys = KeySet::load(&config.tokens).map_err(|message| {
-        ConfigError(vec![Diagnostic {
-            file: config.path.clone(),
-            line: key_line(&config.path, "signing_key_file")
-                .or_else(|| key_line(&config.path, "secret_env"))
-                .unwrap_or(0),
-            key: "tokens".into(),
-            message,
-        }])
-    });
+    let keys = load_keys(&config);
     let mut problems = Vec::new();
     if let (Some(cert), Some(key)) = (&config.server.tls_cert, &config.server.tls_key) {
         if let Err(message) = crate::tls::check_cert_and_key(cert, key) {
@@ -117,6 +108,26 @@ pub fn load_all(path: &std::path::Path) -> Result<(Config, UserDirectory, KeySet
         (Some(users), Some(keys)) if problems.is_empty() => Ok((config, users, keys)),
         _ => Err(ConfigError(problems)),
     }
+}
+
+/// The signing key and the previous ones, problems placed in the config.
+fn load_keys(config: &Config) -> Result<KeySet, ConfigError> {
+    KeySet::load(&config.tokens).map_err(|message| {
+        let line = if message.starts_with("previous") {
+            key_line(&config.path, "previous_keys")
+        } else {
+            None
+        };
+        ConfigError(vec![Diagnostic {
+            file: config.path.clone(),
+            line: line
+                .or_else(|| key_line(&config.path, "signing_key_file"))
+                .or_else(|| key_line(&config.path, "secret_env"))
+                .unwrap_or(0),
+            key: "tokens".into(),
+            message,
+        }])
+    })
 }
 
 /// Line of `addr` in `[upstreams.NAME]`, to place a resolution error.
@@ -202,9 +213,12 @@ impl AppState {
     }
 
     /// SIGHUP: compile the new policy and users beside the old ones and swap
-    /// them in only if everything is valid. Listeners, store and keys stay.
+    /// them in only if everything is valid; read the signing key and the
+    /// previous ones again from the files the start-up config named (key
+    /// rotation, SPEC §14). Listeners, store and the rest of `[tokens]` stay.
     pub fn reload(&self) -> Result<(), ConfigError> {
         let fresh = config::load(&self.config.path)?;
+        let keys = load_keys(&self.config)?;
         let users = load_configured(fresh.users_file.as_deref(), &|r| {
             fresh.policy.roles.contains(r)
         })?;
@@ -222,6 +236,14 @@ impl AppState {
         self.live.store(Arc::new(live));
         // SPEC §13: providers are discovered again (their config stays).
         self.oidc.rediscover();
+        self.auth.tokens().replace_keys(keys).map_err(|message| {
+            ConfigError(vec![Diagnostic {
+                file: self.config.path.clone(),
+                line: key_line(&self.config.path, "signing_key_file").unwrap_or(0),
+                key: "tokens.signing_key_file".into(),
+                message,
+            }])
+        })?;
         Ok(())
     }
 }

@@ -75,16 +75,20 @@ async fn login_form_in_a_real_browser() {
     assert_eq!(cookie.path(), Some("/"), "{cookie:?}");
     let session = cookie.value().to_string();
 
-    // A wrong password from the same form: the JSON 401 of SPEC §6 (the
-    // page with a message is issue #17), and no new session.
+    // A wrong password from the same form: the page again, 401, with the
+    // message and the username kept (SPEC §14), and no new session.
     browser.goto(&format!("{base}/auth/login?rd=/app/y")).await;
     browser.fill("input[name=username]", "alice").await;
     browser
         .fill("input[name=password]", "not-the-password")
         .await;
     browser.click_to_navigate("button[type=submit]").await;
-    let body: Value = serde_json::from_str(&browser.text("pre").await).expect("error JSON");
-    assert_eq!(body["error"], "unauthorized", "{body}");
+    assert_eq!(
+        browser.text("#error").await,
+        "Wrong username or password.",
+        "{}",
+        browser.page_source().await
+    );
     browser.screenshot("wrong-password").await;
     let sent = browser.sent_requests().await;
     let post = sent

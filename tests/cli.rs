@@ -344,3 +344,154 @@ fn check_reports_oidc_mistakes_with_file_and_line() {
         );
     }
 }
+
+// `check` names file, line and key of bad `[passwords]` values (SPEC §14).
+#[test]
+fn check_reports_bad_password_policy_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let echo = EchoUpstream::spawn();
+    let config = Gateway::builder()
+        .upstream(&echo)
+        .write_files(dir.path(), 18081, None);
+    let config_arg = config.to_str().expect("utf-8 path");
+    let good = std::fs::read_to_string(&config).expect("read config");
+    let cases = [
+        ("min_length = 0", "passwords.min_length"),
+        ("min_score = 5", "passwords.min_score"),
+        ("max_length = 2000", "passwords.max_length"),
+        ("min_length = 20\nmax_length = 16", "passwords.max_length"),
+        ("min_lenght = 12", "min_lenght"),
+    ];
+    for (body, key) in cases {
+        let lines_before = good.lines().count();
+        std::fs::write(&config, format!("{good}\n[passwords]\n{body}\n")).expect("write");
+        let out = gatehouse(&["check", "--config", config_arg], dir.path(), None);
+        let msg = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{body} accepted:\n{msg}");
+        assert!(msg.contains(key), "{body}: key {key} not named:\n{msg}");
+        // The bad key's own line: after the old text, a blank and the header.
+        let bad_line = lines_before
+            + 3
+            + body
+                .lines()
+                .position(|l| l.starts_with(key.trim_start_matches("passwords.")))
+                .unwrap_or(0);
+        assert!(
+            msg.contains(&format!("gateway.toml:{bad_line}:")),
+            "{body}: no gateway.toml:{bad_line}: in:\n{msg}"
+        );
+    }
+    std::fs::write(
+        &config,
+        format!("{good}\n[passwords]\nmin_length = 8\nmax_length = 64\nmin_score = 2\n"),
+    )
+    .expect("write");
+    let out = gatehouse(&["check", "--config", config_arg], dir.path(), None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+// `hash-password` applies `[passwords]` unless `--allow-weak` (SPEC §14).
+#[test]
+fn hash_password_refuses_weak_passwords() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (pw, rule) in [
+        ("short", "min_length"),
+        ("password1234", "common"),
+        ("aaaaaaaaaaaa", "score"),
+    ] {
+        let out = gatehouse(&["hash-password"], dir.path(), Some(&format!("{pw}\n")));
+        assert_eq!(out.status.code(), Some(2), "{pw}: {}", text(&out));
+        assert!(text(&out).contains(rule), "{pw}: {}", text(&out));
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("$argon2id$"));
+        let out = gatehouse(
+            &["hash-password", "--allow-weak"],
+            dir.path(),
+            Some(&format!("{pw}\n")),
+        );
+        assert_eq!(out.status.code(), Some(0), "{pw}: {}", text(&out));
+        let hash = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(common::users::verify_password(&hash, pw), "{hash}");
+    }
+    let out = gatehouse(
+        &["hash-password", "--username", "margaret"],
+        dir.path(),
+        Some("Margaret-in-the-garden\n"),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("personal"), "{}", text(&out));
+
+    // The config's policy, when there is one.
+    let echo = EchoUpstream::spawn();
+    let config = Gateway::builder()
+        .upstream(&echo)
+        .write_files(dir.path(), 18082, None);
+    let good = std::fs::read_to_string(&config).expect("read config");
+    std::fs::write(&config, format!("{good}\n[passwords]\nmin_length = 30\n")).expect("write");
+    // Before the users file exists (hash-password is how it gets written).
+    std::fs::remove_file(dir.path().join("users.toml")).expect("rm users");
+    let config_arg = config.to_str().expect("utf-8 path");
+    let out = gatehouse(
+        &["hash-password", "--config", config_arg],
+        dir.path(),
+        Some("correct horse battery staple\n"),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("min_length"), "{}", text(&out));
+    let out = gatehouse(
+        &["hash-password", "--config", config_arg],
+        dir.path(),
+        Some("correct horse battery staple, and then some\n"),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+// `check` refuses a named previous key that is missing or of another type,
+// at the line of `previous_keys` (SPEC §14); `keys rotate` keeps the old one.
+#[test]
+fn check_and_rotate_previous_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let echo = EchoUpstream::spawn();
+    let config = Gateway::builder()
+        .upstream(&echo)
+        .write_files(dir.path(), 18083, None);
+    let config_arg = config.to_str().expect("utf-8 path");
+    let good = std::fs::read_to_string(&config).expect("read config");
+    let with = |line: &str| good.replacen("[tokens]\n", &format!("[tokens]\n{line}\n"), 1);
+    let bad = with("previous_keys = [\"keys/missing.pem\"]");
+    let line = bad
+        .lines()
+        .position(|l| l.starts_with("previous_keys"))
+        .expect("line")
+        + 1;
+    std::fs::write(&config, &bad).expect("write");
+    let out = gatehouse(&["check", "--config", config_arg], dir.path(), None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("gateway.toml:{line}:")),
+        "{}",
+        text(&out)
+    );
+    std::fs::write(dir.path().join("keys/wrong.pem"), "not a key").expect("write");
+    std::fs::write(&config, with("previous_keys = [\"keys/wrong.pem\"]")).expect("write");
+    let out = gatehouse(&["check", "--config", config_arg], dir.path(), None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    std::fs::remove_file(dir.path().join("keys/wrong.pem")).expect("rm");
+
+    std::fs::write(&config, &good).expect("restore");
+    let keys = dir.path().join("keys");
+    let out = gatehouse(
+        &["keys", "rotate", "--dir", keys.to_str().expect("utf-8")],
+        dir.path(),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let previous: Vec<_> = std::fs::read_dir(keys.join("previous"))
+        .expect("previous/")
+        .filter_map(|e| e.ok())
+        .collect();
+    assert_eq!(previous.len(), 1);
+    let out = gatehouse(&["check", "--config", config_arg], dir.path(), None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = gatehouse(&["keys", "rotate", "--dir", "nowhere"], dir.path(), None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+}

@@ -434,13 +434,18 @@ async fn totp_enrolment_and_login() {
     let r = login_totp(&rig, "alice", ALICE_PW, Some(&backups[1])).await;
     assert_eq!(r.status, 200, "{}", r.body);
 
-    // The form login has the field.
+    // The form login asks for the code once the password was given
+    // (SPEC §14: the first page has no code field, the 401 page has).
     let page = send(
         api.get(rig.url("/auth/login"))
             .header("Accept", "text/html"),
     )
     .await;
-    assert!(page.body.contains("name=\"totp\""), "{}", page.body);
+    assert!(!page.body.contains("name=\"totp\""), "{}", page.body);
+    let (jar, _) = rig.gw.jar_client();
+    let r = common::login_form(&jar, &rig.base(), "alice", ALICE_PW, "/").await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(r.body.contains("name=\"totp\""), "{}", r.body);
 
     // Operator reset: the password is enough again.
     let out = expect_exit(&rig.gw, &["user", "totp-reset", "--user", "alice"], 0);

@@ -29,6 +29,12 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::settings::{SigningSecret, TokenAlgorithm, TokenConfig};
 
+pub mod previous;
+mod rotate;
+
+pub use previous::PreviousKey;
+pub use rotate::rotate;
+
 /// RSA keys below this are refused (NIST SP 800-57: 2048 bits minimum).
 pub const MIN_RSA_BITS: usize = 2048;
 /// HS256 secrets below this are refused (RFC 7518 §3.2: at least the hash size).
@@ -47,8 +53,11 @@ pub struct KeySet {
     pub kid: String,
     pub encoding: EncodingKey,
     pub decoding: DecodingKey,
-    /// `{"keys":[...]}` for `/.well-known/jwks.json`; empty list for HS256.
+    /// `{"keys":[...]}` for `/.well-known/jwks.json`, the previous keys
+    /// after the current one; empty list for HS256.
     pub jwks_json: String,
+    /// Rotated-out keys still accepted for verification (SPEC §14).
+    pub previous: Vec<PreviousKey>,
 }
 
 impl std::fmt::Debug for KeySet {
@@ -88,9 +97,42 @@ impl PrivateKey {
 }
 
 impl KeySet {
-    /// Load the configured key. Errors are plain messages; the caller adds
-    /// file and key context.
+    /// Load the configured key and the previous ones. Errors are plain
+    /// messages; the caller adds file and key context.
     pub fn load(cfg: &TokenConfig) -> Result<KeySet, String> {
+        let keys = KeySet::load_current(cfg)?;
+        let previous = previous::load(cfg, keys.algorithm)?;
+        keys.with_previous(previous)
+    }
+
+    /// Add rotated-out keys: accepted by `decoding_for`, listed in the JWKS.
+    pub fn with_previous(mut self, previous: Vec<PreviousKey>) -> Result<KeySet, String> {
+        let previous: Vec<PreviousKey> =
+            previous.into_iter().filter(|p| p.kid != self.kid).collect();
+        let mut set: JwkSet = serde_json::from_str(&self.jwks_json)
+            .map_err(|_| "cannot read the JWKS back".to_string())?;
+        set.keys
+            .extend(previous.iter().filter_map(|p| p.jwk.clone()));
+        self.jwks_json =
+            serde_json::to_string(&set).map_err(|_| "cannot serialise the JWKS".to_string())?;
+        self.previous = previous;
+        Ok(self)
+    }
+
+    /// The key that verifies tokens with `kid`: the current one or a
+    /// previous one; None for any other kid.
+    pub fn decoding_for(&self, kid: &str) -> Option<&DecodingKey> {
+        if kid == self.kid {
+            return Some(&self.decoding);
+        }
+        self.previous
+            .iter()
+            .find(|p| p.kid == kid)
+            .map(|p| &p.decoding)
+    }
+
+    /// The signing key alone.
+    fn load_current(cfg: &TokenConfig) -> Result<KeySet, String> {
         match (&cfg.signing, cfg.algorithm) {
             (SigningSecret::Hmac { secret, .. }, TokenAlgorithm::HS256) => {
                 KeySet::from_hmac_secret(&secret.0)
@@ -179,14 +221,7 @@ impl KeySet {
                 ))
             }
         };
-        let mut jwk = Jwk::from_decoding_key(&decoding, Some(algorithm))
-            .map_err(|_| "cannot build the public JWK".to_string())?;
-        // RFC 7638 thumbprint: stable, public, and names exactly this key.
-        let kid = jwk
-            .thumbprint(ThumbprintHash::SHA256)
-            .map_err(|_| "cannot compute the key thumbprint".to_string())?;
-        jwk.common.key_id = Some(kid.clone());
-        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+        let (kid, jwk) = public_jwk(&decoding, algorithm)?;
         let jwks_json = serde_json::to_string(&JwkSet { keys: vec![jwk] })
             .map_err(|_| "cannot serialise the JWKS".to_string())?;
         let keys = KeySet {
@@ -195,6 +230,7 @@ impl KeySet {
             encoding,
             decoding,
             jwks_json,
+            previous: Vec::new(),
         };
         keys.self_test()?;
         Ok(keys)
@@ -209,18 +245,14 @@ impl KeySet {
                 secret.len()
             ));
         }
-        let digest = Sha256::new()
-            .chain_update(b"gatehouse hs256 kid\0")
-            .chain_update(secret)
-            .finalize();
-        let kid = format!("hs256-{}", URL_SAFE_NO_PAD.encode(&digest[..12]));
         let keys = KeySet {
             algorithm: Algorithm::HS256,
-            kid,
+            kid: hmac_kid(secret),
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             // A shared secret is never published.
             jwks_json: r#"{"keys":[]}"#.into(),
+            previous: Vec::new(),
         };
         keys.self_test()?;
         Ok(keys)
@@ -237,6 +269,28 @@ impl KeySet {
             _ => Err("the derived public key does not verify the key's signature".into()),
         }
     }
+}
+
+/// The `kid` of an HS256 secret: a truncated, domain-separated hash.
+fn hmac_kid(secret: &[u8]) -> String {
+    let digest = Sha256::new()
+        .chain_update(b"gatehouse hs256 kid\0")
+        .chain_update(secret)
+        .finalize();
+    format!("hs256-{}", URL_SAFE_NO_PAD.encode(&digest[..12]))
+}
+
+/// A public key's JWK, with its RFC 7638 thumbprint as `kid` (stable,
+/// public, and naming exactly this key, current or rotated out).
+fn public_jwk(decoding: &DecodingKey, algorithm: Algorithm) -> Result<(String, Jwk), String> {
+    let mut jwk = Jwk::from_decoding_key(decoding, Some(algorithm))
+        .map_err(|_| "cannot build the public JWK".to_string())?;
+    let kid = jwk
+        .thumbprint(ThumbprintHash::SHA256)
+        .map_err(|_| "cannot compute the key thumbprint".to_string())?;
+    jwk.common.key_id = Some(kid.clone());
+    jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+    Ok((kid, jwk))
 }
 
 /// Find the private-key PEM block in a file and parse it.

@@ -88,6 +88,25 @@ pub fn dummy_verify(password: &str) {
     let _ = verify_password(&DUMMY_HASH, password);
 }
 
+/// SHA-256 (hex) of a users-file hash: what a self-set password records as
+/// the hash it replaced (SPEC §14).
+pub fn file_hash_digest(phc: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(phc.as_bytes()))
+}
+
+/// The hash a login checks: the user's self-set one while the users file
+/// still holds the hash it replaced; the file's once an operator changed it.
+pub fn effective_hash<'a>(
+    file_hash: &'a str,
+    own: Option<&'a crate::store::PasswordRecord>,
+) -> &'a str {
+    match own {
+        Some(rec) if rec.replaces == file_hash_digest(file_hash) => &rec.hash,
+        _ => file_hash,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, Instant};

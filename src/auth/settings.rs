@@ -59,6 +59,20 @@ pub struct TokenConfig {
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
     pub refresh_reuse_grace: Duration,
+    /// `previous_keys` (SPEC §14): public key files or directories still
+    /// accepted for verification and published; by default the
+    /// `previous/` directory beside the signing key, when it exists.
+    pub previous_keys: PreviousKeys,
+    /// HS256: `previous_secret_env`'s secret, read at start.
+    pub previous_secret: Option<Secret>,
+}
+
+/// Where the previous (rotated-out) public keys are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PreviousKeys {
+    pub paths: Vec<PathBuf>,
+    /// Named in the config: each must exist. The default directory may not.
+    pub explicit: bool,
 }
 
 /// One trusted external issuer, checked and with its keys file parsed.

@@ -11,10 +11,11 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use rand::rngs::OsRng;
 use rand::RngCore;
 use serde::de::{Deserializer, MapAccess, Visitor};
@@ -84,7 +85,8 @@ impl From<TokenError> for crate::error::GateError {
 
 /// Mints and verifies gatehouse's access tokens.
 pub struct TokenService {
-    pub keys: KeySet,
+    /// Swapped whole on SIGHUP (key rotation, SPEC §14).
+    keys: ArcSwap<KeySet>,
     pub issuer: String,
     pub audience: String,
     pub access_ttl_secs: i64,
@@ -106,13 +108,30 @@ impl TokenService {
         validation.validate_nbf = false;
         validation.leeway = 0;
         TokenService {
-            keys,
+            keys: ArcSwap::from_pointee(keys),
             issuer,
             audience,
             access_ttl_secs,
             validation,
             verified: VerifiedTokens::default(),
         }
+    }
+
+    /// The signing key and the accepted previous ones.
+    pub fn keys(&self) -> arc_swap::Guard<Arc<KeySet>> {
+        self.keys.load()
+    }
+
+    /// SIGHUP after `keys rotate`: sign with the new key from now on. Same
+    /// algorithm (the config's); the tokens verified so far are checked
+    /// again, so one signed by a removed key is refused at once.
+    pub fn replace_keys(&self, keys: KeySet) -> Result<(), String> {
+        if keys.algorithm != self.keys.load().algorithm {
+            return Err("the reloaded key has another algorithm".into());
+        }
+        self.keys.store(Arc::new(keys));
+        self.verified.clear();
+        Ok(())
     }
 
     /// A new access token for a session. Returns the token and its `exp`.
@@ -130,11 +149,12 @@ impl TokenService {
             exp,
             nbf: None,
         };
-        let mut header = Header::new(self.keys.algorithm);
-        header.kid = Some(self.keys.kid.clone());
+        let keys = self.keys.load();
+        let mut header = Header::new(keys.algorithm);
+        header.kid = Some(keys.kid.clone());
         // The key passed a sign/verify self-test at load, so this only fails
         // if signing itself breaks.
-        let token = jsonwebtoken::encode(&header, &claims, &self.keys.encoding)
+        let token = jsonwebtoken::encode(&header, &claims, &keys.encoding)
             .map_err(|_| TokenError::Signature)?;
         Ok((token, exp))
     }
@@ -166,38 +186,42 @@ impl TokenService {
         else {
             return Err(TokenError::Malformed);
         };
-        self.check_header(&decode_header(header)?)?;
+        let keys = self.keys.load();
+        let decoding = check_header(&keys, &decode_header(header)?)?;
 
-        let claims =
-            jsonwebtoken::decode::<AccessClaims>(token, &self.keys.decoding, &self.validation)
-                .map_err(|e| map_error(e.kind()))?
-                .claims;
+        let claims = jsonwebtoken::decode::<AccessClaims>(token, decoding, &self.validation)
+            .map_err(|e| map_error(e.kind()))?
+            .claims;
         check_times(&claims, now)?;
         Ok(claims)
     }
+}
 
-    /// The header rules of SPEC §5, in the order that names the worst
-    /// problem: a foreign algorithm (`none`, HS256 keyed with our public key,
-    /// ...) first, then `crit`, then a `kid` that is not ours.
-    fn check_header(&self, header: &BTreeMap<String, Value>) -> Result<(), TokenError> {
-        match header.get("alg") {
-            Some(Value::String(alg))
-                if Algorithm::from_str(alg).is_ok_and(|a| a == self.keys.algorithm) => {}
-            _ => return Err(TokenError::Algorithm),
+/// The header rules of SPEC §5, in the order that names the worst problem:
+/// a foreign algorithm (`none`, HS256 keyed with our public key, ...)
+/// first, then `crit`, then a `kid` that is not one of ours (current or
+/// previous, SPEC §14). Returns the key that `kid` names.
+fn check_header<'k>(
+    keys: &'k KeySet,
+    header: &BTreeMap<String, Value>,
+) -> Result<&'k DecodingKey, TokenError> {
+    match header.get("alg") {
+        Some(Value::String(alg)) if Algorithm::from_str(alg).is_ok_and(|a| a == keys.algorithm) => {
         }
-        // We understand no extensions, so any `crit` must be refused (RFC 7515 §4.1.11).
-        if header.contains_key("crit") {
-            return Err(TokenError::Crit);
-        }
-        match header.get("kid") {
-            Some(Value::String(kid)) if *kid == self.keys.kid => {}
-            _ => return Err(TokenError::UnknownKid),
-        }
-        match header.get("typ") {
-            None => Ok(()),
-            Some(Value::String(typ)) if typ.eq_ignore_ascii_case("JWT") => Ok(()),
-            Some(_) => Err(TokenError::Malformed),
-        }
+        _ => return Err(TokenError::Algorithm),
+    }
+    // We understand no extensions, so any `crit` must be refused (RFC 7515 §4.1.11).
+    if header.contains_key("crit") {
+        return Err(TokenError::Crit);
+    }
+    let decoding = match header.get("kid") {
+        Some(Value::String(kid)) => keys.decoding_for(kid).ok_or(TokenError::UnknownKid)?,
+        _ => return Err(TokenError::UnknownKid),
+    };
+    match header.get("typ") {
+        None => Ok(decoding),
+        Some(Value::String(typ)) if typ.eq_ignore_ascii_case("JWT") => Ok(decoding),
+        Some(_) => Err(TokenError::Malformed),
     }
 }
 

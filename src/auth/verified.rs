@@ -67,6 +67,11 @@ impl VerifiedTokens {
             .insert(key, (token.into(), claims), deadline, at);
     }
 
+    /// Forget every token (the keys changed: each is verified again).
+    pub fn clear(&self) {
+        self.map.each_shard(|s| s.clear());
+    }
+
     /// Forget a token (expired).
     pub fn remove(&self, token: &str) {
         let key = self.key(token);

@@ -81,6 +81,11 @@ pub enum UserCommand {
         #[arg(long)]
         user: String,
     },
+    /// The user's last sign-in attempts, newest first.
+    History {
+        #[arg(long)]
+        user: String,
+    },
 }
 
 /// Why a command failed, and so its exit code.
@@ -379,6 +384,46 @@ pub fn user(config: &Path, cmd: UserCommand) -> i32 {
                 } else {
                     println!("{username} had no TOTP");
                 }
+                Ok(())
+            }
+            UserCommand::History { user } => {
+                let (id, _) = ctx.user(&user)?;
+                let events = ctx
+                    .store
+                    .login_history(&id, crate::auth::history::KEEP)
+                    .await
+                    .map_err(store_failed)?;
+                let rows = events
+                    .into_iter()
+                    .map(|e| {
+                        vec![
+                            when(Some(e.time)),
+                            e.result,
+                            e.ip,
+                            e.provider,
+                            if e.new_device {
+                                "yes".into()
+                            } else {
+                                "-".into()
+                            },
+                            e.user_agent,
+                        ]
+                    })
+                    .collect();
+                print!(
+                    "{}",
+                    table(
+                        &[
+                            "TIME",
+                            "RESULT",
+                            "IP",
+                            "PROVIDER",
+                            "NEW DEVICE",
+                            "USER AGENT"
+                        ],
+                        rows
+                    )
+                );
                 Ok(())
             }
         }

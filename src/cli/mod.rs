@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 use crate::auth::keys::generate_ed25519;
 use crate::auth::password::hash_password;
+use crate::auth::password_policy::PasswordPolicy;
 use crate::state::{load_all, AppState};
 
 pub mod admin;
@@ -34,8 +35,16 @@ enum Command {
     Run,
     /// Validate config, policy, users and keys; print problems with file and line.
     Check,
-    /// Read a password from stdin and print its argon2id PHC hash.
-    HashPassword,
+    /// Read a password from stdin and print its argon2id PHC hash. The
+    /// password must pass `[passwords]` (of --config when it exists).
+    HashPassword {
+        /// Hash it even if it fails the password policy.
+        #[arg(long)]
+        allow_weak: bool,
+        /// The user it is for: refuses a password that is their name.
+        #[arg(long)]
+        username: Option<String>,
+    },
     /// Signing key management.
     Keys {
         #[command(subcommand)]
@@ -66,6 +75,12 @@ enum KeysCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Replace DIR/signing.pem with a new key of the same type, keeping the
+    /// old public key in DIR/previous/<kid>.pub.pem; then SIGHUP.
+    Rotate {
+        #[arg(long)]
+        dir: PathBuf,
+    },
 }
 
 /// Run the CLI; returns the process exit code.
@@ -81,10 +96,30 @@ pub fn main() -> i32 {
     match cli.command.unwrap_or(Command::Run) {
         Command::Run => run(&cli.config),
         Command::Check => check(&cli.config),
-        Command::HashPassword => hash_from_stdin(),
+        Command::HashPassword {
+            allow_weak,
+            username,
+        } => hash_from_stdin(&cli.config, allow_weak, username.as_deref()),
         Command::Apikey { command } => admin_logging(|| admin::apikey(&cli.config, command)),
         Command::Sessions { command } => admin_logging(|| admin::sessions(&cli.config, command)),
         Command::User { command } => admin_logging(|| admin::user(&cli.config, command)),
+        Command::Keys {
+            command: KeysCommand::Rotate { dir },
+        } => match crate::auth::keys::rotate(&dir) {
+            Ok(r) => {
+                println!(
+                    "new signing key {}; previous key {} kept in {}; send SIGHUP to the gateway",
+                    r.new_kid,
+                    r.old_kid,
+                    r.kept.display()
+                );
+                0
+            }
+            Err(e) => {
+                eprintln!("gatehouse: {e}");
+                1
+            }
+        },
         Command::Keys {
             command: KeysCommand::Generate { out },
         } => match generate_ed25519(&out) {
@@ -161,8 +196,26 @@ fn check(config: &Path) -> i32 {
     }
 }
 
-/// One line from stdin (no echo on a terminal), hashed with argon2id.
-fn hash_from_stdin() -> i32 {
+/// The `[passwords]` policy for `hash-password`: the config's when the
+/// file exists (its `[passwords]` must be valid; the users file and keys it
+/// names need not exist yet), else the defaults.
+fn password_policy(config: &Path) -> Result<PasswordPolicy, i32> {
+    if !config.exists() {
+        return Ok(PasswordPolicy::default());
+    }
+    crate::config::compile::load_password_policy(config).map_err(|e| {
+        eprintln!("{e}");
+        2
+    })
+}
+
+/// One line from stdin (no echo on a terminal), checked against the
+/// password policy unless `allow_weak`, hashed with argon2id.
+fn hash_from_stdin(config: &Path, allow_weak: bool, username: Option<&str>) -> i32 {
+    let policy = match password_policy(config) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
     let password = if std::io::stdin().is_terminal() {
         match rpassword::prompt_password("Password: ") {
             Ok(p) => p,
@@ -185,6 +238,17 @@ fn hash_from_stdin() -> i32 {
     if password.is_empty() {
         eprintln!("gatehouse: empty password");
         return 2;
+    }
+    if !allow_weak {
+        let personal: Vec<&str> = username.into_iter().collect();
+        if let Err(rule) = policy.check(&password, &personal) {
+            eprintln!(
+                "gatehouse: weak password ({}): {}; use --allow-weak to hash it anyway",
+                rule.code(),
+                policy.message(rule)
+            );
+            return 2;
+        }
     }
     match hash_password(&password) {
         Ok(phc) => {

@@ -41,6 +41,23 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     compile(path, &text)
 }
 
+/// Only `[passwords]` of a config file (for `gatehouse hash-password`,
+/// which runs before the users file or the keys it names may exist); the
+/// rest must still parse, with no unknown keys.
+pub fn load_password_policy(
+    path: &Path,
+) -> Result<crate::auth::password_policy::PasswordPolicy, ConfigError> {
+    let text = diag::read_file(path)?;
+    let raw: RawConfig = diag::parse_toml(path, &text)?;
+    let base = path.parent().unwrap_or(Path::new(""));
+    let mut c = Compiler {
+        d: Diags::new(path, &text),
+        base,
+    };
+    let policy = c.passwords(raw.passwords);
+    c.d.finish(policy)
+}
+
 /// Compile config text as if read from `path` (relative paths resolve
 /// against `path`'s directory).
 pub fn compile(path: &Path, text: &str) -> Result<Config, ConfigError> {
@@ -65,6 +82,7 @@ pub fn compile(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let forward_auth = c.forward_auth(raw.forward_auth);
     let log = c.log(raw.log);
     let login = c.login(raw.login);
+    let passwords = c.passwords(raw.passwords);
     let headers = c.headers(raw.headers);
     let policy = c.policy(
         raw.upstreams,
@@ -84,6 +102,7 @@ pub fn compile(path: &Path, text: &str) -> Result<Config, ConfigError> {
         tokens,
         session,
         login,
+        passwords,
         headers,
         forward_auth,
         log,

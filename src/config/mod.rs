@@ -40,6 +40,8 @@ pub struct Config {
     pub tokens: TokenConfig,
     pub session: SessionConfig,
     pub login: LoginConfig,
+    /// `[passwords]` (SPEC §14).
+    pub passwords: crate::auth::password_policy::PasswordPolicy,
     pub headers: HeaderConfig,
     pub forward_auth: ForwardAuthConfig,
     pub log: LogConfig,

@@ -23,6 +23,7 @@ pub struct RawConfig {
     pub tokens: Option<Spanned<RawTokens>>,
     pub session: Option<Spanned<RawSession>>,
     pub login: Option<Spanned<RawLogin>>,
+    pub passwords: Option<Spanned<RawPasswords>>,
     pub headers: Option<Spanned<RawHeaders>>,
     pub forward_auth: Option<Spanned<RawForwardAuth>>,
     pub log: Option<Spanned<RawLog>>,
@@ -139,6 +140,10 @@ pub struct RawTokens {
     pub access_ttl: Option<Str>,
     pub refresh_ttl: Option<Str>,
     pub refresh_reuse_grace: Option<Str>,
+    /// Rotated-out public keys still accepted (SPEC §14): files or dirs.
+    pub previous_keys: Option<Vec<Str>>,
+    /// HS256: the secret before the current one.
+    pub previous_secret_env: Option<Str>,
     /// `[[tokens.trusted_issuers]]`: external identity providers (see
     /// `RawTrustedIssuer`).
     pub trusted_issuers: Option<Vec<Spanned<RawTrustedIssuer>>>,
@@ -205,6 +210,15 @@ pub struct RawLog {
 pub struct RawLogin {
     pub max_failures: Option<Spanned<i64>>,
     pub lockout: Option<Str>,
+}
+
+/// `[passwords]`: the policy for passwords users set (SPEC §14).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPasswords {
+    pub min_length: Option<Spanned<i64>>,
+    pub max_length: Option<Spanned<i64>>,
+    pub min_score: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -7,6 +7,6 @@ pub fn get(call: &Call<'_>) -> Answer {
     Answer {
         status: 200,
         headers: Vec::new(),
-        body: call.state.auth.tokens().keys.jwks_json.clone(),
+        body: call.state.auth.tokens().keys().jwks_json.clone(),
     }
 }

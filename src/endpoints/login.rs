@@ -10,7 +10,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
-use crate::auth::password::{dummy_verify, verify_password};
+use crate::auth::history::{self, Attempt, Outcome};
+use crate::auth::password::{dummy_verify, effective_hash, verify_password};
 use crate::auth::refresh::{new_refresh_token, token_hash};
 use crate::auth::session::{new_secret, new_session_secret, set_cookie, sid_of};
 use crate::auth::totp::{self, SecondFactor};
@@ -18,6 +19,7 @@ use crate::config::users::User;
 use crate::endpoints::{json, Call};
 use crate::error::{Answer, GateError, LimitInfo};
 use crate::metrics::METRICS;
+use crate::pages::{self, LoginPage, ProviderButton};
 use crate::policy::csrf::check_form_origin;
 use crate::store::{unix_now, GcraRule, ProviderLogin, RefreshRecord, SessionRecord};
 
@@ -45,8 +47,8 @@ struct LoginInput {
     totp: Option<String>,
 }
 
-/// The login form. Works without JavaScript.
-pub fn page(call: &Call<'_>) -> Answer {
+/// The login form (SPEC §14). Works without JavaScript.
+pub fn page(call: &Call<'_>) -> Result<Answer, GateError> {
     let rd = call
         .query
         .and_then(|q| {
@@ -56,51 +58,81 @@ pub fn page(call: &Call<'_>) -> Answer {
         })
         .unwrap_or_else(|| "/".to_string());
     let rd = call.state.redirects.check(&rd);
-    let action = format!("{}/login", call.state.config.server.auth_prefix);
     // Double-submit token: a cross-site page can post the form but cannot
     // read or set this cookie, so it cannot make the two match.
     let csrf = new_secret();
-    let body = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign in</title>\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head><body>\
-<main><h1>Sign in</h1>{providers}{form}</main></body></html>",
-        providers = super::oidc::buttons_html(call.state, rd),
-        form = if call.state.config.users_file.is_some() {
-            format!("<form method=\"post\" action=\"{action}\">\
-<input type=\"hidden\" name=\"rd\" value=\"{rd}\">\
-<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-<p><label>Username <input name=\"username\" autocomplete=\"username\" required></label></p>\
-<p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label></p>\
-<p><label>One-time code (if enabled) <input name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\"></label></p>\
-<p><button type=\"submit\">Sign in</button></p></form>",
-                action = html_escape::encode_double_quoted_attribute(&action),
-                rd = html_escape::encode_double_quoted_attribute(rd),
-                csrf = csrf,
-            )
-        } else {
-            String::new()
-        },
-    );
+    let mut answer = render_login(login_page(call, rd, &csrf), 200)?;
     let s = &call.state.config.session;
-    Answer {
-        status: 200,
-        headers: vec![
-            ("Content-Type", "text/html; charset=utf-8".to_string()),
-            // SPEC §14: so the form post carries our real Origin (under
-            // `no-referrer` Chromium sends `Origin: null`).
-            ("Referrer-Policy", "same-origin".to_string()),
-            (
-                "Content-Security-Policy",
-                "default-src 'none'; form-action 'self'; frame-ancestors 'none'".to_string(),
-            ),
-            (
-                "Set-Cookie",
-                set_cookie(s, &s.csrf_cookie_name, &csrf, 3600),
-            ),
-        ],
-        body,
+    answer.headers.push((
+        "Set-Cookie",
+        set_cookie(s, &s.csrf_cookie_name, &csrf, 3600),
+    ));
+    Ok(answer)
+}
+
+/// The identity providers' buttons (SPEC §13), in config order.
+fn provider_buttons(call: &Call<'_>) -> Vec<ProviderButton> {
+    super::oidc::buttons(call.state)
+        .into_iter()
+        .map(|b| ProviderButton {
+            id: b.id,
+            name: b.name,
+            available: b.available,
+        })
+        .collect()
+}
+
+/// The login page with its buttons; the local form unless the gateway has
+/// no local users and a provider to show instead.
+fn login_page<'a>(call: &'a Call<'_>, rd: &'a str, csrf: &'a str) -> LoginPage<'a> {
+    let buttons = provider_buttons(call);
+    // SPEC §13: the local form is hidden when there is no `[users]` section.
+    let show_local = call.state.config.users_file.is_some() || buttons.is_empty();
+    LoginPage::new(&call.state.config.server.auth_prefix, rd, csrf)
+        .providers(&buttons)
+        .show_local(show_local)
+}
+
+fn render_login(page: LoginPage<'_>, status: u16) -> Result<Answer, GateError> {
+    pages::render(status, &page).map_err(GateError::internal)
+}
+
+/// SPEC §14: a failed form login answers the page again, with the right
+/// status, a message, the username and `rd` kept. Errors that are not the
+/// login's own (CSRF, store, bad request) keep their usual answers.
+fn failure_page(call: &Call<'_>, input: &LoginInput, e: GateError) -> Result<Answer, GateError> {
+    let rd = call
+        .state
+        .redirects
+        .check(input.rd.as_deref().unwrap_or("/"));
+    let page = login_page(call, rd, &input.csrf);
+    let username = input.username.as_str();
+    match e {
+        GateError::BadLogin => render_login(page.failed(username, BAD_LOGIN), 401),
+        GateError::MfaRequired => {
+            let message = if input.totp.as_deref().is_some_and(|c| !c.trim().is_empty()) {
+                "That code was not accepted. Enter your password and the current code again."
+            } else {
+                "Enter your password and the one-time code from your authenticator app."
+            };
+            render_login(page.ask_code(username, message), 401)
+        }
+        GateError::RateLimited(info) => {
+            let minutes = info.retry_after.max(1).div_ceil(60);
+            let unit = if minutes == 1 { "minute" } else { "minutes" };
+            let message = format!("Too many failed sign-ins. Try again in {minutes} {unit}.");
+            let mut answer = render_login(page.failed(username, message), 429)?;
+            answer
+                .headers
+                .extend(GateError::RateLimited(info).answer().headers);
+            Ok(answer)
+        }
+        other => Err(other),
     }
 }
+
+/// The one message for every bad login (SPEC §6, §14).
+const BAD_LOGIN: &str = "Wrong username or password.";
 
 fn parse(call: &Call<'_>) -> Result<LoginInput, GateError> {
     if call.is_form() {
@@ -149,7 +181,10 @@ fn check_form_csrf(call: &Call<'_>, token: &str) -> Result<(), GateError> {
 
 /// Check the password off the async threads; unknown and disabled users run
 /// a dummy verification so timing does not tell them apart.
-async fn verify(user: Option<User>, password: String) -> Result<Option<User>, GateError> {
+pub(super) async fn verify(
+    user: Option<User>,
+    password: String,
+) -> Result<Option<User>, GateError> {
     // At most one argon2 check per core at a time: each takes ~19 MiB and
     // ~17 ms, so a login flood queues here instead of piling up hundreds of
     // blocking threads and gigabytes of memory.
@@ -176,30 +211,55 @@ async fn verify(user: Option<User>, password: String) -> Result<Option<User>, Ga
 
 pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
     let input = parse(call)?;
+    match local_sign_in(call, &input).await {
+        Err(e) if call.is_form() => failure_page(call, &input, e),
+        other => other,
+    }
+}
+
+async fn local_sign_in(call: &Call<'_>, input: &LoginInput) -> Result<Answer, GateError> {
     let cfg = &call.state.config;
     let store = call.store().await?;
     limit_ip(call, LOGIN_PER_IP).await?;
+    let candidate = if input.username.len() <= MAX_FIELD {
+        call.live.users.get(&input.username).cloned()
+    } else {
+        None
+    };
+    let known = candidate.as_ref().map(|u| u.id.clone());
     // SPEC §8: counted per username whether or not it exists, so lockout
     // answers cannot be used to find out which usernames exist.
     let fail_key = failure_key(&input.username);
     let failures = store.login_failures(&fail_key).await?;
     if failures >= cfg.login.max_failures {
         METRICS.logins.with_label_values(&["locked_out"]).inc();
-        return Err(locked_out(cfg.login.max_failures, cfg.login.lockout));
+        remember(call, known.as_deref(), Outcome::Lockout, LOCAL).await?;
+        let left = store
+            .login_failures_left(&fail_key)
+            .await?
+            .unwrap_or(cfg.login.lockout);
+        return Err(locked_out(cfg.login.max_failures, left));
     }
-    let candidate = if input.username.len() <= MAX_FIELD {
-        call.live.users.get(&input.username).cloned()
-    } else {
-        None
-    };
-    let Some(user) = verify(candidate, input.password).await? else {
+    // A password the user set (SPEC §14) counts while the users file still
+    // holds the hash it replaced. Looked up for unknown names too, so the
+    // lookup does not tell them apart by time.
+    let own = store
+        .get_password(known.as_deref().unwrap_or("\0unknown"))
+        .await?;
+    let candidate = candidate.map(|mut u| {
+        u.password_hash = effective_hash(&u.password_hash, own.as_ref()).to_string();
+        u
+    });
+    let Some(user) = verify(candidate, input.password.clone()).await? else {
         failed(call, &fail_key, &input.username, "bad credentials").await?;
+        remember(call, known.as_deref(), Outcome::Failed, LOCAL).await?;
         return Err(GateError::BadLogin);
     };
     // An admin lock (`gatehouse user lock`) answers like a bad password,
     // after the same password work, so it cannot be told apart either.
     if store.user_locked(&user.id).await? {
         failed(call, &fail_key, &input.username, "user locked").await?;
+        remember(call, known.as_deref(), Outcome::Failed, LOCAL).await?;
         return Err(GateError::BadLogin);
     }
     let second =
@@ -215,6 +275,7 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
         // knowing the password does not buy unlimited guesses at the code.
         SecondFactor::Invalid => {
             failed(call, &fail_key, &input.username, "bad totp code").await?;
+            remember(call, known.as_deref(), Outcome::MfaFailed, LOCAL).await?;
             return Err(GateError::MfaRequired);
         }
     }
@@ -223,6 +284,7 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
     store.clear_login_failures(&fail_key).await?;
     let Some(SignedIn { issued, cookies }) = sign_in(call, &user, None).await? else {
         failed(call, &fail_key, &input.username, "user locked").await?;
+        remember(call, known.as_deref(), Outcome::Failed, LOCAL).await?;
         return Err(GateError::BadLogin);
     };
     if call.is_form() {
@@ -250,9 +312,41 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
     Ok(answer)
 }
 
+/// Keep the attempt in the user's sign-in history (known users only: an
+/// unknown name has no history to keep it in). Returns whether a successful
+/// one came from a new device.
+async fn remember(
+    call: &Call<'_>,
+    user_id: Option<&str>,
+    outcome: Outcome,
+    provider: &str,
+) -> Result<bool, GateError> {
+    let Some(user_id) = user_id else {
+        return Ok(false);
+    };
+    let store = call.store().await?;
+    let attempt = Attempt {
+        user_id,
+        ip: &call.client_ip,
+        user_agent: &user_agent(call),
+        outcome,
+        provider,
+        now: unix_now(),
+    };
+    let ttl = call.state.config.tokens.refresh_ttl;
+    Ok(history::record(store.as_ref(), &attempt, ttl).await?)
+}
+
+/// The request's user agent, safe to store and show (bounded, no controls).
+pub fn user_agent(call: &Call<'_>) -> String {
+    call.header("user-agent")
+        .map(|ua| printable(ua).chars().take(256).collect())
+        .unwrap_or_default()
+}
+
 /// Count a failed login for the lockout and log it (audit `login_failed`,
 /// and `lockout` when this failure reaches the limit).
-async fn failed(
+pub(super) async fn failed(
     call: &Call<'_>,
     fail_key: &str,
     username: &str,
@@ -271,6 +365,9 @@ async fn failed(
     }
     Ok(())
 }
+
+/// The `provider` of a sign-in with a local password (history, audit).
+const LOCAL: &str = "local";
 
 /// A session made by `sign_in`: what it hands out, and its cookies.
 pub(crate) struct SignedIn {
@@ -300,13 +397,10 @@ pub(crate) async fn sign_in(
     }
     METRICS.logins.with_label_values(&["ok"]).inc();
     call.set_user(&user.username);
-    match &provider {
-        None => {
-            tracing::info!(event = "login_ok", username = %user.username, ip = %call.client_ip, "login ok")
-        }
-        Some(p) => {
-            tracing::info!(event = "login_ok", username = %user.username, ip = %call.client_ip, provider = %p, "login ok")
-        }
+    let provider = provider.as_deref().unwrap_or(LOCAL);
+    tracing::info!(event = "login_ok", username = %user.username, ip = %call.client_ip, provider, "login ok");
+    if remember(call, Some(&user.id), Outcome::Ok, provider).await? {
+        tracing::info!(event = "login_new_device", username = %user.username, ip = %call.client_ip, user_agent = %user_agent(call), provider, "sign-in from a new device");
     }
     let cookies = [
         (
@@ -417,17 +511,17 @@ pub async fn limit_ip(call: &Call<'_>, rule: GcraRule) -> Result<(), GateError> 
 
 /// Store key of a username's failure counter: hashed, so any input makes a
 /// short, safe key; lower-cased, since usernames are case-insensitive.
-fn failure_key(username: &str) -> String {
+pub(super) fn failure_key(username: &str) -> String {
     format!(
         "lf:{}",
         hex::encode(Sha256::digest(username.to_lowercase().as_bytes()))
     )
 }
 
-/// 429 for a locked-out username: the lockout restarts at every failure, so
-/// the wait is at most `lockout`.
-fn locked_out(max_failures: u32, lockout: Duration) -> GateError {
-    let secs = lockout.as_secs().max(1);
+/// 429 for a locked-out username, `left` the time until its failure count
+/// lapses (the lockout restarts at every failure, so at most `lockout`).
+fn locked_out(max_failures: u32, left: Duration) -> GateError {
+    let secs = left.as_secs_f64().ceil().max(1.0) as u64;
     GateError::RateLimited(LimitInfo {
         limit: u64::from(max_failures),
         remaining: 0,

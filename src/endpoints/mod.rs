@@ -20,12 +20,16 @@ use crate::policy::NormalizedPath;
 use crate::state::{AppState, Live};
 use crate::store::Store;
 
+mod account;
+mod forms;
 mod health;
+mod history;
 mod jwks;
 mod login;
 mod logout;
 mod me;
 pub mod oidc;
+mod password;
 mod refresh;
 mod sessions;
 mod totp;
@@ -45,6 +49,16 @@ enum Endpoint {
     Session,
     TotpEnroll,
     TotpConfirm,
+    /// The pages (SPEC §14): stylesheet, account page and its forms,
+    /// password change, sign-in history.
+    Stylesheet,
+    Account,
+    AccountRevoke,
+    AccountLogoutAll,
+    AccountTotpEnroll,
+    AccountTotpConfirm,
+    Password,
+    History,
     Jwks,
     Health,
     Ready,
@@ -167,7 +181,15 @@ async fn serve(call: &Call<'_>, endpoint: Endpoint, asked: Asked<'_>) -> Result<
     let method = &call.req.method;
     Ok(match endpoint {
         Endpoint::Login if method == Method::POST => login::post(call).await?,
-        Endpoint::Login => login::page(call),
+        Endpoint::Login => login::page(call)?,
+        Endpoint::Stylesheet => crate::pages::stylesheet(),
+        Endpoint::Account => account::page(call).await?,
+        Endpoint::AccountRevoke => account::revoke(call).await?,
+        Endpoint::AccountLogoutAll => account::logout_all(call).await?,
+        Endpoint::AccountTotpEnroll => account::totp_enroll(call).await?,
+        Endpoint::AccountTotpConfirm => account::totp_confirm(call).await?,
+        Endpoint::Password => password::post(call).await?,
+        Endpoint::History => history::get(call).await?,
         Endpoint::Refresh => refresh::post(call).await?,
         Endpoint::Logout => logout::post(call).await?,
         Endpoint::Me => me::get(call).await?,
@@ -211,6 +233,14 @@ fn route(prefix: &str, path: &str) -> Option<Endpoint> {
         "/sessions" => Endpoint::Sessions,
         "/totp/enroll" => Endpoint::TotpEnroll,
         "/totp/confirm" => Endpoint::TotpConfirm,
+        "/static/gatehouse.css" => Endpoint::Stylesheet,
+        "/account" => Endpoint::Account,
+        "/account/sessions/revoke" => Endpoint::AccountRevoke,
+        "/account/logout-all" => Endpoint::AccountLogoutAll,
+        "/account/totp/enroll" => Endpoint::AccountTotpEnroll,
+        "/account/totp/confirm" => Endpoint::AccountTotpConfirm,
+        "/password" => Endpoint::Password,
+        "/history" => Endpoint::History,
         "/verify" => Endpoint::ForwardAuth(verify::Kind::Verify),
         _ if rest.starts_with("/ext-authz/") => Endpoint::ForwardAuth(verify::Kind::ExtAuthz),
         _ if rest.starts_with("/oidc/") => Endpoint::Oidc(oidc::route(rest)?),
@@ -230,24 +260,41 @@ fn allowed(e: Endpoint, m: &Method) -> bool {
         // Any method: Envoy's check request carries the original's.
         Endpoint::ForwardAuth(_) => true,
         Endpoint::Login => read || m == Method::POST,
-        Endpoint::Refresh | Endpoint::Logout | Endpoint::TotpEnroll | Endpoint::TotpConfirm => {
-            m == Method::POST
-        }
+        Endpoint::Refresh
+        | Endpoint::Logout
+        | Endpoint::TotpEnroll
+        | Endpoint::TotpConfirm
+        | Endpoint::AccountRevoke
+        | Endpoint::AccountLogoutAll
+        | Endpoint::AccountTotpEnroll
+        | Endpoint::AccountTotpConfirm
+        | Endpoint::Password => m == Method::POST,
         Endpoint::Session => m == Method::DELETE,
         Endpoint::Oidc(oidc::Action::BackchannelLogout) => m == Method::POST,
         Endpoint::Oidc(_) => read,
-        Endpoint::Me | Endpoint::Sessions | Endpoint::Jwks | Endpoint::Health | Endpoint::Ready => {
-            read
-        }
+        Endpoint::Me
+        | Endpoint::Sessions
+        | Endpoint::Jwks
+        | Endpoint::Health
+        | Endpoint::Ready
+        | Endpoint::Stylesheet
+        | Endpoint::Account
+        | Endpoint::History => read,
     }
 }
 
 fn allow_list(e: Endpoint) -> &'static str {
     match e {
         Endpoint::Login => "GET, HEAD, POST",
-        Endpoint::Refresh | Endpoint::Logout | Endpoint::TotpEnroll | Endpoint::TotpConfirm => {
-            "POST"
-        }
+        Endpoint::Refresh
+        | Endpoint::Logout
+        | Endpoint::TotpEnroll
+        | Endpoint::TotpConfirm
+        | Endpoint::AccountRevoke
+        | Endpoint::AccountLogoutAll
+        | Endpoint::AccountTotpEnroll
+        | Endpoint::AccountTotpConfirm
+        | Endpoint::Password => "POST",
         Endpoint::Session => "DELETE",
         Endpoint::Oidc(oidc::Action::BackchannelLogout) => "POST",
         _ => "GET, HEAD",
@@ -416,6 +463,16 @@ mod tests {
             ("/auth/totp/confirm", Some(Endpoint::TotpConfirm)),
             ("/auth/totp", None),
             ("/auth/totp/enroll/", None),
+            ("/auth/static/gatehouse.css", Some(Endpoint::Stylesheet)),
+            ("/auth/static/other.css", None),
+            ("/auth/account", Some(Endpoint::Account)),
+            ("/auth/account/", None),
+            (
+                "/auth/account/sessions/revoke",
+                Some(Endpoint::AccountRevoke),
+            ),
+            ("/auth/password", Some(Endpoint::Password)),
+            ("/auth/history", Some(Endpoint::History)),
             ("/auth", None),
             ("/authx/login", None),
             ("/.well-known/jwks.json", Some(Endpoint::Jwks)),

@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::auth::totp;
+use crate::auth::Identity;
 use crate::endpoints::login::limit_ip;
 use crate::endpoints::{json, Call};
 use crate::error::{Answer, GateError};
@@ -32,6 +33,17 @@ struct ConfirmInput {
 
 pub async fn enroll(call: &Call<'_>) -> Result<Answer, GateError> {
     let id = call.require_user().await?;
+    let (secret, uri) = start(call, &id).await?;
+    Ok(json(serde_json::json!({
+        "secret": secret,
+        "otpauth_uri": uri,
+        "expires_in": PENDING_TTL.as_secs(),
+    })))
+}
+
+/// Start an enrolment for a signed-in user: the pending secret and its
+/// `otpauth://` URI (also the account page's form).
+pub(super) async fn start(call: &Call<'_>, id: &Identity) -> Result<(String, String), GateError> {
     limit_ip(call, TOTP_PER_IP).await?;
     let store = call.store().await?;
     let secret = totp::new_secret();
@@ -43,18 +55,25 @@ pub async fn enroll(call: &Call<'_>) -> Result<Answer, GateError> {
     }
     tracing::info!(event = "totp_enroll", username = %id.username, ip = %call.client_ip, "TOTP enrolment started");
     let uri = totp::otpauth_uri(&call.state.config.tokens.issuer, &id.username, &secret);
-    Ok(json(serde_json::json!({
-        "secret": secret,
-        "otpauth_uri": uri,
-        "expires_in": PENDING_TTL.as_secs(),
-    })))
+    Ok((secret, uri))
 }
 
 pub async fn confirm(call: &Call<'_>) -> Result<Answer, GateError> {
     let id = call.require_user().await?;
-    limit_ip(call, TOTP_PER_IP).await?;
     let input: ConfirmInput = serde_json::from_slice(&call.body)
         .map_err(|_| GateError::BadRequest("expected a JSON object with code"))?;
+    let codes = activate(call, &id, &input.code).await?;
+    Ok(json(serde_json::json!({ "backup_codes": codes })))
+}
+
+/// Confirm the pending enrolment with a current code: activates it and
+/// returns the backup codes, the only time they are seen.
+pub(super) async fn activate(
+    call: &Call<'_>,
+    id: &Identity,
+    code: &str,
+) -> Result<Vec<String>, GateError> {
+    limit_ip(call, TOTP_PER_IP).await?;
     let store = call.store().await?;
     let pending = store
         .get_totp(&id.user_id)
@@ -63,7 +82,7 @@ pub async fn confirm(call: &Call<'_>) -> Result<Answer, GateError> {
         .ok_or(GateError::BadRequest(
             "no TOTP enrolment is pending; start one with /totp/enroll",
         ))?;
-    let step = totp::matching_step(&pending.secret, input.code.trim(), unix_now())
+    let step = totp::matching_step(&pending.secret, code.trim(), unix_now())
         .ok_or(GateError::BadRequest("invalid TOTP code"))?;
     let codes = totp::new_backup_codes();
     let hashes: Vec<String> = codes
@@ -79,5 +98,5 @@ pub async fn confirm(call: &Call<'_>) -> Result<Answer, GateError> {
         return Err(GateError::BadRequest("the enrolment changed; start again"));
     }
     tracing::info!(event = "totp_enabled", username = %id.username, ip = %call.client_ip, "TOTP activated");
-    Ok(json(serde_json::json!({ "backup_codes": codes })))
+    Ok(codes)
 }

@@ -104,8 +104,10 @@ pub fn head(answer: &Answer, tls: bool) -> pingora::Result<ResponseHeader> {
     let mut resp = ResponseHeader::build(answer.status, Some(answer.headers.len() + 6))?;
     let mut has_type = false;
     let mut has_referrer_policy = false;
+    let mut has_cache_control = false;
     for (name, value) in &answer.headers {
         has_type |= name.eq_ignore_ascii_case("content-type");
+        has_cache_control |= name.eq_ignore_ascii_case("cache-control");
         has_referrer_policy |= name.eq_ignore_ascii_case("referrer-policy");
         resp.append_header(*name, value)?;
     }
@@ -114,7 +116,10 @@ pub fn head(answer: &Answer, tls: bool) -> pingora::Result<ResponseHeader> {
     }
     resp.insert_header("Content-Length", answer.body.len().to_string())?;
     resp.insert_header("X-Content-Type-Options", "nosniff")?;
-    resp.insert_header("Cache-Control", "no-store")?;
+    // Only the stylesheet sets its own: it holds nothing about anyone.
+    if !has_cache_control {
+        resp.insert_header("Cache-Control", "no-store")?;
+    }
     resp.insert_header("X-Frame-Options", "DENY")?;
     // A page sets its own (SPEC §14: `same-origin`, so its forms carry their Origin).
     if !has_referrer_policy {

@@ -613,7 +613,14 @@ async fn login_failures(s: Arc<dyn Store>) {
     }
     assert_eq!(s.login_failures("alice").await.expect("get"), 3);
     assert_eq!(s.login_failures("bob").await.expect("get"), 0);
+    let left = s.login_failures_left("alice").await.expect("left");
+    assert!(
+        left.is_some_and(|d| d <= LONG && d > LONG - Duration::from_secs(5)),
+        "{left:?}"
+    );
+    assert_eq!(s.login_failures_left("bob").await.expect("left"), None);
     s.clear_login_failures("alice").await.expect("clear");
+    assert_eq!(s.login_failures_left("alice").await.expect("left"), None);
     assert_eq!(s.login_failures("alice").await.expect("get"), 0);
     s.clear_login_failures("alice").await.expect("clear twice");
     assert_eq!(
@@ -1084,7 +1091,75 @@ contract_tests!(
     oidc_pending_logins,
     oidc_first_use,
     oidc_provider_index,
+    self_set_passwords,
+    login_history_bounded,
+    login_history_lapses,
 );
+
+fn login_event(time: i64, result: &str) -> LoginEvent {
+    LoginEvent {
+        time,
+        ip: "192.0.2.7".into(),
+        user_agent: "contract/1 <b>".into(),
+        result: result.into(),
+        provider: "local".into(),
+        new_device: result == "ok",
+        device: "192.0.2.0/24|contract/".into(),
+    }
+}
+
+async fn self_set_passwords(s: Arc<dyn Store>) {
+    assert_eq!(s.get_password("u1").await.expect("get"), None);
+    let rec = PasswordRecord {
+        hash: "$argon2id$new".into(),
+        replaces: "abc".into(),
+    };
+    s.set_password("u1", &rec).await.expect("set");
+    assert_eq!(s.get_password("u1").await.expect("get"), Some(rec));
+    let again = PasswordRecord {
+        hash: "$argon2id$newer".into(),
+        replaces: "def".into(),
+    };
+    s.set_password("u1", &again).await.expect("set again");
+    assert_eq!(s.get_password("u1").await.expect("get"), Some(again));
+    assert_eq!(s.get_password("u2").await.expect("other user"), None);
+}
+
+async fn login_history_bounded(s: Arc<dyn Store>) {
+    assert_eq!(s.login_history("u1", 50).await.expect("empty"), vec![]);
+    for i in 0..60 {
+        let result = if i % 2 == 0 { "ok" } else { "failed" };
+        s.push_login("u1", &login_event(i, result), 50, LONG)
+            .await
+            .expect("push");
+    }
+    s.push_login("u2", &login_event(7, "lockout"), 50, LONG)
+        .await
+        .expect("push other");
+    let all = s.login_history("u1", 100).await.expect("history");
+    assert_eq!(all.len(), 50, "bounded to the last 50");
+    assert_eq!(all[0], login_event(59, "failed"), "newest first");
+    assert_eq!(all[49].time, 10, "the oldest kept");
+    let some = s.login_history("u1", 20).await.expect("last 20");
+    assert_eq!(some.len(), 20);
+    assert_eq!(some[..], all[..20]);
+    assert_eq!(
+        s.login_history("u2", 50).await.expect("other"),
+        vec![login_event(7, "lockout")]
+    );
+}
+
+async fn login_history_lapses(s: Arc<dyn Store>) {
+    s.push_login("u9", &login_event(1, "ok"), 50, Duration::from_millis(300))
+        .await
+        .expect("push");
+    assert_eq!(s.login_history("u9", 5).await.expect("live").len(), 1);
+    eventually(Duration::from_secs(5), "history lapses", || {
+        let s = s.clone();
+        async move { s.login_history("u9", 5).await.expect("read").is_empty() }
+    })
+    .await;
+}
 
 // ---------------------------------------------------------------- redis only
 
@@ -1119,6 +1194,9 @@ async fn redis_every_key_is_prefixed_and_has_a_ttl() {
     s.index_provider_session("corp", ProviderKey::Sid("x"), "k1", "u1", LONG)
         .await
         .expect("index");
+    s.push_login("u1", &login_event(t, "ok"), 50, LONG)
+        .await
+        .expect("history");
 
     let client = ::redis::Client::open(server.url()).expect("client");
     let mut c = client
@@ -1144,7 +1222,7 @@ async fn redis_every_key_is_prefixed_and_has_a_ttl() {
     kinds.sort();
     assert_eq!(
         kinds,
-        ["lf", "ol", "once", "ps", "r", "r", "rl", "s", "u"],
+        ["lf", "lh", "ol", "once", "ps", "r", "r", "rl", "s", "u"],
         "{keys:?}"
     );
     for k in &keys {
@@ -1190,6 +1268,11 @@ async fn redis_long_lived_records_have_no_ttl() {
     s.activate_totp("u2", "S", 1, &["b".to_string()])
         .await
         .expect("activate");
+    let pw = PasswordRecord {
+        hash: "h".into(),
+        replaces: "r".into(),
+    };
+    s.set_password("u1", &pw).await.expect("password");
 
     let client = ::redis::Client::open(server.url()).expect("client");
     let mut c = client
@@ -1206,11 +1289,13 @@ async fn redis_long_lived_records_have_no_ttl() {
     let lock1 = format!("pfx:{{{t1}}}:lock:u1");
     let totp1 = format!("pfx:{{{t1}}}:totp:u1");
     let totp2 = format!("pfx:{{{t2}}}:totp:u2");
+    let pw1 = format!("pfx:{{{t1}}}:pw:u1");
     let mut want = vec![
         "pfx:{ak}:ak:hk".to_string(),
         "pfx:{ak}:ak:hk2".to_string(),
         "pfx:{ak}:akn".to_string(),
         lock1.clone(),
+        pw1.clone(),
         totp1.clone(),
         totp2.clone(),
     ];
@@ -1221,6 +1306,7 @@ async fn redis_long_lived_records_have_no_ttl() {
         ("pfx:{ak}:ak:hk2", true),
         ("pfx:{ak}:akn", false),
         (lock1.as_str(), false),
+        (pw1.as_str(), false),
         (totp1.as_str(), true),
         (totp2.as_str(), false),
     ] {

@@ -21,14 +21,15 @@ use async_trait::async_trait;
 
 use super::{
     gcra, session_ttl, unix_now, AccountStore, ApiKeyRecord, ApiKeyStore, GcraRule, LimitDecision,
-    LimitStore, RefreshRecord, RefreshStore, RotateOutcome, SessionRecord, SessionStore, Store,
-    StoreError, TotpRecord,
+    LimitStore, LoginEvent, PasswordRecord, RefreshRecord, RefreshStore, RotateOutcome,
+    SelfServiceStore, SessionRecord, SessionStore, Store, StoreError, TotpRecord,
 };
 
 use super::ttl_map::{lock, Shard, TtlMap};
 
 mod accounts;
 mod oidc;
+mod self_service;
 
 /// A refresh token and, once rotated, what the grace window answers.
 #[derive(Debug, Clone)]
@@ -59,6 +60,8 @@ pub struct MemoryStore {
     accounts: accounts::Accounts,
     /// OIDC pending logins, one-time markers and provider-session indexes.
     oidc: oidc::OidcState,
+    /// Self-set passwords and sign-in histories.
+    self_service: self_service::SelfService,
     /// Origin of the monotonic µs clock used for GCRA.
     clock: Instant,
 }
@@ -79,6 +82,7 @@ impl MemoryStore {
             failures: TtlMap::default(),
             accounts: accounts::Accounts::default(),
             oidc: oidc::OidcState::default(),
+            self_service: self_service::SelfService::default(),
             clock: Instant::now(),
         }
     }
@@ -108,6 +112,34 @@ impl MemoryStore {
 impl Store for MemoryStore {
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+}
+
+#[async_trait]
+impl SelfServiceStore for MemoryStore {
+    async fn set_password(&self, user_id: &str, rec: &PasswordRecord) -> Result<(), StoreError> {
+        self.self_service.set_password(user_id, rec);
+        Ok(())
+    }
+    async fn get_password(&self, user_id: &str) -> Result<Option<PasswordRecord>, StoreError> {
+        Ok(self.self_service.get_password(user_id))
+    }
+    async fn push_login(
+        &self,
+        user_id: &str,
+        event: &LoginEvent,
+        keep: usize,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.self_service.push_login(user_id, event, keep, ttl);
+        Ok(())
+    }
+    async fn login_history(
+        &self,
+        user_id: &str,
+        limit: usize,
+    ) -> Result<Vec<LoginEvent>, StoreError> {
+        Ok(self.self_service.login_history(user_id, limit))
     }
 }
 
@@ -312,6 +344,14 @@ impl LimitStore for MemoryStore {
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
         self.failures.lock(key).remove(key, Instant::now());
         Ok(())
+    }
+    async fn login_failures_left(&self, key: &str) -> Result<Option<Duration>, StoreError> {
+        let now = Instant::now();
+        Ok(self
+            .failures
+            .lock(key)
+            .live(key, now)
+            .map(|e| e.deadline.saturating_duration_since(now)))
     }
 }
 

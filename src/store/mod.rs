@@ -2,10 +2,11 @@
 //! default, and `redis`). Knows nothing about HTTP.
 //!
 //! Every ephemeral key has a TTL (sessions, refresh tokens, rate limits,
-//! login failures, pending TOTP enrolments). Three kinds of record are
-//! long-lived on purpose and carry none: API keys (until revoked, unless
-//! created with a TTL), admin user locks (until unlocked) and active TOTP
-//! enrolments (until reset). Their number is bounded by what operators and
+//! login failures, pending TOTP enrolments, sign-in histories). Four kinds
+//! of record are long-lived on purpose and carry none: API keys (until
+//! revoked, unless created with a TTL), admin user locks (until unlocked),
+//! active TOTP enrolments (until reset) and self-set passwords (until the
+//! next change; ignored once the users file's hash changes). Their number is bounded by what operators and
 //! users create, not by traffic.
 //!
 //! Sessions are stored under their public id (`sid`, a hash of the cookie
@@ -216,6 +217,7 @@ pub trait Store:
     + ApiKeyStore
     + AccountStore
     + OidcStore
+    + SelfServiceStore
     + Send
     + Sync
     + 'static
@@ -289,6 +291,9 @@ pub trait LimitStore: Send + Sync {
     async fn record_login_failure(&self, key: &str, window: Duration) -> Result<u32, StoreError>;
     /// Forget failures for `key` (after a successful login).
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;
+    /// How long the failure count for `key` still lasts (the lockout page
+    /// tells the minutes left, SPEC §14); None when there is none.
+    async fn login_failures_left(&self, key: &str) -> Result<Option<Duration>, StoreError>;
 }
 
 /// API keys (SPEC §5), stored under their SHA-256 only.
@@ -399,6 +404,62 @@ pub trait OidcStore: Send + Sync {
         provider: &str,
         key: ProviderKey<'_>,
     ) -> Result<Vec<(String, String)>, StoreError>;
+}
+
+/// A password a user set themselves (`POST /auth/password`, SPEC §14).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordRecord {
+    /// The new argon2id PHC string.
+    pub hash: String,
+    /// SHA-256 (hex) of the users file's hash it overrode: the record counts
+    /// only while the file still holds that hash, so an operator's reset in
+    /// the file wins.
+    pub replaces: String,
+}
+
+/// One sign-in attempt in a user's history (SPEC §14).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginEvent {
+    /// Unix seconds.
+    pub time: i64,
+    pub ip: String,
+    pub user_agent: String,
+    /// `ok`, `failed`, `lockout` or `mfa_failed`.
+    pub result: String,
+    /// `local`, or the identity provider's id.
+    pub provider: String,
+    /// A successful sign-in from a device key never seen before.
+    #[serde(default)]
+    pub new_device: bool,
+    /// IP prefix and user-agent family (`auth::history::device_key`).
+    #[serde(default)]
+    pub device: String,
+}
+
+/// Self-service state kept per user: passwords set through the account
+/// page and the sign-in history. Both are one key per user in Redis.
+#[async_trait]
+pub trait SelfServiceStore: Send + Sync {
+    /// Keep `rec` as the user's password (long-lived, like TOTP: until the
+    /// next change, or until the users file's hash changes).
+    async fn set_password(&self, user_id: &str, rec: &PasswordRecord) -> Result<(), StoreError>;
+    /// The user's self-set password, if any.
+    async fn get_password(&self, user_id: &str) -> Result<Option<PasswordRecord>, StoreError>;
+    /// Record a sign-in attempt, newest first: at most `keep` are kept, and
+    /// the history lives `ttl` after its latest entry. One atomic step.
+    async fn push_login(
+        &self,
+        user_id: &str,
+        event: &LoginEvent,
+        keep: usize,
+        ttl: Duration,
+    ) -> Result<(), StoreError>;
+    /// The user's last `limit` sign-in attempts, newest first.
+    async fn login_history(
+        &self,
+        user_id: &str,
+        limit: usize,
+    ) -> Result<Vec<LoginEvent>, StoreError>;
 }
 
 /// A session's store TTL at `now`: `min(idle, expires_at - now)`, or None

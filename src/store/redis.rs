@@ -27,6 +27,11 @@
 //! - `{p}{t}:totp:{uid}` hash `secret`, `active`, `step` (last used time
 //!   step), `bk:{hash}` per unused backup code; TTL only while pending.
 //!
+//! - `{p}{t}:pw:{uid}` self-set password (`self_service.rs`): hash `hash`,
+//!   `replaces`; no TTL.
+//! - `{p}{t}:lh:{uid}` sign-in history, newest first, at most 50; TTL
+//!   `refresh_ttl` after the latest entry.
+//!
 //! Scripts that walk a user's index build that user's session keys from a
 //! prefix carrying the same tag, so they stay on the slot of their keys.
 //!
@@ -52,14 +57,16 @@ use crate::metrics::METRICS;
 use super::memory::secs;
 use super::{
     gcra, session_ttl, slot, unix_now, AccountStore, ApiKeyRecord, ApiKeyStore, GcraRule,
-    LimitDecision, LimitStore, RefreshRecord, RefreshStore, RotateOutcome, SessionRecord,
-    SessionStore, Store, StoreConfig, StoreError, TotpRecord,
+    LimitDecision, LimitStore, LoginEvent, PasswordRecord, RefreshRecord, RefreshStore,
+    RotateOutcome, SelfServiceStore, SessionRecord, SessionStore, Store, StoreConfig, StoreError,
+    TotpRecord,
 };
 
 mod accounts;
 pub mod cache;
 pub mod conn;
 mod oidc;
+mod self_service;
 pub mod sentinel;
 pub mod source;
 
@@ -122,6 +129,7 @@ pub struct RedisStore {
     timeout: Duration,
     scripts: Scripts,
     account_scripts: accounts::Scripts,
+    self_service_scripts: self_service::Scripts,
 }
 
 impl Drop for RedisStore {
@@ -227,6 +235,7 @@ impl RedisStore {
             timeout,
             scripts: Scripts::new(),
             account_scripts: accounts::Scripts::new(),
+            self_service_scripts: self_service::Scripts::new(),
         })
     }
 
@@ -781,6 +790,13 @@ impl LimitStore for RedisStore {
         cmd.arg(self.key("lf", key));
         self.query::<i64>(&cmd).await.map(drop)
     }
+    async fn login_failures_left(&self, key: &str) -> Result<Option<Duration>, StoreError> {
+        let mut cmd = redis::cmd("PTTL");
+        cmd.arg(self.key("lf", key));
+        let ms: i64 = self.query(&cmd).await?;
+        // -2: no key; -1: no TTL (never written so).
+        Ok(u64::try_from(ms).ok().map(Duration::from_millis))
+    }
 }
 
 #[async_trait]
@@ -846,6 +862,32 @@ impl AccountStore for RedisStore {
     }
     async fn delete_totp(&self, user_id: &str) -> Result<bool, StoreError> {
         self.delete_totp_impl(user_id).await
+    }
+}
+
+#[async_trait]
+impl SelfServiceStore for RedisStore {
+    async fn set_password(&self, user_id: &str, rec: &PasswordRecord) -> Result<(), StoreError> {
+        self.set_password_impl(user_id, rec).await
+    }
+    async fn get_password(&self, user_id: &str) -> Result<Option<PasswordRecord>, StoreError> {
+        self.get_password_impl(user_id).await
+    }
+    async fn push_login(
+        &self,
+        user_id: &str,
+        event: &LoginEvent,
+        keep: usize,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.push_login_impl(user_id, event, keep, ttl).await
+    }
+    async fn login_history(
+        &self,
+        user_id: &str,
+        limit: usize,
+    ) -> Result<Vec<LoginEvent>, StoreError> {
+        self.login_history_impl(user_id, limit).await
     }
 }
 

@@ -231,6 +231,41 @@ impl Browser {
         network_requests(&entries)
     }
 
+    /// The current value of a property (an input's `value`) of `css`.
+    pub async fn find_attr(&self, css: &str, name: &str) -> Option<String> {
+        self.find(css)
+            .await
+            .prop(name)
+            .await
+            .unwrap_or_else(|e| panic!("property {name} of {css}: {e}"))
+    }
+
+    /// Empty the input `css` selects.
+    pub async fn clear(&self, css: &str) {
+        self.find(css)
+            .await
+            .clear()
+            .await
+            .unwrap_or_else(|e| panic!("clear {css}: {e}"));
+    }
+
+    /// Scroll the element `css` selects into view (before a screenshot).
+    pub async fn scroll_to(&self, css: &str) {
+        self.find(css).await;
+        self.script(&format!(
+            "document.querySelector({css:?}).scrollIntoView(); return null;"
+        ))
+        .await;
+    }
+
+    /// Resize the window (a phone-sized viewport for a screenshot).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.client()
+            .set_window_size(width, height)
+            .await
+            .unwrap_or_else(|e| panic!("resize to {width}x{height}: {e}"));
+    }
+
     /// End the session cleanly (Drop does the same, without waiting on it).
     pub async fn close(mut self) {
         if let Some(client) = self.client.take() {

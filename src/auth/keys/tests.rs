@@ -28,6 +28,8 @@ fn token_config(algorithm: TokenAlgorithm, signing: SigningSecret) -> TokenConfi
         access_ttl: Duration::from_secs(900),
         refresh_ttl: Duration::from_secs(7 * 86400),
         refresh_reuse_grace: Duration::from_secs(10),
+        previous_keys: Default::default(),
+        previous_secret: None,
     }
 }
 
@@ -299,4 +301,109 @@ fn key_files_open_to_others_are_reported() {
     );
     fs::set_permissions(&private, fs::Permissions::from_mode(0o644)).unwrap();
     assert_eq!(readable_by_others(&private), Some(0o644));
+}
+
+// ---- rotation (SPEC §14) ----
+
+fn key_file_config(dir: &std::path::Path) -> TokenConfig {
+    let mut cfg = token_config(
+        TokenAlgorithm::EdDSA,
+        SigningSecret::KeyFile(dir.join("signing.pem")),
+    );
+    cfg.previous_keys = crate::auth::settings::PreviousKeys {
+        paths: vec![dir.join("previous")],
+        explicit: false,
+    };
+    cfg
+}
+
+#[test]
+fn rotate_keeps_the_old_key_for_verification_and_the_jwks() {
+    let dir = tempfile::tempdir().unwrap();
+    generate_ed25519(dir.path()).unwrap();
+    let cfg = key_file_config(dir.path());
+    let before = KeySet::load(&cfg).unwrap();
+    assert!(before.previous.is_empty(), "no previous/ yet");
+    let r = rotate(dir.path()).unwrap();
+    assert_eq!(r.old_kid, before.kid);
+    assert_ne!(r.new_kid, r.old_kid);
+    assert!(r.kept.ends_with(format!("previous/{}.pub.pem", before.kid)));
+    let mode = std::fs::metadata(dir.path().join("signing.pem"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let after = KeySet::load(&cfg).unwrap();
+    assert_eq!(after.kid, r.new_kid);
+    assert!(
+        after.decoding_for(&before.kid).is_some(),
+        "old kid accepted"
+    );
+    assert!(after.decoding_for(&after.kid).is_some());
+    assert!(after.decoding_for("other").is_none());
+    let kids: Vec<String> = jwks(&after)["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kids, [after.kid.clone(), before.kid.clone()]);
+    // The public file beside the new key is the new key's.
+    let public = std::fs::read(dir.path().join("signing.pub.pem")).unwrap();
+    let prev =
+        previous::from_public_pem(Algorithm::EdDSA, std::str::from_utf8(&public).unwrap()).unwrap();
+    assert_eq!(prev.kid, after.kid);
+
+    // A second rotation keeps both earlier keys; removing a file drops it.
+    let r2 = rotate(dir.path()).unwrap();
+    let again = KeySet::load(&cfg).unwrap();
+    assert_eq!(again.previous.len(), 2);
+    std::fs::remove_file(&r.kept).unwrap();
+    let fewer = KeySet::load(&cfg).unwrap();
+    assert!(fewer.decoding_for(&before.kid).is_none());
+    assert!(fewer.decoding_for(&r2.old_kid).is_some());
+}
+
+#[test]
+fn previous_keys_must_match_the_algorithm_and_exist_when_named() {
+    let dir = tempfile::tempdir().unwrap();
+    generate_ed25519(dir.path()).unwrap();
+    let mut cfg = key_file_config(dir.path());
+    // The default directory may be missing; a named path may not.
+    assert!(KeySet::load(&cfg).is_ok());
+    cfg.previous_keys = crate::auth::settings::PreviousKeys {
+        paths: vec![dir.path().join("nope.pem")],
+        explicit: true,
+    };
+    let e = KeySet::load(&cfg).unwrap_err();
+    assert!(e.starts_with("previous"), "{e}");
+    // A P-256 public key is not a previous EdDSA key.
+    let p256 = p256::SecretKey::from_pkcs8_pem(std::str::from_utf8(P256_PKCS8).unwrap()).unwrap();
+    use p256::pkcs8::EncodePublicKey;
+    let pem = p256.public_key().to_public_key_pem(LineEnding::LF).unwrap();
+    assert!(previous::from_public_pem(Algorithm::EdDSA, &pem).is_err());
+    assert!(previous::from_public_pem(Algorithm::ES256, &pem).is_ok());
+    let ed_pub = std::str::from_utf8(ED25519_PUBLIC).unwrap();
+    assert!(previous::from_public_pem(Algorithm::EdDSA, ed_pub).is_ok());
+    assert!(previous::from_public_pem(Algorithm::EdDSA, "junk").is_err());
+}
+
+#[test]
+fn hs256_previous_secret_verifies() {
+    let mut cfg = token_config(
+        TokenAlgorithm::HS256,
+        SigningSecret::Hmac {
+            env: "X".into(),
+            secret: Secret(vec![7u8; 40]),
+        },
+    );
+    cfg.previous_secret = Some(Secret(vec![9u8; 40]));
+    let keys = KeySet::load(&cfg).unwrap();
+    let old = KeySet::from_hmac_secret(&[9u8; 40]).unwrap();
+    assert!(keys.decoding_for(&old.kid).is_some());
+    assert_eq!(
+        jwks(&keys)["keys"].as_array().unwrap().len(),
+        0,
+        "never published"
+    );
 }

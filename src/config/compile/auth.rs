@@ -8,6 +8,8 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::{section, Compiler};
+use crate::auth::password_policy::PasswordPolicy;
+use crate::auth::settings::PreviousKeys;
 use crate::config::raw::{self, Str};
 use crate::config::{
     LoginConfig, SameSite, Secret, SessionConfig, SigningSecret, TokenAlgorithm, TokenConfig,
@@ -64,7 +66,7 @@ impl Compiler<'_> {
                 );
             }
             match &t.secret_env {
-                Some(v) => self.hmac_secret(v),
+                Some(v) => self.hmac_secret(v, "tokens.secret_env"),
                 None => {
                     self.at(
                         alg_span,
@@ -118,6 +120,34 @@ impl Compiler<'_> {
                 );
             }
         }
+        let previous_keys = match &t.previous_keys {
+            Some(list) => PreviousKeys {
+                paths: list.iter().map(|v| self.base.join(v.get_ref())).collect(),
+                explicit: true,
+            },
+            None => match &signing {
+                SigningSecret::KeyFile(f) if !f.as_os_str().is_empty() => PreviousKeys {
+                    paths: vec![f.parent().unwrap_or(self.base).join("previous")],
+                    explicit: false,
+                },
+                _ => PreviousKeys::default(),
+            },
+        };
+        let previous_secret = match &t.previous_secret_env {
+            Some(v) if algorithm != TokenAlgorithm::HS256 => {
+                self.d.at(
+                    v.span(),
+                    "tokens.previous_secret_env",
+                    "only for HS256; asymmetric algorithms use previous_keys",
+                );
+                None
+            }
+            Some(v) => match self.hmac_secret(v, "tokens.previous_secret_env") {
+                SigningSecret::Hmac { secret, .. } => Some(secret),
+                SigningSecret::KeyFile(_) => None,
+            },
+            None => None,
+        };
         TokenConfig {
             issuer,
             audience,
@@ -126,14 +156,15 @@ impl Compiler<'_> {
             access_ttl,
             refresh_ttl,
             refresh_reuse_grace,
+            previous_keys,
+            previous_secret,
         }
     }
 
     /// Read the HS256 secret from the environment now, so a missing or weak
     /// secret fails `check` and start-up rather than the first login.
-    fn hmac_secret(&mut self, v: &Str) -> SigningSecret {
+    fn hmac_secret(&mut self, v: &Str, key: &str) -> SigningSecret {
         let env = v.get_ref().clone();
-        let key = "tokens.secret_env";
         let fail = SigningSecret::KeyFile(PathBuf::new());
         if env.is_empty() || env.contains(['=', '\0']) {
             self.d.at(
@@ -346,6 +377,50 @@ impl Compiler<'_> {
         }
     }
 }
+
+impl Compiler<'_> {
+    // ---- [passwords] ----
+
+    pub(super) fn passwords(&mut self, raw: Option<Spanned<raw::RawPasswords>>) -> PasswordPolicy {
+        let (p, _) = section(raw);
+        let d = PasswordPolicy::default();
+        // The login endpoint reads at most MAX_PASSWORD bytes of a password.
+        let min = self.int(
+            p.min_length.as_ref(),
+            "passwords.min_length",
+            d.min_length as i64,
+            1..MAX_PASSWORD + 1,
+        );
+        let max = self.int(
+            p.max_length.as_ref(),
+            "passwords.max_length",
+            d.max_length as i64,
+            1..MAX_PASSWORD + 1,
+        );
+        let score = self.int(
+            p.min_score.as_ref(),
+            "passwords.min_score",
+            i64::from(d.min_score),
+            0..5,
+        );
+        if let (Some(v), true) = (&p.max_length, max < min) {
+            self.d.at(
+                v.span(),
+                "passwords.max_length",
+                format!("{max} is below min_length ({min})"),
+            );
+        }
+        PasswordPolicy {
+            min_length: usize::try_from(min).unwrap_or(d.min_length),
+            max_length: usize::try_from(max.max(min)).unwrap_or(d.max_length),
+            min_score: u8::try_from(score).unwrap_or(d.min_score),
+        }
+    }
+}
+
+/// Longest password `[passwords] max_length` may allow (the login form
+/// reads no more: argon2 on megabytes is a denial of service).
+const MAX_PASSWORD: i64 = 1024;
 
 /// RFC 6265 cookie-name: an HTTP token.
 fn check_cookie_name(name: &str) -> Result<(), String> {

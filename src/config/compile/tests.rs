@@ -519,6 +519,21 @@ fn bad_configs_name_file_line_and_key() {
             "tokens.refresh_reuse_grace",
             "at most 60s",
         ),
+        (
+            "[tokens]\nsigning_key_file = \"keys/signing.pem\"\nprevious_secret_env = \"X\"\n".into(),
+            3,
+            "tokens.previous_secret_env",
+            "only for HS256",
+        ),
+        ("[passwords]\nmin_length = 0\n".into(), 2, "passwords.min_length", "out of range"),
+        ("[passwords]\nmax_length = 1025\n".into(), 2, "passwords.max_length", "out of range"),
+        ("[passwords]\nmin_score = 5\n".into(), 2, "passwords.min_score", "out of range"),
+        (
+            "[passwords]\nmin_length = 30\nmax_length = 20\n".into(),
+            3,
+            "passwords.max_length",
+            "below min_length",
+        ),
         ("[session]\nsame_site = \"None\"\n".into(), 2, "session.same_site", "CSRF"),
         ("[session]\nsame_site = \"Relaxed\"\n".into(), 2, "session.same_site", "use \"Strict\" or \"Lax\""),
         ("[session]\ncookie_name = \"gate house\"\n".into(), 2, "session.cookie_name", "not a valid cookie name"),
@@ -1098,4 +1113,46 @@ fn bad_upstream_pool_keys_name_file_line_and_key() {
     for (snippet, line, key, msg) in &cases {
         assert_one(&fx, snippet, *line, key, msg);
     }
+}
+
+/// `[passwords]` and the rotation keys compile to what the pages and the
+/// key loader read (SPEC §14).
+#[test]
+fn passwords_and_previous_keys() {
+    let fx = Fixture::new();
+    let cfg = fx.load(&with_base("")).expect("defaults");
+    assert_eq!(
+        cfg.passwords,
+        crate::auth::password_policy::PasswordPolicy::default()
+    );
+    assert!(!cfg.tokens.previous_keys.explicit);
+    assert!(
+        cfg.tokens.previous_keys.paths[0].ends_with("keys/previous"),
+        "{:?}",
+        cfg.tokens.previous_keys
+    );
+    let cfg = fx
+        .load(&with_base(
+            "[passwords]\nmin_length = 8\nmax_length = 64\nmin_score = 2\n",
+        ))
+        .expect("passwords");
+    assert_eq!(
+        (
+            cfg.passwords.min_length,
+            cfg.passwords.max_length,
+            cfg.passwords.min_score
+        ),
+        (8, 64, 2)
+    );
+    let good = "7f3c9a1e5b2d8f4a6c0e9b3d7a1f5c8e2b6d0a4f";
+    std::env::set_var("GH_TEST_PREVIOUS_5f1c", good);
+    let cfg = fx
+        .load(&with_base(
+            "[tokens]\nalgorithm = \"HS256\"\nsecret_env = \"GH_TEST_PREVIOUS_5f1c\"\nprevious_secret_env = \"GH_TEST_PREVIOUS_5f1c\"\n",
+        ))
+        .expect("hs256");
+    assert_eq!(
+        cfg.tokens.previous_secret.map(|s| s.0),
+        Some(good.as_bytes().to_vec())
+    );
 }

@@ -85,29 +85,6 @@ pub fn buttons(state: &AppState) -> Vec<Button> {
         .collect()
 }
 
-/// The buttons as HTML: links to the start endpoint with `rd`, or the
-/// name marked unavailable.
-pub fn buttons_html(state: &AppState, rd: &str) -> String {
-    let prefix = &state.config.server.auth_prefix;
-    let rd_q: String = form_urlencoded::byte_serialize(rd.as_bytes()).collect();
-    let mut out = String::new();
-    for b in buttons(state) {
-        let name = html_escape::encode_text(&b.name);
-        if b.available {
-            let href = format!("{prefix}/oidc/{}/start?rd={rd_q}", b.id);
-            out.push_str(&format!(
-                "<p><a class=\"provider\" href=\"{}\">Sign in with {name}</a></p>",
-                html_escape::encode_double_quoted_attribute(&href)
-            ));
-        } else {
-            out.push_str(&format!(
-                "<p class=\"provider unavailable\">{name} (unavailable)</p>"
-            ));
-        }
-    }
-    out
-}
-
 /// `scheme://host[:port]` the browser sees the gateway at.
 fn origin(call: &Call<'_>) -> String {
     call.state

@@ -74,6 +74,7 @@ async fn every_script_runs_on_one_slot_in_a_cluster() {
     super::api_keys(store("c4:").await).await;
     super::user_locks(store("c5:").await).await;
     super::totp_records(store("c6:").await).await;
+    super::login_history_bounded(store("c7:").await).await;
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/store");
     let mut scripts = 0;
     for entry in std::fs::read_dir(dir).expect("src/store") {

@@ -6,12 +6,12 @@
 
 use std::time::Duration;
 
-use arc_swap::ArcSwapOption;
 use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Cmd, FromRedisValue, Pipeline, RedisFuture, RedisResult, Value};
+use thread_local::ThreadLocal;
 
 use crate::store::StoreError;
 
@@ -68,45 +68,40 @@ impl Conn {
     }
 }
 
-/// A Redis Cluster's connection, made on first use and kept: redis-rs
-/// refreshes the slot map and reconnects nodes under it, so one connection
-/// (multiplexed, cheap to clone) serves every thread.
+/// A Redis Cluster's connections: one per proxy thread, made there on first
+/// use and kept (redis-rs refreshes the slot map and reconnects nodes under
+/// it). Per thread for the reason the node connections are (`RedisStore`):
+/// the connection's driver task runs on the runtime of the thread that made
+/// it, so a call never waits for a wake-up from another thread.
 pub struct ClusterConnector {
     client: ClusterClient,
-    conn: ArcSwapOption<ClusterConnection>,
-    connecting: tokio::sync::Mutex<()>,
+    conns: ThreadLocal<tokio::sync::OnceCell<ClusterConnection>>,
 }
 
 impl ClusterConnector {
     pub fn new(client: ClusterClient) -> Self {
         ClusterConnector {
             client,
-            conn: ArcSwapOption::empty(),
-            connecting: tokio::sync::Mutex::new(()),
+            conns: ThreadLocal::new(),
         }
     }
 
-    /// The connection, connecting (bounded by `within`) when there is none
-    /// yet: a cluster that is down at start only fails calls until it is up.
+    /// This thread's connection, connecting (bounded by `within`) when there
+    /// is none yet: a cluster that is down at start only fails calls until
+    /// it is up.
     pub async fn get(&self, within: Duration) -> Result<ClusterConnection, StoreError> {
-        if let Some(c) = self.conn.load_full() {
-            return Ok((*c).clone());
+        let cell = self.conns.get_or(tokio::sync::OnceCell::new);
+        cell.get_or_try_init(|| self.connect(within)).await.cloned()
+    }
+
+    async fn connect(&self, within: Duration) -> Result<ClusterConnection, StoreError> {
+        match tokio::time::timeout(within, self.client.get_async_connection()).await {
+            Ok(Ok(c)) => Ok(c),
+            Ok(Err(e)) => Err(StoreError::Unavailable(format!(
+                "redis cluster: {:?}",
+                e.kind()
+            ))),
+            Err(_) => Err(StoreError::Timeout),
         }
-        let _one = self.connecting.lock().await;
-        if let Some(c) = self.conn.load_full() {
-            return Ok((*c).clone());
-        }
-        let c = match tokio::time::timeout(within, self.client.get_async_connection()).await {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) => {
-                return Err(StoreError::Unavailable(format!(
-                    "redis cluster: {:?}",
-                    e.kind()
-                )))
-            }
-            Err(_) => return Err(StoreError::Timeout),
-        };
-        self.conn.store(Some(std::sync::Arc::new(c.clone())));
-        Ok(c)
     }
 }
