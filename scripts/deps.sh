@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the system packages gatehouse needs to build (cmake, for Pingora)
-# and to test (redis-server; chromium and chromium-driver for the headless
+# and to test (redis-server and redis-cli; chromium and chromium-driver for the headless
 # browser tests, SPEC §15; nginx and caddy, the real front proxies of the
 # forward-auth tests, SPEC §10), when they are missing. Debian/Ubuntu.
 # Then panva's oidc-provider (npm) for the OpenID Connect tests (SPEC §13)
@@ -21,6 +21,8 @@ oidc_provider() {
 missing() {
     command -v cmake >/dev/null 2>&1 || echo cmake
     command -v redis-server >/dev/null 2>&1 || echo redis-server
+    # The Redis Cluster tests and bench rows join nodes with redis-cli.
+    command -v redis-cli >/dev/null 2>&1 || echo redis-tools
     # tests/common/browser.rs runs these paths.
     [ -x /usr/bin/chromium ] || echo chromium
     [ -x /usr/bin/chromedriver ] || echo chromium-driver
