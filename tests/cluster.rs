@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::cluster::{on_cluster, ClusterNodes};
 use common::http::{bearer_get, cookie_get, plain_client};
-use common::{login, send, EchoUpstream, Gateway, ALICE_PW, BOB_PW};
+use common::{login, send, EchoUpstream, Gateway, GatewayBuilder, ALICE_PW, BOB_PW};
 
 /// The `sid` claim of one of our access tokens.
 fn sid_of(jwt: &str) -> String {
@@ -21,27 +21,30 @@ fn sid_of(jwt: &str) -> String {
     claims["sid"].as_str().expect("sid claim").to_string()
 }
 
-/// Until `/readyz` answers 200 (the cluster connection is up).
-async fn ready(c: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while send(c.get(format!("{base}/readyz"))).await.status != 200 {
-        assert!(Instant::now() < deadline, "{base}/readyz never 200");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+/// Two gateways built by `b` on `cluster`, each ready (`/readyz` 200: the
+/// cluster connection is up).
+async fn two_gateways(b: GatewayBuilder, cluster: &ClusterNodes) -> (Gateway, Gateway) {
+    let g1 = on_cluster(b, cluster).spawn().await;
+    let g2 = g1.sibling().await;
+    let c = plain_client(None);
+    for g in [&g1, &g2] {
+        let base = g.http_url();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while send(c.get(format!("{base}/readyz"))).await.status != 200 {
+            assert!(Instant::now() < deadline, "{base}/readyz never 200");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
+    (g1, g2)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resharding_under_traffic_on_two_gateways_causes_no_error() {
     let cluster = ClusterNodes::spawn(3);
     let echo = EchoUpstream::spawn();
-    let g1 = on_cluster(Gateway::builder().upstream(&echo), &cluster)
-        .spawn()
-        .await;
-    let g2 = g1.sibling().await;
+    let (g1, g2) = two_gateways(Gateway::builder().upstream(&echo), &cluster).await;
     let c = plain_client(None);
     let (b1, b2) = (g1.http_url(), g2.http_url());
-    ready(&c, &b1).await;
-    ready(&c, &b2).await;
 
     // Sessions cross gateways.
     let alice = login(&c, &b1, "alice", ALICE_PW).await;
@@ -169,12 +172,9 @@ async fn one_rate_limit_holds_exactly_across_two_gateways() {
         .upstream(&echo)
         .routes_first(LIMITED)
         .extra(SHARED);
-    let g1 = on_cluster(b, &cluster).spawn().await;
-    let g2 = g1.sibling().await;
+    let (g1, g2) = two_gateways(b, &cluster).await;
     let c = plain_client(None);
     let (b1, b2) = (g1.http_url(), g2.http_url());
-    ready(&c, &b1).await;
-    ready(&c, &b2).await;
     let mut passed = 0;
     for i in 0..16 {
         let base = if i % 3 == 0 { &b1 } else { &b2 };
@@ -198,12 +198,9 @@ async fn a_logout_reaches_the_other_gateways_cache_within_a_second() {
     let b = Gateway::builder()
         .upstream(&echo)
         .set("store", "local_cache", "\"5s\"");
-    let g1 = on_cluster(b, &cluster).spawn().await;
-    let g2 = g1.sibling().await;
+    let (g1, g2) = two_gateways(b, &cluster).await;
     let c = plain_client(None);
     let (b1, b2) = (g1.http_url(), g2.http_url());
-    ready(&c, &b1).await;
-    ready(&c, &b2).await;
     let alice = login(&c, &b1, "alice", ALICE_PW).await;
     // Warm g2's cache, and let its subscriber settle.
     for _ in 0..5 {

@@ -405,8 +405,20 @@ fn verify_with(
     roles: &RoleNames,
 ) -> Result<Identity, TokenError> {
     let (alg, kid) = check_header(parts.header, &cfg.algorithms)?;
-    let key = keys.get(&kid).ok_or(TokenError::UnknownKid)?;
-    // The key's type decides, not the token: an RSA key never meets HS256.
+    check_signature(parts, keys, alg, &kid)?;
+    claims::check_registered(cfg, &parts.claims, now)?;
+    claims::identity(cfg, &parts.claims, roles)
+}
+
+/// The signature of `parts` by the key `kid` names, with `alg`. The key's
+/// type decides, not the token: an RSA key never meets HS256.
+fn check_signature(
+    parts: &Parts<'_>,
+    keys: &IssuerKeys,
+    alg: Algorithm,
+    kid: &str,
+) -> Result<(), TokenError> {
+    let key = keys.get(kid).ok_or(TokenError::UnknownKid)?;
     if !key.allows(alg) {
         return Err(TokenError::Algorithm);
     }
@@ -416,11 +428,9 @@ fn verify_with(
         &key.decoding,
         alg,
     ) {
-        Ok(true) => {}
-        _ => return Err(TokenError::Signature),
+        Ok(true) => Ok(()),
+        _ => Err(TokenError::Signature),
     }
-    claims::check_registered(cfg, &parts.claims, now)?;
-    claims::identity(cfg, &parts.claims, roles)
 }
 
 /// A JWT checked for its header (an algorithm of `algorithms`, no `crit`,
@@ -435,19 +445,8 @@ pub fn verify_signature(
 ) -> Result<Claims, TokenError> {
     let parts = Parts::split(token).ok_or(TokenError::Malformed)?;
     let (alg, kid) = check_header_typ(parts.header, algorithms, typs)?;
-    let key = keys.get(&kid).ok_or(TokenError::UnknownKid)?;
-    if !key.allows(alg) {
-        return Err(TokenError::Algorithm);
-    }
-    match jsonwebtoken::crypto::verify(
-        parts.signature,
-        parts.signing_input.as_bytes(),
-        &key.decoding,
-        alg,
-    ) {
-        Ok(true) => Ok(parts.claims),
-        _ => Err(TokenError::Signature),
-    }
+    check_signature(&parts, keys, alg, &kid)?;
+    Ok(parts.claims)
 }
 
 /// The auth metric's result label for a refusal (a fixed set).

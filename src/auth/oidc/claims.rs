@@ -121,23 +121,12 @@ mod tests {
 
     fn cfg() -> OidcProviderConfig {
         OidcProviderConfig {
-            id: "corp".into(),
-            name: "Corp".into(),
-            issuer: "https://idp.example.com".into(),
-            client_id: "gh".into(),
-            client_secret: None,
-            scopes: vec!["openid".into()],
-            username_claim: "preferred_username".into(),
-            roles_claim: "groups".into(),
             role_map: BTreeMap::from([
                 ("idp-admins".to_owned(), "admin".to_owned()),
                 ("staff".to_owned(), "user".to_owned()),
             ]),
             default_roles: vec!["guest".into()],
-            allowed_email_domains: vec![],
-            post_logout_redirect: "/".into(),
-            ca_file: None,
-            link_local: false,
+            ..OidcProviderConfig::example()
         }
     }
 

@@ -105,29 +105,12 @@ fn check_claims(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use serde_json::json;
 
     use super::*;
 
     fn cfg() -> OidcProviderConfig {
-        OidcProviderConfig {
-            id: "corp".into(),
-            name: "Corp".into(),
-            issuer: "https://idp.example.com".into(),
-            client_id: "gh".into(),
-            client_secret: None,
-            scopes: vec!["openid".into()],
-            username_claim: "preferred_username".into(),
-            roles_claim: "groups".into(),
-            role_map: BTreeMap::new(),
-            default_roles: vec![],
-            allowed_email_domains: vec![],
-            post_logout_redirect: "/".into(),
-            ca_file: None,
-            link_local: false,
-        }
+        OidcProviderConfig::example()
     }
 
     fn good() -> serde_json::Value {

@@ -41,3 +41,27 @@ pub struct OidcProviderConfig {
     /// A login whose username names a local user becomes that user's session.
     pub link_local: bool,
 }
+
+#[cfg(test)]
+impl OidcProviderConfig {
+    /// A provider `corp` at `https://idp.example.com` for client `gh`, no
+    /// roles mapped: the unit tests' starting point.
+    pub(crate) fn example() -> Self {
+        OidcProviderConfig {
+            id: "corp".into(),
+            name: "Corp".into(),
+            issuer: "https://idp.example.com".into(),
+            client_id: "gh".into(),
+            client_secret: None,
+            scopes: vec!["openid".into()],
+            username_claim: "preferred_username".into(),
+            roles_claim: "groups".into(),
+            role_map: std::collections::BTreeMap::new(),
+            default_roles: vec![],
+            allowed_email_domains: vec![],
+            post_logout_redirect: "/".into(),
+            ca_file: None,
+            link_local: false,
+        }
+    }
+}
