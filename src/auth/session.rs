@@ -131,6 +131,15 @@ pub fn clear_cookie(cfg: &SessionConfig, name: &str) -> String {
         .to_string()
 }
 
+/// The `Set-Cookie` values that end a browser's session: its session and
+/// refresh cookies cleared.
+pub fn clear_session_cookies(cfg: &SessionConfig) -> [(&'static str, String); 2] {
+    [
+        ("Set-Cookie", clear_cookie(cfg, &cfg.cookie_name)),
+        ("Set-Cookie", clear_cookie(cfg, &cfg.refresh_cookie_name)),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;

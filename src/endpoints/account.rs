@@ -6,7 +6,7 @@
 
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
-use crate::auth::session::clear_cookie;
+use crate::auth::session::clear_session_cookies;
 use crate::auth::{totp, Identity};
 use crate::endpoints::forms::{page_token, see_other, Form};
 use crate::endpoints::{totp as enrol, Call};
@@ -167,17 +167,7 @@ fn back(call: &Call<'_>, msg: &str) -> Answer {
 pub async fn revoke(call: &Call<'_>) -> Result<Answer, GateError> {
     let (id, form) = poster(call).await?;
     let target = form.get("sid");
-    let store = call.store().await?;
-    let owned = !target.is_empty()
-        && store
-            .get_session(target)
-            .await?
-            .is_some_and(|s| s.user_id == id.user_id);
-    if !owned {
-        return Err(GateError::NotFound);
-    }
-    store.delete_session(target).await?;
-    tracing::info!(event = "session_revoked", username = %id.username, ip = %call.client_ip, reason = "user ended session", "session revoked");
+    super::sessions::revoke_own(call, &id, target).await?;
     if id.sid.as_deref() == Some(target) {
         return Ok(signed_out(call));
     }
@@ -198,12 +188,7 @@ pub async fn logout_all(call: &Call<'_>) -> Result<Answer, GateError> {
 fn signed_out(call: &Call<'_>) -> Answer {
     let s = &call.state.config.session;
     let mut answer = see_other(format!("{}/login", call.state.config.server.auth_prefix));
-    answer
-        .headers
-        .push(("Set-Cookie", clear_cookie(s, &s.cookie_name)));
-    answer
-        .headers
-        .push(("Set-Cookie", clear_cookie(s, &s.refresh_cookie_name)));
+    answer.headers.extend(clear_session_cookies(s));
     answer
 }
 

@@ -49,14 +49,7 @@ struct LoginInput {
 
 /// The login form (SPEC §14). Works without JavaScript.
 pub fn page(call: &Call<'_>) -> Result<Answer, GateError> {
-    let rd = call
-        .query
-        .and_then(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "rd")
-                .map(|(_, v)| v.into_owned())
-        })
-        .unwrap_or_else(|| "/".to_string());
+    let rd = call.query_rd();
     let rd = call.state.redirects.check(&rd);
     // Double-submit token: a cross-site page can post the form but cannot
     // read or set this cookie, so it cannot make the two match.

@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use crate::auth::session::clear_cookie;
+use crate::auth::session::clear_session_cookies;
 use crate::endpoints::{json, Call};
 use crate::error::{Answer, GateError};
 
@@ -50,11 +50,6 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
         Some(url) => json(serde_json::json!({ "ended": ended, "end_session_url": url })),
         None => json(serde_json::json!({ "ended": ended })),
     };
-    answer
-        .headers
-        .push(("Set-Cookie", clear_cookie(s, &s.cookie_name)));
-    answer
-        .headers
-        .push(("Set-Cookie", clear_cookie(s, &s.refresh_cookie_name)));
+    answer.headers.extend(clear_session_cookies(s));
     Ok(answer)
 }

@@ -392,6 +392,18 @@ impl Call<'_> {
     /// `scheme://host[:port]` the client addressed, host normalised as for
     /// routing; empty without a Host (then only `public_url`'s origin
     /// passes the CSRF check).
+    /// The `rd` query parameter, unchecked ("/" when absent): callers pass
+    /// it through `redirects.check` (SPEC §4).
+    pub fn query_rd(&self) -> String {
+        self.query
+            .and_then(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .find(|(k, _)| k == "rd")
+                    .map(|(_, v)| v.into_owned())
+            })
+            .unwrap_or_else(|| "/".to_owned())
+    }
+
     pub fn own_origin(&self) -> String {
         self.host.map(|h| h.origin(self.tls)).unwrap_or_default()
     }

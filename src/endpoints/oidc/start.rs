@@ -43,14 +43,7 @@ pub async fn get(call: &Call<'_>, provider: &Provider) -> Result<Answer, GateErr
     if provider.discovered().is_none() {
         return Ok(page::unavailable(&provider.cfg.name, &login_href(call)));
     }
-    let rd = call
-        .query
-        .and_then(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "rd")
-                .map(|(_, v)| v.into_owned())
-        })
-        .unwrap_or_else(|| "/".to_owned());
+    let rd = call.query_rd();
     let rd = call.state.redirects.check(&rd).to_owned();
     let auth = match provider.authorize(&redirect_uri(call, provider)) {
         Ok(a) => a,
