@@ -28,6 +28,24 @@ fn gatehouse(args: &[&str], cwd: &Path, stdin: Option<&str>) -> Output {
     child.wait_with_output().expect("gatehouse output")
 }
 
+/// The 1-based line of the first line of `config` that contains `needle`.
+fn line_in(config: &Path, needle: &str) -> usize {
+    let text = std::fs::read_to_string(config).expect("read config");
+    1 + text
+        .lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("{needle} not in config"))
+}
+
+/// `msg` has a `gateway.toml:LINE: KEY: ...` line saying `what`.
+fn assert_reported(msg: &str, line: usize, key: &str, what: &str) {
+    let want = format!("gateway.toml:{line}: {key}: ");
+    assert!(
+        msg.lines().any(|l| l.contains(&want) && l.contains(what)),
+        "want {want}...{what} in:\n{msg}"
+    );
+}
+
 fn text(out: &Output) -> String {
     format!(
         "{}{}",
@@ -223,13 +241,7 @@ fn check_reports_owner_route_mistakes_with_file_and_line() {
         .upstream(&echo)
         .routes_first(routes)
         .write_files(dir.path(), 18080, None);
-    let text_of_config = std::fs::read_to_string(&config).expect("read config");
-    let line_of = |needle: &str| {
-        1 + text_of_config
-            .lines()
-            .position(|l| l.contains(needle))
-            .unwrap_or_else(|| panic!("{needle} not in config"))
-    };
+    let line_of = |needle: &str| line_in(&config, needle);
     let out = gatehouse(
         &["check", "--config", config.to_str().expect("utf-8")],
         dir.path(),
@@ -250,11 +262,7 @@ fn check_reports_owner_route_mistakes_with_file_and_line() {
             "unknown identity field \"mail\"",
         ),
     ] {
-        let want = format!("gateway.toml:{}: {key}: ", line_of(needle));
-        assert!(
-            msg.lines().any(|l| l.contains(&want) && l.contains(what)),
-            "want {want}...{what} in:\n{msg}"
-        );
+        assert_reported(&msg, line_of(needle), key, what);
     }
 }
 
@@ -288,13 +296,7 @@ fn check_reports_oidc_mistakes_with_file_and_line() {
         .upstream(&echo)
         .extra(bad)
         .write_files(dir.path(), 18080, None);
-    let text_of_config = std::fs::read_to_string(&config).expect("read config");
-    let line_of = |needle: &str| {
-        1 + text_of_config
-            .lines()
-            .position(|l| l.contains(needle))
-            .unwrap_or_else(|| panic!("{needle} not in config"))
-    };
+    let line_of = |needle: &str| line_in(&config, needle);
     let out = gatehouse(&["check", "--config", arg], dir.path(), None);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let msg = text(&out);
@@ -314,13 +316,7 @@ fn check_reports_oidc_mistakes_with_file_and_line() {
     let out = gatehouse(&["check", "--config", arg], dir.path(), None);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let msg = text(&out);
-    let text_of_config = std::fs::read_to_string(&config).expect("read config");
-    let line_of = |needle: &str| {
-        1 + text_of_config
-            .lines()
-            .position(|l| l.contains(needle))
-            .unwrap_or_else(|| panic!("{needle} not in config"))
-    };
+    let line_of = |needle: &str| line_in(&config, needle);
     for (needle, key, what) in [
         ("\"Corp SSO\"", "oidc[0].id", "use 1 to 64 of a-z"),
         ("http://idp.example.com", "oidc[0].issuer", "https"),
@@ -337,11 +333,7 @@ fn check_reports_oidc_mistakes_with_file_and_line() {
         ),
         ("[[oidc]] # second", "oidc[1].client_id", "missing"),
     ] {
-        let want = format!("gateway.toml:{}: {key}: ", line_of(needle));
-        assert!(
-            msg.lines().any(|l| l.contains(&want) && l.contains(what)),
-            "want {want}...{what} in:\n{msg}"
-        );
+        assert_reported(&msg, line_of(needle), key, what);
     }
 }
 
