@@ -81,6 +81,13 @@ const CONNECT_RETRIES: usize = 2;
 const CONNECT_MIN_DELAY: Duration = Duration::from_millis(50);
 const CONNECT_MAX_DELAY: Duration = Duration::from_millis(500);
 
+/// The scripts whose changes `wait_replicas` confirms: their source is sent
+/// with `EVAL` beside the `WAIT` (`script_confirmed`).
+const SESSION_CREATE: &str = include_str!("session_create.lua");
+const SESSION_DELETE: &str = include_str!("session_delete.lua");
+const SESSION_DELETE_USER: &str = include_str!("session_delete_user.lua");
+const REFRESH_ROTATE: &str = include_str!("refresh_rotate.lua");
+
 /// The Lua scripts, hashed once (EVALSHA, reloaded on NOSCRIPT after a restart).
 struct Scripts {
     gcra: Script,
@@ -96,12 +103,12 @@ impl Scripts {
     fn new() -> Self {
         Scripts {
             gcra: Script::new(include_str!("gcra.lua")),
-            session_create: Script::new(include_str!("session_create.lua")),
+            session_create: Script::new(SESSION_CREATE),
             session_touch: Script::new(include_str!("session_touch.lua")),
             session_list: Script::new(include_str!("session_list.lua")),
-            session_delete: Script::new(include_str!("session_delete.lua")),
-            session_delete_user: Script::new(include_str!("session_delete_user.lua")),
-            refresh_rotate: Script::new(include_str!("refresh_rotate.lua")),
+            session_delete: Script::new(SESSION_DELETE),
+            session_delete_user: Script::new(SESSION_DELETE_USER),
+            refresh_rotate: Script::new(REFRESH_ROTATE),
         }
     }
 }
@@ -278,30 +285,59 @@ impl RedisStore {
         Ok((Some(target.generation), Conn::Node(conn)))
     }
 
-    /// `[store] wait_replicas`: after a change that must survive a failover
-    /// (SPEC §12), wait until that many replicas have it. Fewer in time is
+    /// A script whose change must survive a failover (SPEC §12). With
+    /// `[store] wait_replicas`, it is sent together with `WAIT` on one
+    /// connection (`Conn::write_and_wait`); fewer replicas in time is
     /// `Unconfirmed` (503; the change stays applied on the master), and the
-    /// audit line says so.
-    async fn confirm(&self, op: &'static str, key: &str) -> Result<(), StoreError> {
+    /// audit line says so. `changed` tells from the reply whether there was
+    /// a change to confirm. The caller gets the reply either way, so it can
+    /// still tell other gateways' caches (`Confirmed::finish`).
+    async fn script_confirmed<T: redis::FromRedisValue>(
+        &self,
+        op: &'static str,
+        (script, code): (&Script, &'static str),
+        keys: &[&str],
+        args: &[&str],
+        changed: impl Fn(&T) -> bool,
+    ) -> Result<Confirmed<T>, StoreError> {
         let wanted = self.wait_replicas;
         if wanted == 0 {
-            return Ok(());
+            let value = self.script(script, keys, args).await?;
+            return Ok(Confirmed {
+                value,
+                unconfirmed: None,
+            });
         }
+        debug_assert!(
+            self.one_slot(keys, args),
+            "a script's keys span Redis Cluster slots: {keys:?} {args:?}"
+        );
+        #[cfg(test)]
+        slot_audit::record(script.get_hash());
+        // EVAL, not EVALSHA: a NOSCRIPT answer would come after the WAIT it
+        // is paired with had already waited, and a retry would wait again.
+        let mut write = redis::pipe();
+        write
+            .cmd("EVAL")
+            .arg(code)
+            .arg(keys.len())
+            .arg(keys)
+            .arg(args);
         // WAIT's own bound leaves room for the reply inside the call's.
         let within = self.timeout.mul_f32(0.75);
+        let key = keys.first().copied().unwrap_or_default().to_string();
         let (generation, mut conn) = self.conn().await?;
-        let key = key.to_string();
-        let confirmed = self
-            .bounded(
-                generation,
-                async move { conn.wait(&key, wanted, within).await },
-            )
+        let (reply, confirmed) = self
+            .bounded(generation, async move {
+                conn.write_and_wait(&key, write, wanted, within).await
+            })
             .await?;
-        if confirmed < i64::from(wanted) {
+        let value = T::from_redis_value(reply).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let unconfirmed = (changed(&value) && confirmed < i64::from(wanted)).then(|| {
             tracing::warn!(event = "store_unconfirmed", op, wanted, confirmed, "store change applied on the master but not confirmed by enough replicas: answered 503");
-            return Err(StoreError::Unconfirmed { wanted, confirmed });
-        }
-        Ok(())
+            StoreError::Unconfirmed { wanted, confirmed }
+        });
+        Ok(Confirmed { value, unconfirmed })
     }
 
     /// A key of a record that no script shares with another: anywhere.
@@ -509,6 +545,23 @@ fn store_err(e: RedisError) -> StoreError {
     }
 }
 
+/// A confirmed script's reply, and whether too few replicas confirmed it.
+struct Confirmed<T> {
+    value: T,
+    unconfirmed: Option<StoreError>,
+}
+
+impl<T> Confirmed<T> {
+    /// The reply, or `Unconfirmed` (after the caller did what must happen
+    /// either way, such as telling other gateways' caches).
+    fn finish(self) -> Result<T, StoreError> {
+        match self.unconfirmed {
+            Some(e) => Err(e),
+            None => Ok(self.value),
+        }
+    }
+}
+
 /// Milliseconds for PEXPIRE/PX: at least 1 (0 is an error in Redis).
 fn ms(d: Duration) -> String {
     d.as_millis().clamp(1, i64::MAX as u128).to_string()
@@ -584,9 +637,16 @@ impl SessionStore for RedisStore {
         ];
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.script::<i64>(&self.scripts.session_create, &keys, &args)
-            .await?;
-        self.confirm("session_create", keys[0]).await
+        self.script_confirmed(
+            "session_create",
+            (&self.scripts.session_create, SESSION_CREATE),
+            &keys,
+            &args,
+            |_: &i64| true,
+        )
+        .await?
+        .finish()
+        .map(drop)
     }
     async fn touch_session(
         &self,
@@ -630,18 +690,19 @@ impl SessionStore for RedisStore {
     }
     async fn delete_session(&self, sid: &str) -> Result<bool, StoreError> {
         let key = self.minted_key("s", sid);
-        let n: i64 = self
-            .script(
-                &self.scripts.session_delete,
+        let done = self
+            .script_confirmed(
+                "session_delete",
+                (&self.scripts.session_delete, SESSION_DELETE),
                 &[&key],
                 &[&self.user_prefix(slot::tag_of(sid)), sid],
+                |n: &i64| *n > 0,
             )
             .await?;
-        if n > 0 {
+        if done.value > 0 {
             self.publish_revoked(format!("s:{sid}")).await;
-            self.confirm("session_delete", &key).await?;
         }
-        Ok(n > 0)
+        done.finish().map(|n| n > 0)
     }
     async fn list_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError> {
         let key = self.user_key("u", user_id);
@@ -664,16 +725,17 @@ impl SessionStore for RedisStore {
     }
     async fn delete_user_sessions(&self, user_id: &str) -> Result<usize, StoreError> {
         let key = self.user_key("u", user_id);
-        let n: i64 = self
-            .script(
-                &self.scripts.session_delete_user,
+        let done = self
+            .script_confirmed(
+                "session_delete_user",
+                (&self.scripts.session_delete_user, SESSION_DELETE_USER),
                 &[&key],
                 &[&self.session_prefix(&slot::user_tag(user_id))],
+                |_: &i64| true,
             )
             .await?;
         self.publish_revoked(format!("u:{user_id}")).await;
-        self.confirm("session_delete_user", &key).await?;
-        Ok(usize::try_from(n).unwrap_or(0))
+        done.finish().map(|n| usize::try_from(n).unwrap_or(0))
     }
 }
 
@@ -731,15 +793,21 @@ impl RefreshStore for RedisStore {
         ];
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let reply: Vec<String> = self
-            .script(&self.scripts.refresh_rotate, &keys, &args)
+        // A rotation is not waited for; a reuse that ends the family is.
+        let done = self
+            .script_confirmed(
+                "refresh_reuse_revoke",
+                (&self.scripts.refresh_rotate, REFRESH_ROTATE),
+                &keys,
+                &args,
+                |reply: &Vec<String>| reply.first().is_some_and(|t| t == "reused"),
+            )
             .await?;
-        let outcome = decode_rotate(&reply)?;
+        let outcome = decode_rotate(&done.value)?;
         if let RotateOutcome::Reused { sid, .. } = &outcome {
             self.publish_revoked(format!("s:{sid}")).await;
-            self.confirm("refresh_reuse_revoke", keys[0]).await?;
         }
-        Ok(outcome)
+        done.finish().map(|_| outcome)
     }
 }
 

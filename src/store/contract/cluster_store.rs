@@ -116,3 +116,35 @@ async fn a_cluster_with_a_password() {
     let without = RedisStore::from_config(&d.config("gh:")).expect("store");
     assert!(without.ping().await.is_err(), "in without the password");
 }
+
+/// `wait_replicas` on a cluster: the write and its `WAIT` go to the master
+/// of the key's slot together. These masters have no replicas, so a login
+/// is `Unconfirmed` (0 of 1), and still applied there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_replicas_on_a_cluster_goes_to_the_slots_master() {
+    use crate::store::SessionStore;
+    let d = ClusterDeployment::spawn();
+    let s = RedisStore::from_config(&StoreConfig {
+        wait_replicas: 1,
+        ..d.config("gh:")
+    })
+    .expect("store");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.ping().await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the cluster store never answered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let now = crate::store::unix_now();
+    let rec = super::session("w1", "u1", now, now + super::HOUR);
+    match s.create_session(&rec, super::IDLE).await {
+        Err(crate::store::StoreError::Unconfirmed {
+            wanted: 1,
+            confirmed: 0,
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(s.get_session(&rec.sid).await.expect("get").is_some());
+}

@@ -12,6 +12,10 @@ use crate::store::{slot, ApiKeyRecord, StoreError, TotpRecord};
 /// The hash tag of every API-key key.
 const API_KEY_TAG: &str = "ak";
 
+/// Confirmed by `wait_replicas` (`RedisStore::script_confirmed`).
+const APIKEY_REVOKE: &str = include_str!("../apikey_revoke.lua");
+const USER_LOCK: &str = include_str!("../user_lock.lua");
+
 pub(super) struct Scripts {
     apikey_create: Script,
     apikey_use: Script,
@@ -30,8 +34,8 @@ impl Scripts {
             apikey_create: Script::new(include_str!("../apikey_create.lua")),
             apikey_use: Script::new(include_str!("../apikey_use.lua")),
             apikey_list: Script::new(include_str!("../apikey_list.lua")),
-            apikey_revoke: Script::new(include_str!("../apikey_revoke.lua")),
-            user_lock: Script::new(include_str!("../user_lock.lua")),
+            apikey_revoke: Script::new(APIKEY_REVOKE),
+            user_lock: Script::new(USER_LOCK),
             totp_begin: Script::new(include_str!("../totp_begin.lua")),
             totp_activate: Script::new(include_str!("../totp_activate.lua")),
             totp_step: Script::new(include_str!("../totp_step.lua")),
@@ -167,30 +171,30 @@ impl RedisStore {
     }
 
     pub(super) async fn revoke_api_key_impl(&self, name: &str) -> Result<bool, StoreError> {
-        let n: i64 = self
-            .script(
-                &self.account_scripts.apikey_revoke,
-                &[&self.api_key_index()],
-                &[name, &self.api_key_prefix()],
-            )
-            .await?;
-        if n > 0 {
-            self.confirm("apikey_revoke", &self.api_key_index()).await?;
-        }
-        Ok(n > 0)
+        self.script_confirmed(
+            "apikey_revoke",
+            (&self.account_scripts.apikey_revoke, APIKEY_REVOKE),
+            &[&self.api_key_index()],
+            &[name, &self.api_key_prefix()],
+            |n: &i64| *n > 0,
+        )
+        .await?
+        .finish()
+        .map(|n| n > 0)
     }
 
     pub(super) async fn lock_user_impl(&self, user_id: &str) -> Result<usize, StoreError> {
         let keys = [self.user_key("lock", user_id), self.user_key("u", user_id)];
-        let n: i64 = self
-            .script(
-                &self.account_scripts.user_lock,
-                &[&keys[0], &keys[1]],
-                &[&self.session_prefix(&slot::user_tag(user_id))],
-            )
-            .await?;
-        self.confirm("user_lock", &keys[0]).await?;
-        Ok(usize::try_from(n).unwrap_or(0))
+        self.script_confirmed(
+            "user_lock",
+            (&self.account_scripts.user_lock, USER_LOCK),
+            &[&keys[0], &keys[1]],
+            &[&self.session_prefix(&slot::user_tag(user_id))],
+            |_: &i64| true,
+        )
+        .await?
+        .finish()
+        .map(|n| usize::try_from(n).unwrap_or(0))
     }
 
     pub(super) async fn unlock_user_impl(&self, user_id: &str) -> Result<bool, StoreError> {

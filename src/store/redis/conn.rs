@@ -9,7 +9,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+use redis::cluster_routing::{Route, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Cmd, FromRedisValue, Pipeline, RedisFuture, RedisResult, Value};
 use thread_local::ThreadLocal;
 
@@ -48,23 +48,42 @@ impl ConnectionLike for Conn {
 }
 
 impl Conn {
-    /// `WAIT replicas timeout` where the write to `key` went: on a node,
-    /// the same multiplexed connection (WAIT covers this client's writes);
-    /// in a cluster, the master of `key`'s slot (redis-rs would otherwise
-    /// ask every master and take the least). Returns the replicas that
-    /// confirmed.
-    pub async fn wait(&mut self, key: &str, replicas: u32, within: Duration) -> RedisResult<i64> {
-        let mut cmd = redis::cmd("WAIT");
-        cmd.arg(replicas).arg(within.as_millis().max(1) as u64);
-        match self {
-            Conn::Node(c) => cmd.query_async(c).await,
+    /// `pipe` (one write) and then `WAIT replicas timeout`, sent together
+    /// as one pipeline on one connection: to the node, or to the master of
+    /// `key`'s slot. Sent apart, a reconnect in between (a failover) could
+    /// put the WAIT on a connection that made no write, which a new master
+    /// "confirms" at once. Returns the write's reply and how many replicas
+    /// confirmed it. A cluster slot that moved meanwhile is an error (the
+    /// caller answers 503), not followed.
+    pub async fn write_and_wait(
+        &mut self,
+        key: &str,
+        mut pipe: Pipeline,
+        replicas: u32,
+        within: Duration,
+    ) -> RedisResult<(Value, i64)> {
+        pipe.cmd("WAIT")
+            .arg(replicas)
+            .arg(within.as_millis().max(1) as u64);
+        let replies: Vec<Value> = match self {
+            Conn::Node(c) => pipe.query_async(c).await?,
             Conn::Cluster(c) => {
                 let route =
                     SingleNodeRoutingInfo::SpecificNode(Route::with_key(key, SlotAddr::Master));
-                let v = c.route_command(cmd, RoutingInfo::SingleNode(route)).await?;
-                Ok(i64::from_redis_value(v)?)
+                c.route_pipeline(pipe, 0, 2, route).await?
             }
+        };
+        let mut replies = replies.into_iter();
+        let (Some(reply), Some(confirmed)) = (replies.next(), replies.next()) else {
+            return Err(redis::RedisError::from((
+                redis::ErrorKind::UnexpectedReturnType,
+                "write and WAIT answered short",
+            )));
+        };
+        if let Value::ServerError(e) = reply {
+            return Err(e.into());
         }
+        Ok((reply, i64::from_redis_value(confirmed)?))
     }
 }
 
