@@ -308,12 +308,7 @@ impl RedisStore {
                 unconfirmed: None,
             });
         }
-        debug_assert!(
-            self.one_slot(keys, args),
-            "a script's keys span Redis Cluster slots: {keys:?} {args:?}"
-        );
-        #[cfg(test)]
-        slot_audit::record(script.get_hash());
+        self.check_slots(script, keys, args);
         // EVAL, not EVALSHA: a NOSCRIPT answer would come after the WAIT it
         // is paired with had already waited, and a retry would wait again.
         let mut write = redis::pipe();
@@ -400,12 +395,7 @@ impl RedisStore {
         keys: &[&str],
         args: &[&str],
     ) -> Result<T, StoreError> {
-        debug_assert!(
-            self.one_slot(keys, args),
-            "a script's keys span Redis Cluster slots: {keys:?} {args:?}"
-        );
-        #[cfg(test)]
-        slot_audit::record(script.get_hash());
+        self.check_slots(script, keys, args);
         let mut inv = script.prepare_invoke();
         for k in keys {
             inv.key(*k);
@@ -416,6 +406,19 @@ impl RedisStore {
         let (generation, mut conn) = self.conn().await?;
         self.bounded(generation, async move { inv.invoke_async(&mut conn).await })
             .await
+    }
+
+    /// Before a script call: its keys on one slot (debug builds), and the
+    /// script noted as run (tests).
+    fn check_slots(&self, script: &Script, keys: &[&str], args: &[&str]) {
+        debug_assert!(
+            self.one_slot(keys, args),
+            "a script's keys span Redis Cluster slots: {keys:?} {args:?}"
+        );
+        #[cfg(test)]
+        slot_audit::record(script.get_hash());
+        #[cfg(not(test))]
+        let _ = script;
     }
 
     /// Whether a script's keys, and the keys it builds from prefixes it is
@@ -454,7 +457,20 @@ fn fixed(
     // The error text may quote the URL, and with it a password: drop it.
     let invalid =
         |e: RedisError| StoreError::Unavailable(format!("invalid redis url ({:?})", e.kind()));
-    let mut info = url.into_connection_info().map_err(invalid)?;
+    let info = url.into_connection_info().map_err(invalid)?;
+    let client = open_client(with_credentials(info, username, password), cfg).map_err(invalid)?;
+    // Fails now, not on first use, if the URL or settings are unusable.
+    ConnectionManager::new_lazy_with_config(client.clone(), manager_config(cfg.timeout))
+        .map_err(store_err)?;
+    Ok(Arc::new(Fixed::new(client)))
+}
+
+/// `info` with `username` / `password` overriding its own.
+fn with_credentials(
+    info: redis::ConnectionInfo,
+    username: Option<&str>,
+    password: Option<&str>,
+) -> redis::ConnectionInfo {
     let mut settings = info.redis_settings().clone();
     if let Some(u) = username {
         settings = settings.set_username(u);
@@ -462,16 +478,18 @@ fn fixed(
     if let Some(p) = password {
         settings = settings.set_password(p);
     }
-    info = info.set_redis_settings(settings);
-    let client = match trusted_ca(cfg) {
+    info.set_redis_settings(settings)
+}
+
+/// A client on `info`, trusting `[store] ca_file` when set.
+fn open_client(
+    info: redis::ConnectionInfo,
+    cfg: &StoreConfig,
+) -> redis::RedisResult<redis::Client> {
+    match trusted_ca(cfg) {
         Some(certs) => redis::Client::build_with_tls(info, certs),
         None => redis::Client::open(info),
     }
-    .map_err(invalid)?;
-    // Fails now, not on first use, if the URL or settings are unusable.
-    ConnectionManager::new_lazy_with_config(client.clone(), manager_config(cfg.timeout))
-        .map_err(store_err)?;
-    Ok(Arc::new(Fixed::new(client)))
 }
 
 /// `[store] ca_file`: trust that CA instead of the system's roots.
@@ -490,25 +508,15 @@ fn cluster_clients(cfg: &StoreConfig) -> Result<(ClusterClient, Vec<redis::Clien
     let mut infos = Vec::new();
     for seed in &cfg.cluster {
         use redis::IntoConnectionInfo;
-        let mut info = format!("{scheme}://{seed}/")
+        let info = format!("{scheme}://{seed}/")
             .into_connection_info()
             .map_err(invalid)?;
-        let mut settings = info.redis_settings().clone();
-        if let Some(u) = &cfg.username {
-            settings = settings.set_username(u);
-        }
-        if let Some(p) = &cfg.password {
-            settings = settings.set_password(&p.0);
-        }
-        info = info.set_redis_settings(settings);
-        infos.push(info);
+        let password = cfg.password.as_ref().map(|p| p.0.as_str());
+        infos.push(with_credentials(info, cfg.username.as_deref(), password));
     }
     let seeds = infos
         .iter()
-        .map(|i| match trusted_ca(cfg) {
-            Some(certs) => redis::Client::build_with_tls(i.clone(), certs).map_err(invalid),
-            None => redis::Client::open(i.clone()).map_err(invalid),
-        })
+        .map(|i| open_client(i.clone(), cfg).map_err(invalid))
         .collect::<Result<Vec<_>, _>>()?;
     let mut builder = ClusterClientBuilder::new(infos)
         .connection_timeout(cfg.timeout)
