@@ -10,7 +10,7 @@ mod count_allocs;
 // request on two threads, where glibc's arenas cost ~15% of CPU (see
 // bench/README.md), and argon2's 19 MiB blocks are returned to the OS
 // instead of staying resident after a login.
-#[cfg(not(feature = "count-allocs"))]
+#[cfg(not(any(feature = "count-allocs", feature = "system-alloc")))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

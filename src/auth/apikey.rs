@@ -71,14 +71,14 @@ pub fn check_name(name: &str) -> Result<(), String> {
 /// The identity an API key stands for.
 pub fn identity_of(rec: ApiKeyRecord) -> Identity {
     let name = format!("{IDENTITY_PREFIX}{}", rec.name);
-    Identity {
-        user_id: name.clone(),
-        username: name,
-        email: String::new(),
-        roles: rec.roles,
-        sid: None,
-        method: AuthMethod::ApiKey,
-    }
+    Identity::new(
+        name.clone(),
+        name,
+        String::new(),
+        rec.roles,
+        None,
+        AuthMethod::ApiKey,
+    )
 }
 
 /// Look a presented key up (recording its use). None: not a live key.
@@ -167,7 +167,12 @@ mod tests {
             .expect("lookup")
             .expect("live");
         assert_eq!(
-            (id.username.as_str(), id.user_id.as_str(), id.method, id.sid),
+            (
+                id.username.as_str(),
+                id.user_id.as_str(),
+                id.method,
+                id.sid.clone()
+            ),
             ("apikey:ci", "apikey:ci", AuthMethod::ApiKey, None)
         );
         assert_eq!(id.roles, ["service"]);

@@ -3,13 +3,14 @@
 //! logout or revocation takes effect at once.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use http::{HeaderMap, HeaderValue};
 use pingora::http::RequestHeader;
 
 use crate::auth::apikey;
 use crate::auth::external::TrustedIssuers;
-use crate::auth::identity::{AuthMethod, Identity};
+use crate::auth::identity::{AuthMethod, Identity, Person};
 use crate::auth::session::{request_cookies, sid_of};
 use crate::auth::settings::SessionConfig;
 use crate::auth::tokens::TokenService;
@@ -233,7 +234,7 @@ pub(crate) async fn authenticate(
                 Some(mut id) => {
                     // Roles are stored with the key; one a reload removed
                     // from `[roles]` grants nothing and is not sent upstream.
-                    id.roles.retain(|r| current.roles.contains(r));
+                    id.retain_roles(|r| current.roles.contains(r));
                     AuthOutcome::Authenticated(id)
                 }
                 None => AuthOutcome::Refused("bad_api_key"),
@@ -249,18 +250,50 @@ pub(crate) async fn authenticate(
     if claims.as_ref().is_some_and(|c| c.sub != session.user_id) {
         return Ok(AuthOutcome::Refused("subject_mismatch"));
     }
-    let Some(user) = current_user(current.users, &session) else {
+    let Some(person) = current_person(current, &session) else {
         end_session(store, &session, "user disabled or removed").await;
         return Ok(AuthOutcome::Refused("user_disabled"));
     };
-    let from_provider = matches!(user, Cow::Owned(_));
-    let mut id = identity_of(session, &user, method);
-    if from_provider {
-        // Mapped at login; a role a reload removed from `[roles]` since
-        // grants nothing (local users' roles are checked at load).
-        id.roles.retain(|r| current.roles.contains(r));
+    Ok(AuthOutcome::Authenticated(identity_of(
+        &session, person, method,
+    )))
+}
+
+/// The person a session stands for, if it may still be used
+/// (`current_user`): a local user's shared one, or for a session of an
+/// identity provider without `link_local` one described by the record,
+/// without the roles a reload removed from `[roles]` since (local users'
+/// roles are checked at load).
+fn current_person(current: Directory<'_>, session: &SessionRecord) -> Option<Arc<Person>> {
+    if provider_only(session) {
+        let person = Person::new(
+            session.user_id.clone(),
+            session.username.clone(),
+            session.email.clone(),
+            session.roles.clone(),
+        );
+        return Some(Arc::new(
+            person.with_roles_kept(|r| current.roles.contains(r)),
+        ));
     }
-    Ok(AuthOutcome::Authenticated(id))
+    local_user(current.users, session).map(|(_, person)| person.clone())
+}
+
+/// A session from an identity provider without `link_local` (SPEC §13)
+/// has no users-file entry.
+fn provider_only(session: &SessionRecord) -> bool {
+    session.oidc.as_ref().is_some_and(|o| !o.linked)
+}
+
+/// The users-file entry of a local session, if it is still that user's:
+/// the user exists under that name, with the same id, and is not disabled.
+fn local_user<'u>(
+    users: &'u UserDirectory,
+    session: &SessionRecord,
+) -> Option<(&'u User, &'u Arc<Person>)> {
+    users
+        .get_with_person(&session.username)
+        .filter(|(u, _)| !u.disabled && u.id == session.user_id)
 }
 
 /// The users-file entry a session stands for, if it may still be used: the
@@ -272,7 +305,7 @@ pub fn current_user<'u>(
     users: &'u UserDirectory,
     session: &SessionRecord,
 ) -> Option<Cow<'u, User>> {
-    if session.oidc.as_ref().is_some_and(|o| !o.linked) {
+    if provider_only(session) {
         return Some(Cow::Owned(User {
             username: session.username.clone(),
             id: session.user_id.clone(),
@@ -282,10 +315,7 @@ pub fn current_user<'u>(
             disabled: false,
         }));
     }
-    users
-        .get(&session.username)
-        .filter(|u| !u.disabled && u.id == session.user_id)
-        .map(Cow::Borrowed)
+    local_user(users, session).map(|(user, _)| Cow::Borrowed(user))
 }
 
 /// A user removed, disabled or given another id by a reload: the session
@@ -318,15 +348,12 @@ pub fn apply_user(session: &mut SessionRecord, user: &User) {
     }
 }
 
-/// The identity a session stands for, described by the current users file.
-pub fn identity_of(mut s: SessionRecord, user: &User, method: AuthMethod) -> Identity {
-    apply_user(&mut s, user);
+/// The identity a session stands for: its person as the current users
+/// file describes them (`current_person`), and the session's id.
+pub fn identity_of(session: &SessionRecord, person: Arc<Person>, method: AuthMethod) -> Identity {
     Identity {
-        user_id: s.user_id,
-        username: s.username,
-        email: s.email,
-        roles: s.roles,
-        sid: Some(s.sid),
+        person,
+        sid: Some(session.sid.clone()),
         method,
     }
 }

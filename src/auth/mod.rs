@@ -23,5 +23,5 @@ pub mod users;
 pub mod verified;
 
 pub use authenticator::Authenticator;
-pub use identity::{AuthMethod, Identity};
+pub use identity::{AuthMethod, Identity, Person};
 pub use role_names::RoleNames;

@@ -5,6 +5,8 @@
 //! stateless: nothing to re-check, it is bounded by its own lifetime only at
 //! the upgrade.
 
+use std::sync::Arc;
+
 use crate::auth::check::{current_user, Credentials};
 use crate::auth::users::UserDirectory;
 use crate::auth::{apikey, AuthMethod, Identity};
@@ -54,7 +56,7 @@ pub async fn still_valid(
             let session = if slide {
                 store.touch_session(sid, now, idle).await?
             } else {
-                store.get_session(sid).await?
+                store.get_session(sid).await?.map(Arc::new)
             };
             Ok(session.is_some_and(|s| s.expires_at > now && current_user(users, &s).is_some()))
         }

@@ -2,6 +2,9 @@
 //! on every request. `config::users` loads and validates the file.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::auth::identity::Person;
 
 /// One user, as loaded.
 #[derive(Clone, PartialEq, Eq)]
@@ -25,17 +28,33 @@ impl std::fmt::Debug for User {
     }
 }
 
-/// All users, looked up by lower-cased username.
+impl User {
+    /// The person this user's requests describe (`Person`).
+    pub fn person(&self) -> Person {
+        Person::new(
+            self.id.clone(),
+            self.username.clone(),
+            self.email.clone(),
+            self.roles.clone(),
+        )
+    }
+}
+
+/// All users, looked up by lower-cased username, each with the `Person`
+/// its requests share.
 #[derive(Debug, Clone, Default)]
 pub struct UserDirectory {
-    by_name: HashMap<String, User>,
+    by_name: HashMap<String, (User, Arc<Person>)>,
 }
 
 impl UserDirectory {
     pub fn new(users: Vec<User>) -> Self {
         let by_name = users
             .into_iter()
-            .map(|u| (u.username.to_ascii_lowercase(), u))
+            .map(|u| {
+                let person = Arc::new(u.person());
+                (u.username.to_ascii_lowercase(), (u, person))
+            })
             .collect();
         UserDirectory { by_name }
     }
@@ -45,6 +64,15 @@ impl UserDirectory {
     /// names arrive lower-case already: no allocation then (every request
     /// looks its user up).
     pub fn get(&self, username: &str) -> Option<&User> {
+        self.entry(username).map(|(user, _)| user)
+    }
+
+    /// The user and the person its requests share.
+    pub fn get_with_person(&self, username: &str) -> Option<(&User, &Arc<Person>)> {
+        self.entry(username).map(|(user, person)| (user, person))
+    }
+
+    fn entry(&self, username: &str) -> Option<&(User, Arc<Person>)> {
         if username.bytes().any(|b| b.is_ascii_uppercase()) {
             self.by_name.get(&username.to_ascii_lowercase())
         } else {

@@ -81,7 +81,7 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
         }
         RotateOutcome::Invalid => return Err(GateError::Unauthenticated { browser: None }),
     };
-    let Some(mut session) = store
+    let Some(session) = store
         .touch_session(&record.sid, now, cfg.session.idle_timeout)
         .await?
     else {
@@ -99,6 +99,7 @@ pub async fn post(call: &Call<'_>) -> Result<Answer, GateError> {
         .await;
         return Err(GateError::Unauthenticated { browser: None });
     };
+    let mut session = std::sync::Arc::unwrap_or_clone(session);
     apply_user(&mut session, &user);
     let (access, exp) = call.state.auth.tokens().mint(&session, now)?;
     call.set_user(&session.username);

@@ -74,7 +74,7 @@ pub async fn verify(call: &Call<'_>, asked: Asked<'_>, kind: Kind) -> Result<Ans
 /// them overwrites whatever the client sent; and the rate-limit numbers.
 fn allowed(state: &AppState, decision: &Decision) -> Answer {
     let values = match decision.permit.identity() {
-        Some(id) => id.header_values(),
+        Some(id) => id.header_values().clone(),
         None => [None, None, None],
     };
     let mut headers: Vec<(&'static str, String)> = state

@@ -16,8 +16,12 @@ use crate::error::GateError;
 /// A normalised `Host` (or HTTP/2 `:authority`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestHost {
-    /// Lower-case name without trailing dot, or `[v6]` in canonical form.
-    name: String,
+    /// `name[:port]`: the lower-case name without trailing dot (or `[v6]`
+    /// in canonical form), then the port if one was given. Built once, as
+    /// it is sent upstream on every proxied request.
+    authority: String,
+    /// Where the name ends in `authority`.
+    name_len: usize,
     port: Option<u16>,
 }
 
@@ -36,12 +40,25 @@ impl RequestHost {
             reg_name(name)
         }
         .ok_or(GateError::BadRequest("invalid Host header"))?;
-        Ok(RequestHost { name, port })
+        Ok(RequestHost::new(name, port))
+    }
+
+    fn new(mut name: String, port: Option<u16>) -> Self {
+        let name_len = name.len();
+        if let Some(p) = port {
+            use std::fmt::Write;
+            let _ = write!(name, ":{p}");
+        }
+        RequestHost {
+            authority: name,
+            name_len,
+            port,
+        }
     }
 
     /// The name routes are matched against: lower-case, no port.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.authority[..self.name_len]
     }
 
     pub fn port(&self) -> Option<u16> {
@@ -49,11 +66,8 @@ impl RequestHost {
     }
 
     /// `name[:port]` as sent upstream in `Host` and `X-Forwarded-Host`.
-    pub fn authority(&self) -> String {
-        match self.port {
-            Some(p) => format!("{}:{p}", self.name),
-            None => self.name.clone(),
-        }
+    pub fn authority(&self) -> &str {
+        &self.authority
     }
 
     /// `scheme://name[:port]`, the default port left out as browsers do in
@@ -61,8 +75,8 @@ impl RequestHost {
     pub fn origin(&self, tls: bool) -> String {
         let (scheme, default) = if tls { ("https", 443) } else { ("http", 80) };
         match self.port {
-            Some(p) if p != default => format!("{scheme}://{}:{p}", self.name),
-            _ => format!("{scheme}://{}", self.name),
+            Some(p) if p != default => format!("{scheme}://{}:{p}", self.name()),
+            _ => format!("{scheme}://{}", self.name()),
         }
     }
 }
@@ -131,11 +145,10 @@ fn reg_name(name: &[u8]) -> Option<String> {
     if name.is_empty() || name.len() > MAX_NAME || !name.split(|&b| b == b'.').all(label_ok) {
         return None;
     }
-    Some(
-        name.iter()
-            .map(|b| char::from(b.to_ascii_lowercase()))
-            .collect(),
-    )
+    // Room for the `:port` that `RequestHost::new` may add.
+    let mut lower = String::with_capacity(name.len() + ":65535".len());
+    lower.extend(name.iter().map(|b| char::from(b.to_ascii_lowercase())));
+    Some(lower)
 }
 
 #[cfg(test)]

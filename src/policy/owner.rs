@@ -121,14 +121,14 @@ mod tests {
     use crate::auth::AuthMethod;
 
     fn identity(id: &str, username: &str, email: &str, roles: &[&str]) -> Identity {
-        Identity {
-            user_id: id.into(),
-            username: username.into(),
-            email: email.into(),
-            roles: roles.iter().map(|r| r.to_string()).collect(),
-            sid: None,
-            method: AuthMethod::Bearer,
-        }
+        Identity::new(
+            id.into(),
+            username.into(),
+            email.into(),
+            roles.iter().map(|r| r.to_string()).collect(),
+            None,
+            AuthMethod::Bearer,
+        )
     }
 
     fn rule(path: &str, checks: &[(&str, OwnerField)], bypass: &[&str]) -> OwnerRule {

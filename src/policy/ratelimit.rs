@@ -110,14 +110,14 @@ mod tests {
 
     #[test]
     fn keys_by_kind() {
-        let id = Identity {
-            user_id: "u-1".into(),
-            username: "alice".into(),
-            email: String::new(),
-            roles: vec![],
-            sid: None,
-            method: AuthMethod::Bearer,
-        };
+        let id = Identity::new(
+            "u-1".into(),
+            "alice".into(),
+            String::new(),
+            vec![],
+            None,
+            AuthMethod::Bearer,
+        );
         let ip = Some(IpAddr::from([10, 0, 0, 1]));
         assert_eq!(
             limit_key(&limit(LimitKey::Ip), 3, Some(&id), ip),

@@ -130,14 +130,14 @@ mod tests {
     }
 
     fn identity(user_roles: &[&str]) -> Arc<Identity> {
-        Arc::new(Identity {
-            user_id: "u1".into(),
-            username: "alice".into(),
-            email: "alice@example.com".into(),
-            roles: user_roles.iter().map(|r| r.to_string()).collect(),
-            sid: None,
-            method: AuthMethod::Cookie,
-        })
+        Arc::new(Identity::new(
+            "u1".into(),
+            "alice".into(),
+            "alice@example.com".into(),
+            user_roles.iter().map(|r| r.to_string()).collect(),
+            None,
+            AuthMethod::Cookie,
+        ))
     }
 
     fn strings(list: &[&str]) -> Vec<String> {

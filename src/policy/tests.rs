@@ -81,14 +81,14 @@ fn policy() -> Policy {
 }
 
 fn user(roles: &[&str]) -> Option<Arc<Identity>> {
-    Some(Arc::new(Identity {
-        user_id: "u-1".into(),
-        username: "u".into(),
-        email: String::new(),
-        roles: roles.iter().map(|r| r.to_string()).collect(),
-        sid: Some("s".into()),
-        method: AuthMethod::Cookie,
-    }))
+    Some(Arc::new(Identity::new(
+        "u-1".into(),
+        "u".into(),
+        String::new(),
+        roles.iter().map(|r| r.to_string()).collect(),
+        Some("s".into()),
+        AuthMethod::Cookie,
+    )))
 }
 
 /// The status the gateway's policy gives, 200 meaning "forwarded".

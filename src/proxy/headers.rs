@@ -43,6 +43,23 @@ static X_FORWARDED_HOST: StaticHeaderName =
     StaticHeaderName::new("X-Forwarded-Host", "x-forwarded-host");
 /// SPEC §11: sent upstream and on every answer.
 pub static X_REQUEST_ID: StaticHeaderName = StaticHeaderName::new("X-Request-Id", "x-request-id");
+pub static STRICT_TRANSPORT_SECURITY: StaticHeaderName =
+    StaticHeaderName::new("Strict-Transport-Security", "strict-transport-security");
+/// `[headers] security`: set on proxied answers that lack them.
+pub static SECURITY_HEADERS: [(StaticHeaderName, &str); 3] = [
+    (
+        StaticHeaderName::new("X-Content-Type-Options", "x-content-type-options"),
+        "nosniff",
+    ),
+    (
+        StaticHeaderName::new("X-Frame-Options", "x-frame-options"),
+        "SAMEORIGIN",
+    ),
+    (
+        StaticHeaderName::new("Referrer-Policy", "referrer-policy"),
+        "strict-origin-when-cross-origin",
+    ),
+];
 
 use crate::auth::identity::header_value;
 pub use crate::auth::identity::IdentityNames;
@@ -227,17 +244,18 @@ pub fn strip_cookies(req: &mut RequestHeader, names: &[&str]) {
 /// Remove the gateway's own credentials: `X-API-Key` always, and
 /// `Authorization` unless the route forwards it (SPEC §5, §7).
 pub fn strip_credentials(req: &mut RequestHeader, forward_authorization: bool) {
-    let doomed: Vec<HeaderName> = req
+    if !forward_authorization {
+        req.remove_header(&header::AUTHORIZATION);
+    }
+    // Every spelling (`x_api_key` too), one name at a time: no list is
+    // built on the common path, where there is none.
+    while let Some(name) = req
         .headers
         .keys()
-        .filter(|name| {
-            folded_eq(name.as_str(), "x-api-key")
-                || (!forward_authorization && **name == header::AUTHORIZATION)
-        })
+        .find(|name| folded_eq(name.as_str(), "x-api-key"))
         .cloned()
-        .collect();
-    for name in &doomed {
-        req.remove_header(name);
+    {
+        req.remove_header(&name);
     }
 }
 
@@ -301,7 +319,7 @@ pub fn set_forwarded(
 /// comma is left out, so no role name can smuggle a second role.
 pub fn inject_identity(req: &mut RequestHeader, names: &IdentityHeaders, identity: &Identity) {
     for (name, value) in names.0.iter().zip(identity.header_values()) {
-        set_or_remove(req, name, value);
+        set_or_remove(req, name, value.clone());
     }
 }
 
@@ -372,14 +390,14 @@ mod tests {
     }
 
     fn alice() -> Identity {
-        Identity {
-            user_id: "u1".into(),
-            username: "alice".into(),
-            email: "alice@example.com".into(),
-            roles: vec!["admin".into(), "editor".into()],
-            sid: Some("s1".into()),
-            method: AuthMethod::Cookie,
-        }
+        Identity::new(
+            "u1".into(),
+            "alice".into(),
+            "alice@example.com".into(),
+            vec!["admin".into(), "editor".into()],
+            Some("s1".into()),
+            AuthMethod::Cookie,
+        )
     }
 
     fn all(r: &RequestHeader, name: &str) -> Vec<String> {
@@ -688,44 +706,36 @@ mod tests {
 
     #[test]
     fn identity_values_that_cannot_be_headers_are_omitted() {
-        let mut id = alice();
-        id.username = "alice\r\nX-Auth-Roles: admin".into();
-        id.email = "".into();
-        id.roles = vec![
-            "user,admin".into(),
-            "".into(),
-            "ed itor".into(),
-            "bad\n".into(),
-            " x".into(),
-        ];
+        let who = |username: &str, roles: &[&str]| {
+            Identity::new(
+                "u1".into(),
+                username.into(),
+                String::new(),
+                roles.iter().map(|r| r.to_string()).collect(),
+                None,
+                AuthMethod::Cookie,
+            )
+        };
+        let names =
+            IdentityHeaders::new(IdentityNames::new(&cfg().user, &cfg().email, &cfg().roles));
+        let id = who(
+            "alice\r\nX-Auth-Roles: admin",
+            &["user,admin", "", "ed itor", "bad\n", " x"],
+        );
         let mut r = req(&[
             ("X-Auth-User", "root"),
             ("X-Auth-Email", "root@x"),
             ("X-Auth-Roles", "admin"),
         ]);
-        inject_identity(
-            &mut r,
-            &IdentityHeaders::new(IdentityNames::new(&cfg().user, &cfg().email, &cfg().roles)),
-            &id,
-        );
+        inject_identity(&mut r, &names, &id);
         assert!(r.headers.get("x-auth-user").is_none());
         assert!(r.headers.get("x-auth-email").is_none());
         // an inner space is printable and harmless; comma and edge spaces are not
         assert_eq!(all(&r, "x-auth-roles"), ["ed itor"]);
 
-        id.roles.clear();
-        inject_identity(
-            &mut r,
-            &IdentityHeaders::new(IdentityNames::new(&cfg().user, &cfg().email, &cfg().roles)),
-            &id,
-        );
+        inject_identity(&mut r, &names, &who("alice\r\nX-Auth-Roles: admin", &[]));
         assert!(r.headers.get("x-auth-roles").is_none());
-        id.username = "jos\u{e9}".into();
-        inject_identity(
-            &mut r,
-            &IdentityHeaders::new(IdentityNames::new(&cfg().user, &cfg().email, &cfg().roles)),
-            &id,
-        );
+        inject_identity(&mut r, &names, &who("jos\u{e9}", &[]));
         assert!(r.headers.get("x-auth-user").is_none());
     }
 

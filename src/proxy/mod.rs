@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use http::HeaderValue;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::modules::http::HttpModules;
 use pingora::prelude::*;
@@ -386,7 +387,7 @@ impl ProxyHttp for Gatehouse {
         if let Some(authority) = &host {
             let sent = up.headers.get(http::header::HOST).map(|v| v.as_bytes());
             if sent != Some(authority.as_bytes()) {
-                up.insert_header(http::header::HOST, authority.as_str())?;
+                up.insert_header(http::header::HOST, *authority)?;
             }
         }
         let s = &cfg.session;
@@ -405,7 +406,7 @@ impl ProxyHttp for Gatehouse {
             up,
             peer,
             if ctx.tls { "https" } else { "http" },
-            host.as_deref().unwrap_or(""),
+            host.unwrap_or(""),
             ctx.peer_trusted,
         );
         if let Some(id) = permit.identity() {
@@ -449,22 +450,19 @@ impl ProxyHttp for Gatehouse {
                 }
             }
         }
+        // Static names and values: these inserts allocate nothing.
         if ctx.tls {
             resp.insert_header(
-                "Strict-Transport-Security",
-                "max-age=31536000; includeSubDomains",
+                &headers::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=31536000; includeSubDomains"),
             )?;
         }
         self.watch_if_streaming(session, resp, ctx);
         if self.state.config.headers.security {
             // The app's own choices win; these fill only what it left out.
-            for (name, value) in [
-                ("X-Content-Type-Options", "nosniff"),
-                ("X-Frame-Options", "SAMEORIGIN"),
-                ("Referrer-Policy", "strict-origin-when-cross-origin"),
-            ] {
-                if !resp.headers.contains_key(name) {
-                    resp.insert_header(name, value)?;
+            for (name, value) in &headers::SECURITY_HEADERS {
+                if !resp.headers.contains_key(name.header_name()) {
+                    resp.insert_header(name, HeaderValue::from_static(value))?;
                 }
             }
         }

@@ -14,7 +14,7 @@
 //! behind its own lock, never held together with another.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -49,7 +49,8 @@ struct Rotation {
 /// The embedded store (`[store] backend = "memory"`).
 #[derive(Debug)]
 pub struct MemoryStore {
-    sessions: TtlMap<String, SessionRecord>,
+    /// Shared with the requests that looked them up (`touch_session`).
+    sessions: TtlMap<String, Arc<SessionRecord>>,
     /// user id → sids; pruned of dead sids on create, list and delete.
     users: TtlMap<String, HashSet<String>>,
     refresh: Mutex<Shard<String, RefreshEntry>>,
@@ -167,7 +168,7 @@ impl SessionStore for MemoryStore {
         }
         self.sessions
             .lock(&s.sid)
-            .insert(s.sid.clone(), s.clone(), now + ttl, now);
+            .insert(s.sid.clone(), Arc::new(s.clone()), now + ttl, now);
         Ok(())
     }
     async fn touch_session(
@@ -175,7 +176,7 @@ impl SessionStore for MemoryStore {
         sid: &str,
         now: i64,
         idle: Duration,
-    ) -> Result<Option<SessionRecord>, StoreError> {
+    ) -> Result<Option<Arc<SessionRecord>>, StoreError> {
         let at = Instant::now();
         let mut shard = self.sessions.lock(sid);
         let Some(e) = shard.live(sid, at) else {
@@ -185,7 +186,8 @@ impl SessionStore for MemoryStore {
             shard.remove(sid, at); // past the absolute timeout
             return Ok(None);
         };
-        e.value.last_seen = now;
+        // In place unless a request still holds the record: then a copy.
+        Arc::make_mut(&mut e.value).last_seen = now;
         e.deadline = at + ttl;
         Ok(Some(e.value.clone()))
     }
@@ -195,7 +197,7 @@ impl SessionStore for MemoryStore {
             .sessions
             .lock(sid)
             .live(sid, now)
-            .map(|e| e.value.clone()))
+            .map(|e| SessionRecord::clone(&e.value)))
     }
     async fn delete_session(&self, sid: &str) -> Result<bool, StoreError> {
         Ok(self.remove_session(sid, Instant::now()))
@@ -210,7 +212,7 @@ impl SessionStore for MemoryStore {
         e.value
             .retain(|sid| match self.sessions.lock(sid).live(sid, now) {
                 Some(s) => {
-                    out.push(s.value.clone());
+                    out.push(SessionRecord::clone(&s.value));
                     true
                 }
                 None => false,

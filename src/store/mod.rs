@@ -15,6 +15,7 @@
 //! TOTP secrets are the exception: the server needs them to compute codes, so
 //! they are kept as issued (a shared secret: protect the store like a key file).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -233,13 +234,14 @@ pub trait SessionStore: Send + Sync {
     async fn create_session(&self, s: &SessionRecord, idle: Duration) -> Result<(), StoreError>;
     /// Look a session up and, when live, slide its idle timeout to
     /// `now + idle` (never past `expires_at`) and set `last_seen = now`, in one
-    /// atomic step (one round trip on Redis).
+    /// atomic step (one round trip on Redis). Shared (`Arc`): the memory
+    /// store hands out its own record instead of copying it per request.
     async fn touch_session(
         &self,
         sid: &str,
         now: i64,
         idle: Duration,
-    ) -> Result<Option<SessionRecord>, StoreError>;
+    ) -> Result<Option<Arc<SessionRecord>>, StoreError>;
     /// Look a session up without sliding it.
     async fn get_session(&self, sid: &str) -> Result<Option<SessionRecord>, StoreError>;
     /// End one session. Returns whether it existed.

@@ -661,12 +661,12 @@ impl SessionStore for RedisStore {
         sid: &str,
         now: i64,
         idle: Duration,
-    ) -> Result<Option<SessionRecord>, StoreError> {
+    ) -> Result<Option<Arc<SessionRecord>>, StoreError> {
         if let Some(hit) = self.cache.as_ref().and_then(|c| c.get(sid, now)) {
-            return Ok(Some(SessionRecord {
+            return Ok(Some(Arc::new(SessionRecord {
                 last_seen: now,
                 ..hit
-            }));
+            })));
         }
         let epoch = self.cache.as_ref().map(|c| c.epoch());
         let key = self.minted_key("s", sid);
@@ -688,7 +688,7 @@ impl SessionStore for RedisStore {
         if let (Some(cache), Some(epoch), Some(rec)) = (&self.cache, epoch, &rec) {
             cache.insert(epoch, rec);
         }
-        Ok(rec)
+        Ok(rec.map(Arc::new))
     }
     async fn get_session(&self, sid: &str) -> Result<Option<SessionRecord>, StoreError> {
         let mut cmd = redis::cmd("HMGET");

@@ -132,14 +132,7 @@ fn ambiguous_credentials_table() {
 
 #[test]
 fn authorization_is_forwarded_only_when_it_was_verified() {
-    let id = |method| Identity {
-        user_id: "u".into(),
-        username: "u".into(),
-        email: String::new(),
-        roles: vec![],
-        sid: None,
-        method,
-    };
+    let id = |method| Identity::new("u".into(), "u".into(), String::new(), vec![], None, method);
     let cases = [
         (
             vec![("authorization", "Bearer t")],
@@ -205,7 +198,8 @@ fn sessions_are_described_by_the_current_users_file() {
     ]);
     let s = session("alice", "u-1", &["admin"]);
     let u = current_user(&users, &s).expect("alice is current");
-    let id = identity_of(s, &u, AuthMethod::Cookie);
+    let (_, person) = users.get_with_person(&u.username).expect("alice's person");
+    let id = identity_of(&s, person.clone(), AuthMethod::Cookie);
     assert_eq!(
         (id.username.as_str(), id.email.as_str(), id.roles.as_slice()),
         ("Alice", "Alice@example.com", &["user".to_string()][..])

@@ -102,18 +102,18 @@ pub fn identity(
         None => Vec::new(),
         Some(v) => role_values(v)?,
     };
-    Ok(Identity {
-        user_id: sub.to_owned(),
-        username: username.to_owned(),
-        email: if verified {
+    Ok(Identity::new(
+        sub.to_owned(),
+        username.to_owned(),
+        if verified {
             email.to_owned()
         } else {
             String::new()
         },
-        roles: map_roles(&values, cfg.role_map.as_ref(), known),
-        sid: None,
-        method: AuthMethod::Bearer,
-    })
+        map_roles(&values, cfg.role_map.as_ref(), known),
+        None,
+        AuthMethod::Bearer,
+    ))
 }
 
 /// A claim that goes into an identity header as it is (`sub` as the id, the

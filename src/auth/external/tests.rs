@@ -139,7 +139,7 @@ async fn outcome(ext: &TrustedIssuers, token: &str) -> Want {
         return Want::NotOurs;
     };
     match ext.verify(issuer, &cfg, &parts, NOW).await {
-        Ok(id) => Want::Roles(id.roles),
+        Ok(id) => Want::Roles(id.roles.clone()),
         Err(e) => Want::Refused(e),
     }
 }

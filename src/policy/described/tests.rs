@@ -9,7 +9,7 @@ fn verify(pairs: &[(&'static str, &'static str)]) -> Option<(String, bool, Strin
     Some((
         d.method.to_string(),
         d.tls,
-        d.host.authority(),
+        d.host.authority().to_owned(),
         d.target.path_and_query(),
     ))
 }
@@ -174,7 +174,7 @@ fn ext_authz_takes_the_path_after_the_literal_prefix() {
             true,
         )
         .ok()
-        .map(|d| (d.host.authority(), d.target.path_and_query()))
+        .map(|d| (d.host.authority().to_owned(), d.target.path_and_query()))
     };
     let ok = |h: &str, p: &str| Some((h.to_string(), p.to_string()));
     assert_eq!(
