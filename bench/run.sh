@@ -21,6 +21,9 @@
 #   BUSY_MAX=15 (% of CPU busy between runs that counts as another job on the
 #   machine) QUIET_WAIT=60 (seconds, in all, to wait for such a job to stop)
 #   SKIP_BUILD=1 KEEP=1 (keep the temporary directory with configs and logs).
+#   BASELINE_BIN=path (an earlier gatehouse build: a twin of the memory-store
+#   EdDSA gateway runs on it, and its public, EdDSA and cookie rows run right
+#   after this build's, for a before/after in one run).
 # Everything listens on 127.0.0.1; every process started here is stopped at exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -211,6 +214,8 @@ alloc_port P_REDIS; alloc_port P_GH; alloc_port P_GH_HS; alloc_port P_GH_REDIS; 
 alloc_port P_BARE_C; alloc_port P_TUNED_C; alloc_port P_GH_C; alloc_port P_GH_HS_C; alloc_port P_GH_REDIS_C; alloc_port P_GH_CACHE_C
 # HTTP/2 over TLS, the access-log-off twin, WebSocket (issue 13).
 alloc_port P_TUNED_TLS; alloc_port P_GH_TLS; alloc_port P_GH_NOLOG; alloc_port P_WS; alloc_port P_GH_WS
+# The baseline build's twin (BASELINE_BIN).
+alloc_port P_GH_BASE
 alloc_port A_BARE; alloc_port A_TUNED; alloc_port A_GH; alloc_port A_GH_HS; alloc_port A_GH_REDIS; alloc_port A_GH_CACHE
 # Redis beyond one node (issue 15): a sentinel on the same redis-server, and
 # a 3-master cluster, whose nodes also need their bus port (+10000) free.
@@ -306,6 +311,11 @@ tls_key = \"key.pem\""
 gh_config gh-nolog "$P_GH_NOLOG" 'backend = "memory"' "$EDDSA_TOKENS" "" "[log]
 access = false"
 gh_config gh-ws "$P_GH_WS" 'backend = "memory"' "$EDDSA_TOKENS" "" "" "127.0.0.1:$P_WS"
+BASELINE=${BASELINE_BIN:+ (baseline build)}
+if [ -n "$BASELINE" ]; then
+    [ -x "$BASELINE_BIN" ] || die "BASELINE_BIN=$BASELINE_BIN is not an executable"
+    gh_config gh-base "$P_GH_BASE" 'backend = "memory"' "$EDDSA_TOKENS"
+fi
 gh_config gh-hs256 "$P_GH_HS" 'backend = "memory"' "$HS256_TOKENS"
 gh_config gh-redis "$P_GH_REDIS" "backend = \"redis\"
 url = \"redis://127.0.0.1:$P_REDIS/0\"" "$EDDSA_TOKENS"
@@ -321,6 +331,11 @@ start gh-eddsa "$GH" run --config "$WORK/gh-eddsa.toml"
 PID_GH=$LAST_PID
 start gh-nolog "$GH" run --config "$WORK/gh-nolog.toml"
 PID_GH_NOLOG=$LAST_PID
+PID_GH_BASE=""
+if [ -n "$BASELINE" ]; then
+    start gh-base "$BASELINE_BIN" run --config "$WORK/gh-base.toml"
+    PID_GH_BASE=$LAST_PID
+fi
 start gh-ws "$GH" run --config "$WORK/gh-ws.toml"
 PID_GH_WS=$LAST_PID
 start gh-hs256 env GH_BENCH_SECRET="$GH_BENCH_SECRET" "$GH" run --config "$WORK/gh-hs256.toml"
@@ -368,6 +383,7 @@ wait_port haproxy "$PID_HA" "$P_HA_JWT"
 wait_port gh-eddsa "$PID_GH" "$P_GH"
 wait_port gh-eddsa-tls "$PID_GH" "$P_GH_TLS"
 wait_port gh-nolog "$PID_GH_NOLOG" "$P_GH_NOLOG"
+[ -z "$BASELINE" ] || wait_port gh-base "$PID_GH_BASE" "$P_GH_BASE"
 wait_port gh-ws "$PID_GH_WS" "$P_GH_WS"
 wait_port ws-upstream "$PID_WS" "$P_WS"
 wait_port bare-tuned-tls "$PID_TUNED" "$P_TUNED_TLS"
@@ -418,6 +434,10 @@ login "$P_GH_HS" hs256
 HS_TOKEN=$TOKEN
 login "$P_GH_NOLOG" nolog
 NOLOG_TOKEN=$TOKEN
+if [ -n "$BASELINE" ]; then
+    login "$P_GH_BASE" base
+    BASE_TOKEN=$TOKEN BASE_COOKIE=$COOKIE
+fi
 login "$P_GH_WS" ws
 WS_TOKEN=$TOKEN
 login "$P_GH_REDIS" redis
@@ -464,8 +484,10 @@ target "HAProxy" "$G:$P_HA/public/x" "" 0 "$PID_HA" 0
 target "HAProxy JWT HS256" "$G:$P_HA_JWT/api/x" "Authorization: Bearer $HS_TOKEN" 1 "$PID_HA" 0
 target "gatehouse public route" "$G:$P_GH/public/x" "" 0 "$PID_GH" 0 \
     "$G:$P_GH_C/public/x" "" "${PID_GH_C:-}" "$A_GH"
+[ -z "$BASELINE" ] || target "gatehouse public route$BASELINE" "$G:$P_GH_BASE/public/x" "" 0 "$PID_GH_BASE" 0
 target "gatehouse JWT EdDSA" "$G:$P_GH/api/x" "Authorization: Bearer $ED_TOKEN" 1 "$PID_GH" 0 \
     "$G:$P_GH_C/api/x" "Authorization: Bearer ${ED_TOKEN_C:-}" "${PID_GH_C:-}" "$A_GH"
+[ -z "$BASELINE" ] || target "gatehouse JWT EdDSA$BASELINE" "$G:$P_GH_BASE/api/x" "Authorization: Bearer $BASE_TOKEN" 1 "$PID_GH_BASE" 0
 target "gatehouse JWT EdDSA, owner route" "$G:$P_GH/users/bench/x" "Authorization: Bearer $ED_TOKEN" 1 "$PID_GH" 0 \
     "$G:$P_GH_C/users/bench/x" "Authorization: Bearer ${ED_TOKEN_C:-}" "${PID_GH_C:-}" "$A_GH"
 target "gatehouse JWT EdDSA, access log off" "$G:$P_GH_NOLOG/api/x" "Authorization: Bearer $NOLOG_TOKEN" 1 "$PID_GH_NOLOG" 0
@@ -477,6 +499,7 @@ target "gatehouse JWT HS256" "$G:$P_GH_HS/api/x" "Authorization: Bearer $HS_TOKE
     "$G:$P_GH_HS_C/api/x" "Authorization: Bearer ${HS_TOKEN_C:-}" "${PID_GH_HS_C:-}" "$A_GH_HS"
 target "gatehouse cookie, memory" "$G:$P_GH/api/x" "Cookie: $COOKIE_NAME=$MEM_COOKIE" 1 "$PID_GH" 0 \
     "$G:$P_GH_C/api/x" "Cookie: $COOKIE_NAME=${MEM_COOKIE_C:-}" "${PID_GH_C:-}" "$A_GH"
+[ -z "$BASELINE" ] || target "gatehouse cookie, memory$BASELINE" "$G:$P_GH_BASE/api/x" "Cookie: $COOKIE_NAME=$BASE_COOKIE" 1 "$PID_GH_BASE" 0
 target "gatehouse cookie, Redis" "$G:$P_GH_REDIS/api/x" "Cookie: $COOKIE_NAME=$REDIS_COOKIE" 1 "$PID_GH_REDIS" 1 \
     "$G:$P_GH_REDIS_C/api/x" "Cookie: $COOKIE_NAME=$REDIS_COOKIE" "${PID_GH_REDIS_C:-}" "$A_GH_REDIS"
 target "gatehouse cookie, Redis, local_cache 1s" "$G:$P_GH_CACHE/api/x" "Cookie: $COOKIE_NAME=$REDIS_COOKIE" 1 "$PID_GH_CACHE" 1 \
@@ -808,8 +831,13 @@ if ((COUNT_SECONDS > 0)); then
 fi
 log "bench: $ROUNDS rounds x $NT targets x ${DURATION}s (+${WARMUP}s warm-up), then $counted counting runs x ${COUNT_SECONDS}s = about $((runs * (DURATION + WARMUP + 1) + counted * (COUNT_SECONDS + WARMUP + 2)))s"
 [ -z "$PERF_WHY" ] || log "bench: no syscall counts: $PERF_WHY"
+# Each round starts at another place in the list (round r at (r-1)·NT/ROUNDS):
+# the machine's speed drifts over minutes (neighbours on the host, which the
+# guest does not see as steal time), and a fixed order would charge the same
+# rows the slow stretch every round.
 for round in $(seq "$ROUNDS"); do
-    for i in "${!T_NAME[@]}"; do timed_run "$i" "$round"; done
+    offset=$(((round - 1) * NT / ROUNDS))
+    for k in $(seq 0 $((NT - 1))); do timed_run "$(((k + offset) % NT))" "$round"; done
 done
 if ((COUNT_SECONDS > 0)); then
     for i in "${!T_NAME[@]}"; do
@@ -955,6 +983,16 @@ if ((COUNT_SECONDS > 0)); then
 fi
 echo
 
+# Before/after (BASELINE_BIN): each row's CPU against the same row on the
+# earlier build, the two runs adjacent in every round.
+if [ -n "$BASELINE" ]; then
+    echo "This build against the baseline build (BASELINE_BIN), proxy CPU µs/req (medians):"
+    for row in "gatehouse public route" "gatehouse JWT EdDSA" "gatehouse cookie, memory"; do
+        now_i=$(index "$row") base_i=$(index "$row$BASELINE")
+        check_line "$row <= baseline" "$(m M_CPU "$now_i")" "$(m M_CPU "$base_i")" "the baseline build's"
+    done
+    echo
+fi
 echo "Per round and context (CPU of the other processes per request of this row; \"others\": CPU used by processes not"
 echo "ours during the run, in % of all cores, the highest round):"
 echo
