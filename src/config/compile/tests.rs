@@ -316,6 +316,7 @@ tls = true
 [upstreams.alpha]
 addr = "10.0.0.1:443"
 tls = true
+sni = "alpha.internal"
 [upstreams.beta]
 addr = "backend:443"
 tls = true
@@ -359,7 +360,10 @@ rate_limit = "zz"
     assert_eq!(names, ["zeta", "app", "alpha", "beta"]);
     assert_eq!(p.upstream_index.get("alpha"), Some(&2));
     assert_eq!(p.upstreams[1].sni, "api.internal");
-    assert_eq!(p.upstreams[2].sni, "", "an IP address is never SNI");
+    assert_eq!(
+        p.upstreams[2].sni, "alpha.internal",
+        "an IP address is never SNI"
+    );
     assert_eq!(p.upstreams[3].sni, "backend.example.com");
     assert_eq!(
         p.upstreams[0],
@@ -555,6 +559,8 @@ fn bad_configs_name_file_line_and_key() {
         ("[upstreams.app]\naddr = \"::1:3000\"\n".into(), 2, "upstreams.app.addr", "brackets"),
         ("[upstreams.app]\n".into(), 1, "upstreams.app.addr", "missing"),
         ("[upstreams.app]\naddr = \"a:1\"\nsni = \"a\"\n".into(), 3, "upstreams.app.sni", "tls = true"),
+        ("[upstreams.app]\naddr = \"10.0.0.1:443\"\ntls = true\n".into(), 2, "upstreams.app.addr", "needs `sni`"),
+        ("[upstreams.app]\naddrs = [\"10.0.0.1:443\", \"b:443\"]\nprotocol = \"h2\"\n".into(), 2, "upstreams.app.addrs", "needs `sni`"),
         ("[upstreams.app]\naddr = \"a:1\"\nport = 1\n".into(), 3, "upstreams.app.port", "unknown field `port`"),
         ("[roles]\n\"a,b\" = []\n".into(), 2, "roles.\"a,b\"", "letters, digits"),
         ("[roles]\nuser = [\"posts read\"]\n".into(), 2, "roles.user[0]", "without spaces"),

@@ -31,8 +31,23 @@ impl Compiler<'_> {
             let protocol = self.upstream_protocol(&u, &prefix);
             // "h2" is HTTP/2 over TLS: it implies `tls = true`.
             let tls = u.tls.unwrap_or(protocol == UpstreamProtocol::H2);
-            let (addrs, hosts) = self.upstream_addrs(&u, span, &prefix);
+            let (addrs, hosts) = self.upstream_addrs(&u, span.clone(), &prefix);
             let sni = self.upstream_sni(&u, tls, hosts.first().map(String::as_str), &prefix);
+            // (h2c with tls = true is already reported as a contradiction.)
+            if tls && protocol != UpstreamProtocol::H2c && sni.is_empty() && u.sni.is_none() {
+                // Pingora's TLS connector needs a name to check the
+                // certificate against, and an IP address is never sent as
+                // SNI (RFC 6066 §3): without `sni` no connection could be
+                // made, and every request would get 502.
+                let at = u.addr.as_ref().map(|v| v.span());
+                let at = at.or(u.addrs.as_ref().map(|v| v.span())).unwrap_or(span);
+                let key = if u.addr.is_some() { "addr" } else { "addrs" };
+                self.d.at(
+                    at,
+                    format!("{prefix}.{key}"),
+                    "TLS to an IP address needs `sni`: the name the upstream's certificate is for",
+                );
+            }
             let balance = match &u.balance {
                 None => Balance::RoundRobin,
                 Some(v) => Balance::parse(v.get_ref()).unwrap_or_else(|| {

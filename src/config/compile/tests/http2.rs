@@ -28,7 +28,7 @@ fn upstream_protocols() {
         "[upstreams.app]\naddr = \"127.0.0.1:3000\"\n\
          [upstreams.grpc]\naddr = \"grpc.internal:443\"\nprotocol = \"h2\"\n\
          [upstreams.local]\naddr = \"127.0.0.1:50051\"\nprotocol = \"h2c\"\n\
-         [upstreams.plain]\naddr = \"127.0.0.1:3001\"\nprotocol = \"http1\"\ntls = true\n",
+         [upstreams.plain]\naddr = \"127.0.0.1:3001\"\nprotocol = \"http1\"\ntls = true\nsni = \"plain.internal\"\n",
     );
     let cfg = fx.load(&text).unwrap_or_else(|e| panic!("{e}"));
     let got: Vec<_> = cfg
@@ -44,7 +44,7 @@ fn upstream_protocols() {
             // "h2" is TLS: implied, with the host as SNI.
             ("grpc", UpstreamProtocol::H2, true, "grpc.internal"),
             ("local", UpstreamProtocol::H2c, false, ""),
-            ("plain", UpstreamProtocol::Http1, true, ""),
+            ("plain", UpstreamProtocol::Http1, true, "plain.internal"),
         ]
     );
 }
