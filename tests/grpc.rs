@@ -389,3 +389,71 @@ async fn readme_snippet_works_as_written() {
     }
     assert_eq!(svc.calls(), 2);
 }
+
+// `protocol = "h2"` to a gRPC service behind TLS with a private CA
+// (`[upstreams.NAME] ca_file`): calls pass when that CA is trusted for the
+// upstream, and fail closed (UNAVAILABLE, the service never called) when
+// the upstream is checked against the system's roots instead.
+#[tokio::test]
+async fn h2_over_tls_to_an_upstream_with_a_private_ca() {
+    let ca = common::tls::TestCa::generate();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = ca.write(dir.path());
+    let svc = GrpcEcho::spawn_tls(&ca);
+    let policy = |ca_line: &str| {
+        format!(
+            r#"[upstreams.grpc]
+addr = "{svc}"
+protocol = "h2"
+sni = "localhost"
+{ca_line}
+
+{roles}
+[[routes]]
+path = "/gatehouse.test.Echo/**"
+methods = ["POST"]
+upstream = "grpc"
+"#,
+            svc = svc.addr(),
+            roles = DEFAULT_ROLES,
+        )
+    };
+    let trusted = format!("ca_file = {:?}", files.ca.display().to_string());
+    let gw = Gateway::builder()
+        .memory()
+        .set("server", "h2c", "true")
+        .policy(&policy(&trusted))
+        .spawn()
+        .await;
+    let c = gw.plain_client();
+    let bob = login(&c, &gw.http_url(), "bob", BOB_PW).await.access_token;
+    let ch = grpc::channel(&gw.http_url(), None).await;
+    let r = grpc::unary(&ch, UNARY, Some(&bob), "over tls")
+        .await
+        .unwrap_or_else(|s| panic!("trusted CA: {s:?}"));
+    assert_eq!(meta(r.metadata(), TRAILER), Some("served"));
+    let reply = r.into_inner();
+    assert_eq!(
+        (reply.message.as_str(), reply.user.as_str()),
+        ("over tls", "bob")
+    );
+    let served = svc.calls();
+    assert!(served >= 1, "the service was called");
+    drop(gw);
+
+    // The same upstream without `ca_file`: its certificate is not trusted.
+    let gw = Gateway::builder()
+        .memory()
+        .set("server", "h2c", "true")
+        .policy(&policy(""))
+        .spawn()
+        .await;
+    let c = gw.plain_client();
+    let bob = login(&c, &gw.http_url(), "bob", BOB_PW).await.access_token;
+    let ch = grpc::channel(&gw.http_url(), None).await;
+    let refused = grpc::unary(&ch, UNARY, Some(&bob), "untrusted")
+        .await
+        .expect_err("an upstream certificate from an unknown CA");
+    assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+    assert_eq!(svc.calls(), served, "no call reached the service");
+}

@@ -238,6 +238,9 @@ pub struct RawUpstream {
     pub addrs: Option<Spanned<Vec<Str>>>,
     pub tls: Option<bool>,
     pub sni: Option<Str>,
+    /// PEM CA certificates trusted for this TLS upstream instead of the
+    /// system's roots.
+    pub ca_file: Option<Str>,
     pub balance: Option<Str>,
     pub health: Option<Spanned<RawHealth>>,
     pub resolve_every: Option<Str>,

@@ -1,6 +1,7 @@
 //! Compiled `[upstreams.NAME]` (SPEC §11): where a route's requests go, how
 //! an address is chosen, when one counts as down, how long to wait for it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A named upstream, checked at load.
@@ -12,6 +13,9 @@ pub struct Upstream {
     pub tls: bool,
     /// SNI / Host for TLS upstreams.
     pub sni: String,
+    /// `ca_file`: the DER of each CA certificate trusted for this TLS
+    /// upstream instead of the system's roots (checked at load).
+    pub ca_certs: Option<Arc<[Vec<u8>]>>,
     pub balance: Balance,
     /// Active health checks; None: every address counts as up.
     pub health: Option<HealthCheck>,

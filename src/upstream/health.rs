@@ -6,6 +6,7 @@ use pingora::http::RequestHeader;
 use pingora::{Error, ErrorType};
 use pingora_load_balancing::health_check::{HealthCheck as Check, HttpHealthCheck, TcpHealthCheck};
 
+use super::trusted_ca;
 use crate::policy::upstream::{HealthCheck, Upstream};
 
 /// The pingora-load-balancing check for `u`'s `health`.
@@ -17,6 +18,7 @@ pub fn check_for(u: &Upstream, h: &HealthCheck) -> Box<dyn Check + Send + Sync> 
             } else {
                 TcpHealthCheck::new()
             };
+            tcp.peer_template.options.ca = trusted_ca(u);
             tcp.consecutive_failure = h.unhealthy_after;
             tcp.consecutive_success = h.healthy_after;
             tcp.peer_template.options.connection_timeout = Some(h.timeout);
@@ -28,6 +30,7 @@ pub fn check_for(u: &Upstream, h: &HealthCheck) -> Box<dyn Check + Send + Sync> 
             let mut http = HttpHealthCheck::new(&host, u.tls);
             if u.tls {
                 http.peer_template.sni = u.sni.clone();
+                http.peer_template.options.ca = trusted_ca(u);
             }
             // A path that the config check let through always builds.
             if let Ok(mut req) = RequestHeader::build("GET", path.as_bytes(), None) {

@@ -8,8 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt;
+use pingora::protocols::tls::CaType;
 use pingora::protocols::ALPN;
 use pingora::upstreams::peer::HttpPeer;
+use pingora::utils::tls::{parse_x509, WrappedX509};
 use pingora_load_balancing::selection::consistent::KetamaHashing;
 use pingora_load_balancing::selection::{BackendIter, BackendSelection, Random, RoundRobin};
 use pingora_load_balancing::{Backend, Backends, LoadBalancer};
@@ -40,6 +42,8 @@ enum Balancer {
 /// One upstream's balancer and what a request to it needs.
 pub struct Pool {
     config: Upstream,
+    /// `ca_file`, in the form the TLS connector takes (built once).
+    ca: Option<Arc<CaType>>,
     balancer: Balancer,
     /// Per-address metric handles, rebuilt when the address set changes
     /// (a handle lookup per request or check instead of a label hash).
@@ -65,6 +69,7 @@ impl Pool {
         };
         let pool = Pool {
             config: u.clone(),
+            ca: trusted_ca(u),
             balancer,
             addresses: Default::default(),
         };
@@ -118,6 +123,7 @@ impl Pool {
             o.alpn = ALPN::H2;
             o.max_h2_streams = UPSTREAM_H2_STREAMS;
         }
+        o.ca.clone_from(&self.ca);
         o.connection_timeout = Some(u.timeouts.connect);
         o.read_timeout = Some(read_timeout.unwrap_or(u.timeouts.read));
         o.write_timeout = Some(u.timeouts.write);
@@ -223,6 +229,18 @@ where
     lb
 }
 
+/// The CA certificates of `ca_file` for Pingora's connector: trusted for
+/// this upstream instead of the system's roots. Each was parsed as X.509 at
+/// load with the same parser (`config::compile`), so this cannot fail.
+pub fn trusted_ca(u: &Upstream) -> Option<Arc<CaType>> {
+    let certs = u.ca_certs.as_ref()?;
+    let wrapped: Vec<WrappedX509> = certs
+        .iter()
+        .map(|der| WrappedX509::new(der.clone(), parse_x509))
+        .collect();
+    Some(Arc::from(wrapped))
+}
+
 /// One pool per upstream, indexed like `Policy::upstreams`.
 #[derive(Default)]
 pub struct Pools(Vec<Arc<Pool>>);
@@ -270,6 +288,7 @@ mod tests {
             } else {
                 String::new()
             },
+            ca_certs: None,
             balance: Balance::RoundRobin,
             health: None,
             resolve_every: Duration::from_secs(30),

@@ -132,23 +132,52 @@ async fn handle(req: http::Request<Incoming>) -> http::Response<Body> {
     })
 }
 
-async fn serve(listener: tokio::net::TcpListener, calls: Arc<AtomicUsize>) {
+async fn serve(
+    listener: tokio::net::TcpListener,
+    calls: Arc<AtomicUsize>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
         let calls = calls.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 calls.fetch_add(1, Ordering::SeqCst);
                 async move { Ok::<_, Infallible>(handle(req).await) }
             });
-            let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+            let _ = match tls {
+                // A handshake the client gives up on (an untrusted CA) ends here.
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(stream) => http2.serve_connection(TokioIo::new(stream), service).await,
+                    Err(_) => return,
+                },
+                None => http2.serve_connection(TokioIo::new(stream), service).await,
+            };
         });
     }
+}
+
+/// A TLS acceptor with `ca`'s leaf certificate (`localhost`, `127.0.0.1`),
+/// offering ALPN h2 only.
+fn tls_acceptor(ca: &TestCa) -> tokio_rustls::TlsAcceptor {
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = vec![CertificateDer::from_pem_slice(ca.cert_pem.as_bytes()).expect("leaf PEM")];
+    let key = PrivateKeyDer::from_pem_slice(ca.key_pem.as_bytes()).expect("key PEM");
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let mut config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("server certificate");
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
 }
 
 /// The gRPC echo service on 127.0.0.1 (h2c).
@@ -164,8 +193,21 @@ impl GrpcEcho {
         Self::from_listener(std::net::TcpListener::bind("127.0.0.1:0").expect("grpc: bind"))
     }
 
+    /// The same service over TLS (ALPN h2), with `ca`'s leaf certificate.
+    pub fn spawn_tls(ca: &TestCa) -> GrpcEcho {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("grpc: bind");
+        Self::serving(listener, Some(tls_acceptor(ca)))
+    }
+
     /// Serve on an already bound socket (a restart on the same port).
     pub fn from_listener(listener: std::net::TcpListener) -> GrpcEcho {
+        Self::serving(listener, None)
+    }
+
+    fn serving(
+        listener: std::net::TcpListener,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> GrpcEcho {
         listener.set_nonblocking(true).expect("grpc: nonblocking");
         let addr = listener.local_addr().expect("grpc: local_addr");
         let calls = Arc::new(AtomicUsize::new(0));
@@ -182,7 +224,7 @@ impl GrpcEcho {
                     let listener =
                         tokio::net::TcpListener::from_std(listener).expect("grpc: listener");
                     tokio::select! {
-                        _ = serve(listener, counted) => {}
+                        _ = serve(listener, counted, tls) => {}
                         _ = stopped => {}
                     }
                 });

@@ -10,6 +10,7 @@ use ipnet::IpNet;
 mod http2;
 mod oidc;
 mod store;
+mod upstream_tls;
 
 use super::auth::weak_secret;
 use super::load;
@@ -372,6 +373,7 @@ rate_limit = "zz"
             addrs: vec!["127.0.0.1:4000".into()],
             tls: false,
             sni: String::new(),
+            ca_certs: None,
             balance: crate::policy::upstream::Balance::RoundRobin,
             health: None,
             resolve_every: Duration::from_secs(30),
@@ -559,8 +561,6 @@ fn bad_configs_name_file_line_and_key() {
         ("[upstreams.app]\naddr = \"::1:3000\"\n".into(), 2, "upstreams.app.addr", "brackets"),
         ("[upstreams.app]\n".into(), 1, "upstreams.app.addr", "missing"),
         ("[upstreams.app]\naddr = \"a:1\"\nsni = \"a\"\n".into(), 3, "upstreams.app.sni", "tls = true"),
-        ("[upstreams.app]\naddr = \"10.0.0.1:443\"\ntls = true\n".into(), 2, "upstreams.app.addr", "needs `sni`"),
-        ("[upstreams.app]\naddrs = [\"10.0.0.1:443\", \"b:443\"]\nprotocol = \"h2\"\n".into(), 2, "upstreams.app.addrs", "needs `sni`"),
         ("[upstreams.app]\naddr = \"a:1\"\nport = 1\n".into(), 3, "upstreams.app.port", "unknown field `port`"),
         ("[roles]\n\"a,b\" = []\n".into(), 2, "roles.\"a,b\"", "letters, digits"),
         ("[roles]\nuser = [\"posts read\"]\n".into(), 2, "roles.user[0]", "without spaces"),

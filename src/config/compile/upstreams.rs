@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use toml::Spanned;
@@ -48,6 +49,10 @@ impl Compiler<'_> {
                     "TLS to an IP address needs `sni`: the name the upstream's certificate is for",
                 );
             }
+            let ca_certs = u
+                .ca_file
+                .as_ref()
+                .and_then(|v| self.upstream_ca(v, tls, &prefix));
             let balance = match &u.balance {
                 None => Balance::RoundRobin,
                 Some(v) => Balance::parse(v.get_ref()).unwrap_or_else(|| {
@@ -93,6 +98,7 @@ impl Compiler<'_> {
                 addrs,
                 tls,
                 sni,
+                ca_certs,
                 balance,
                 health,
                 resolve_every,
@@ -183,6 +189,51 @@ impl Compiler<'_> {
             }
         }
         (addrs, hosts)
+    }
+
+    /// `ca_file`: PEM CA certificates, every one parsed as X.509 here (with
+    /// the parser the TLS connector uses), and nothing else in the file.
+    fn upstream_ca(&mut self, v: &raw::Str, tls: bool, prefix: &str) -> Option<Arc<[Vec<u8>]>> {
+        let key = format!("{prefix}.ca_file");
+        if !tls {
+            self.d.at(
+                v.span(),
+                key,
+                "only used with tls = true (or protocol = \"h2\")",
+            );
+            return None;
+        }
+        let path = self.readable_file(v, &key);
+        let pem = std::fs::read(&path).ok()?;
+        let mut certs = Vec::new();
+        for block in x509_parser::pem::Pem::iter_from_buffer(&pem) {
+            let problem = match block {
+                Err(e) => format!("{} is not PEM: {e}", path.display()),
+                Ok(b) if b.label != "CERTIFICATE" => format!(
+                    "{} holds a {:?} block; a CA file holds CERTIFICATE blocks only",
+                    path.display(),
+                    b.label
+                ),
+                Ok(b) => match b.parse_x509() {
+                    Ok(_) => {
+                        certs.push(b.contents);
+                        continue;
+                    }
+                    Err(e) => format!(
+                        "{} holds a certificate that does not parse: {e}",
+                        path.display()
+                    ),
+                },
+            };
+            self.d.at(v.span(), key, problem);
+            return None;
+        }
+        if certs.is_empty() {
+            let msg = format!("{} holds no PEM certificate", path.display());
+            self.d.at(v.span(), key, msg);
+            return None;
+        }
+        Some(certs.into())
     }
 
     /// SNI for TLS upstreams: `sni`, else the first address's host name
