@@ -419,15 +419,7 @@ upstream = "grpc"
         )
     };
     let trusted = format!("ca_file = {:?}", files.ca.display().to_string());
-    let gw = Gateway::builder()
-        .memory()
-        .set("server", "h2c", "true")
-        .policy(&policy(&trusted))
-        .spawn()
-        .await;
-    let c = gw.plain_client();
-    let bob = login(&c, &gw.http_url(), "bob", BOB_PW).await.access_token;
-    let ch = grpc::channel(&gw.http_url(), None).await;
+    let (gw, bob, ch) = h2c_gateway_and_bob(&policy(&trusted)).await;
     let r = grpc::unary(&ch, UNARY, Some(&bob), "over tls")
         .await
         .unwrap_or_else(|s| panic!("trusted CA: {s:?}"));
@@ -442,18 +434,24 @@ upstream = "grpc"
     drop(gw);
 
     // The same upstream without `ca_file`: its certificate is not trusted.
-    let gw = Gateway::builder()
-        .memory()
-        .set("server", "h2c", "true")
-        .policy(&policy(""))
-        .spawn()
-        .await;
-    let c = gw.plain_client();
-    let bob = login(&c, &gw.http_url(), "bob", BOB_PW).await.access_token;
-    let ch = grpc::channel(&gw.http_url(), None).await;
+    let (_gw, bob, ch) = h2c_gateway_and_bob(&policy("")).await;
     let refused = grpc::unary(&ch, UNARY, Some(&bob), "untrusted")
         .await
         .expect_err("an upstream certificate from an unknown CA");
     assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
     assert_eq!(svc.calls(), served, "no call reached the service");
+}
+
+/// A gateway on `policy` with h2c, bob's bearer token, and an h2c channel.
+async fn h2c_gateway_and_bob(policy: &str) -> (Gateway, String, tonic::transport::Channel) {
+    let gw = Gateway::builder()
+        .memory()
+        .set("server", "h2c", "true")
+        .policy(policy)
+        .spawn()
+        .await;
+    let c = gw.plain_client();
+    let bob = login(&c, &gw.http_url(), "bob", BOB_PW).await.access_token;
+    let ch = grpc::channel(&gw.http_url(), None).await;
+    (gw, bob, ch)
 }
