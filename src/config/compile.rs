@@ -206,6 +206,40 @@ impl Compiler<'_> {
         }
     }
 
+    /// The value of the environment variable `v` names (any of the
+    /// `*_env` keys), read now so that `check` and start-up fail rather
+    /// than the first request. The messages name the variable, never a
+    /// value.
+    fn env_var(&mut self, v: &Str, key: &str) -> Option<String> {
+        let env = v.get_ref();
+        let problem = if env.is_empty() || env.contains(['=', '\0']) {
+            format!("{env:?} is not an environment variable name")
+        } else {
+            match std::env::var(env) {
+                Ok(value) => return Some(value),
+                Err(std::env::VarError::NotPresent) => {
+                    format!("environment variable {env} is not set")
+                }
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    format!("environment variable {env} is not valid UTF-8")
+                }
+            }
+        };
+        self.d.at(v.span(), key, problem);
+        None
+    }
+
+    /// `env_var`, which must not be empty (a password or client secret).
+    fn env_secret(&mut self, v: &Str, key: &str) -> Option<String> {
+        let value = self.env_var(v, key)?;
+        if value.is_empty() {
+            let msg = format!("environment variable {} is empty", v.get_ref());
+            self.d.at(v.span(), key, msg);
+            return None;
+        }
+        Some(value)
+    }
+
     /// Resolve a path against the config's directory and check it names a
     /// readable file.
     fn readable_file(&mut self, v: &Str, key: &str) -> PathBuf {

@@ -166,32 +166,8 @@ impl Compiler<'_> {
     fn hmac_secret(&mut self, v: &Str, key: &str) -> SigningSecret {
         let env = v.get_ref().clone();
         let fail = SigningSecret::KeyFile(PathBuf::new());
-        if env.is_empty() || env.contains(['=', '\0']) {
-            self.d.at(
-                v.span(),
-                key,
-                format!("{env:?} is not an environment variable name"),
-            );
+        let Some(secret) = self.env_var(v, key) else {
             return fail;
-        }
-        let secret = match std::env::var(&env) {
-            Ok(s) => s,
-            Err(std::env::VarError::NotPresent) => {
-                self.d.at(
-                    v.span(),
-                    key,
-                    format!("environment variable {env} is not set"),
-                );
-                return fail;
-            }
-            Err(std::env::VarError::NotUnicode(_)) => {
-                self.d.at(
-                    v.span(),
-                    key,
-                    format!("environment variable {env} is not valid UTF-8"),
-                );
-                return fail;
-            }
         };
         // The message names the variable, never the value.
         if let Some(why) = weak_secret(&secret) {

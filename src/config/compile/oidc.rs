@@ -174,32 +174,6 @@ impl Compiler<'_> {
         }
         scopes
     }
-
-    /// The value of the environment variable `v` names.
-    fn env_secret(&mut self, v: &Str, key: &str) -> Option<String> {
-        let env = v.get_ref();
-        if env.is_empty() || env.contains(['=', '\0']) {
-            let msg = format!("{env:?} is not an environment variable name");
-            self.d.at(v.span(), key, msg);
-            return None;
-        }
-        match std::env::var(env) {
-            Ok(s) if !s.is_empty() => Some(s),
-            Ok(_) => {
-                self.d.at(
-                    v.span(),
-                    key,
-                    format!("environment variable {env} is empty"),
-                );
-                None
-            }
-            Err(_) => {
-                let msg = format!("environment variable {env} is not set (or not UTF-8)");
-                self.d.at(v.span(), key, msg);
-                None
-            }
-        }
-    }
 }
 
 /// SPEC §13: `[a-z0-9-]+`, since it is a URL path segment.

@@ -173,7 +173,7 @@ impl Compiler<'_> {
         });
         let password = s.password_env.as_ref().and_then(|v| {
             self.redis_only(v, "store.password_env", backend);
-            self.redis_password(v)
+            self.env_secret(v, "store.password_env").map(RedisPassword)
         });
         let (sentinels, sentinel_master) = sentinels.unwrap_or_default();
         StoreConfig {
@@ -294,47 +294,6 @@ impl Compiler<'_> {
     fn redis_only(&mut self, v: &Str, key: &str, backend: StoreBackend) {
         if backend != StoreBackend::Redis {
             self.d.at(v.span(), key, "only with backend = \"redis\"");
-        }
-    }
-
-    /// The password from the environment variable `v` names.
-    fn redis_password(&mut self, v: &Str) -> Option<RedisPassword> {
-        let key = "store.password_env";
-        let env = v.get_ref();
-        if env.is_empty() || env.contains(['=', '\0']) {
-            self.d.at(
-                v.span(),
-                key,
-                format!("{env:?} is not an environment variable name"),
-            );
-            return None;
-        }
-        match std::env::var(env) {
-            Ok(p) if !p.is_empty() => Some(RedisPassword(p)),
-            Ok(_) => {
-                self.d.at(
-                    v.span(),
-                    key,
-                    format!("environment variable {env} is empty"),
-                );
-                None
-            }
-            Err(std::env::VarError::NotPresent) => {
-                self.d.at(
-                    v.span(),
-                    key,
-                    format!("environment variable {env} is not set"),
-                );
-                None
-            }
-            Err(std::env::VarError::NotUnicode(_)) => {
-                self.d.at(
-                    v.span(),
-                    key,
-                    format!("environment variable {env} is not valid UTF-8"),
-                );
-                None
-            }
         }
     }
 }
