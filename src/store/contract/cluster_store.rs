@@ -44,7 +44,12 @@ impl ClusterDeployment {
 
     /// A store on the cluster, once it answers.
     pub async fn store(&self, prefix: &str) -> RedisStore {
-        let s = RedisStore::from_config(&self.config(prefix)).expect("cluster store");
+        Self::store_on(&self.config(prefix)).await
+    }
+
+    /// A store with `cfg` (this cluster's seeds), once it answers.
+    pub async fn store_on(cfg: &StoreConfig) -> RedisStore {
+        let s = RedisStore::from_config(cfg).expect("cluster store");
         let deadline = Instant::now() + Duration::from_secs(10);
         while s.ping().await.is_err() {
             assert!(
@@ -124,19 +129,11 @@ async fn a_cluster_with_a_password() {
 async fn wait_replicas_on_a_cluster_goes_to_the_slots_master() {
     use crate::store::SessionStore;
     let d = ClusterDeployment::spawn();
-    let s = RedisStore::from_config(&StoreConfig {
+    let s = ClusterDeployment::store_on(&StoreConfig {
         wait_replicas: 1,
         ..d.config("gh:")
     })
-    .expect("store");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while s.ping().await.is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the cluster store never answered"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    .await;
     let now = crate::store::unix_now();
     let rec = super::session("w1", "u1", now, now + super::HOUR);
     match s.create_session(&rec, super::IDLE).await {
