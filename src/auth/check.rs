@@ -266,15 +266,13 @@ pub(crate) async fn authenticate(
 /// roles are checked at load).
 fn current_person(current: Directory<'_>, session: &SessionRecord) -> Option<Arc<Person>> {
     if provider_only(session) {
-        let person = Person::new(
+        let roles = session.roles.iter().filter(|r| current.roles.contains(r));
+        return Some(Arc::new(Person::new(
             session.user_id.clone(),
             session.username.clone(),
             session.email.clone(),
-            session.roles.clone(),
-        );
-        return Some(Arc::new(
-            person.with_roles_kept(|r| current.roles.contains(r)),
-        ));
+            roles.cloned().collect(),
+        )));
     }
     local_user(current.users, session).map(|(_, person)| person.clone())
 }

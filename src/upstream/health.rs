@@ -6,11 +6,18 @@ use pingora::http::RequestHeader;
 use pingora::{Error, ErrorType};
 use pingora_load_balancing::health_check::{HealthCheck as Check, HttpHealthCheck, TcpHealthCheck};
 
-use super::trusted_ca;
+use std::sync::Arc;
+
 use crate::policy::upstream::{HealthCheck, Upstream};
+use pingora::protocols::tls::CaType;
 
 /// The pingora-load-balancing check for `u`'s `health`.
-pub fn check_for(u: &Upstream, h: &HealthCheck) -> Box<dyn Check + Send + Sync> {
+/// `ca`: the pool's `ca_file` certificates, for a TLS check.
+pub fn check_for(
+    u: &Upstream,
+    h: &HealthCheck,
+    ca: &Option<Arc<CaType>>,
+) -> Box<dyn Check + Send + Sync> {
     match &h.path {
         None => {
             let mut tcp = if u.tls {
@@ -18,7 +25,7 @@ pub fn check_for(u: &Upstream, h: &HealthCheck) -> Box<dyn Check + Send + Sync> 
             } else {
                 TcpHealthCheck::new()
             };
-            tcp.peer_template.options.ca = trusted_ca(u);
+            tcp.peer_template.options.ca.clone_from(ca);
             tcp.consecutive_failure = h.unhealthy_after;
             tcp.consecutive_success = h.healthy_after;
             tcp.peer_template.options.connection_timeout = Some(h.timeout);
@@ -30,7 +37,7 @@ pub fn check_for(u: &Upstream, h: &HealthCheck) -> Box<dyn Check + Send + Sync> 
             let mut http = HttpHealthCheck::new(&host, u.tls);
             if u.tls {
                 http.peer_template.sni = u.sni.clone();
-                http.peer_template.options.ca = trusted_ca(u);
+                http.peer_template.options.ca.clone_from(ca);
             }
             // A path that the config check let through always builds.
             if let Ok(mut req) = RequestHeader::build("GET", path.as_bytes(), None) {

@@ -62,14 +62,15 @@ impl Pool {
     pub fn new(u: &Upstream) -> Result<Pool, String> {
         let discovery = discovery::Resolving::new(&u.addrs)?;
         let backends = Backends::new(Box::new(discovery));
+        let ca = trusted_ca(u);
         let balancer = match u.balance {
-            Balance::RoundRobin => Balancer::RoundRobin(balancer(u, backends)),
-            Balance::Random => Balancer::Random(balancer(u, backends)),
-            Balance::Consistent => Balancer::Consistent(balancer(u, backends)),
+            Balance::RoundRobin => Balancer::RoundRobin(balancer(u, backends, &ca)),
+            Balance::Random => Balancer::Random(balancer(u, backends, &ca)),
+            Balance::Consistent => Balancer::Consistent(balancer(u, backends, &ca)),
         };
         let pool = Pool {
             config: u.clone(),
-            ca: trusted_ca(u),
+            ca,
             balancer,
             addresses: Default::default(),
         };
@@ -213,14 +214,14 @@ impl Pool {
 
 /// A balancer over `backends` with `u`'s health check, its first
 /// (already resolved) address set in place.
-fn balancer<S>(u: &Upstream, backends: Backends) -> LoadBalancer<S>
+fn balancer<S>(u: &Upstream, backends: Backends, ca: &Option<Arc<CaType>>) -> LoadBalancer<S>
 where
     S: BackendSelection + 'static,
     S::Iter: BackendIter,
 {
     let mut lb = LoadBalancer::<S>::from_backends(backends);
     if let Some(h) = &u.health {
-        lb.set_health_check(health::check_for(u, h));
+        lb.set_health_check(health::check_for(u, h, ca));
     }
     // The discovery hands its load-time set out without awaiting.
     if let Some(Err(e)) = lb.update().now_or_never() {
