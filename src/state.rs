@@ -15,6 +15,7 @@ use crate::auth::tokens::TokenService;
 use crate::auth::Authenticator;
 use crate::config::users::{load_configured, UserDirectory};
 use crate::config::{self, Config, ConfigError, Diagnostic};
+use crate::metrics::RequestCounts;
 use crate::policy::ratelimit::Limiter;
 use crate::policy::redirect::RedirectHosts;
 use crate::policy::Policy;
@@ -28,6 +29,8 @@ pub struct Live {
     pub users: UserDirectory,
     /// One pool per upstream, indexed like `policy.upstreams`.
     pub pools: Pools,
+    /// `gatehouse_requests_total` by this policy's routes.
+    pub request_counts: RequestCounts,
 }
 
 impl Live {
@@ -38,7 +41,15 @@ impl Live {
         previous: Option<&Live>,
     ) -> Result<Live, ConfigError> {
         let pools = pools(&policy, path, previous.map(|l| &l.pools))?;
+        let request_counts = RequestCounts::new(
+            policy
+                .routes
+                .routes
+                .iter()
+                .map(|r| r.pattern.as_str().to_string()),
+        );
         Ok(Live {
+            request_counts,
             policy,
             users,
             pools,

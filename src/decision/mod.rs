@@ -107,7 +107,7 @@ async fn authenticate(
         AuthOutcome::Anonymous => "anonymous",
         AuthOutcome::Refused(reason) => reason,
     };
-    METRICS.auth.with_label_values(&[method, result]).inc();
+    METRICS.count_auth(method, result);
     Ok(match outcome {
         AuthOutcome::Authenticated(id) => Some(Arc::new(id)),
         AuthOutcome::Anonymous | AuthOutcome::Refused(_) => None,

@@ -87,19 +87,6 @@ impl RequestCtx {
         }
     }
 
-    /// The matched route's pattern, for metric labels.
-    pub fn route_pattern(&self) -> Option<&str> {
-        let live = self.live.as_ref()?;
-        Some(
-            live.policy
-                .routes
-                .routes
-                .get(self.seen.route?)?
-                .pattern
-                .as_str(),
-        )
-    }
-
     /// The matched route's CORS settings.
     pub fn route_cors(&self) -> Option<&crate::policy::cors::Cors> {
         let live = self.live.as_ref()?;

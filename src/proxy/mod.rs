@@ -20,7 +20,7 @@ use crate::auth::stream::StreamBasis;
 use crate::decision::{self, decide, RequestView};
 use crate::endpoints::{self, Served};
 use crate::error::{limit_headers, Answer, GateError};
-use crate::metrics::METRICS;
+use crate::metrics::{RequestCounts, RouteLabel};
 use crate::policy::body_limit::BodyLimit;
 use crate::policy::client_ip::client_ip_from_headers;
 use crate::policy::framing::check_framing;
@@ -268,34 +268,6 @@ async fn answered(
 }
 
 /// Status codes as static label values (no allocation per request).
-fn status_label(status: u16) -> &'static str {
-    match status {
-        200 => "200",
-        201 => "201",
-        204 => "204",
-        301 => "301",
-        302 => "302",
-        303 => "303",
-        304 => "304",
-        400 => "400",
-        401 => "401",
-        403 => "403",
-        404 => "404",
-        405 => "405",
-        413 => "413",
-        429 => "429",
-        500 => "500",
-        502 => "502",
-        503 => "503",
-        504 => "504",
-        0 => "none",
-        s if s < 300 => "2xx",
-        s if s < 400 => "3xx",
-        s if s < 500 => "4xx",
-        _ => "5xx",
-    }
-}
-
 #[async_trait]
 impl ProxyHttp for Gatehouse {
     type CTX = RequestCtx;
@@ -523,15 +495,15 @@ impl ProxyHttp for Gatehouse {
                 .map(|r| r.status.as_u16())
                 .unwrap_or(0)
         });
-        let route = if ctx.endpoint {
-            "gateway"
-        } else {
-            ctx.route_pattern().unwrap_or("none")
+        let route = match ctx.seen.route {
+            _ if ctx.endpoint => RouteLabel::Gateway,
+            Some(i) => RouteLabel::Route(i),
+            None => RouteLabel::Unrouted,
         };
-        METRICS
-            .requests
-            .with_label_values(&[route, status_label(status)])
-            .inc();
+        match &ctx.live {
+            Some(live) => live.request_counts.count(route, status),
+            None => RequestCounts::count_without_policy(route, status),
+        }
         let cfg = &self.state.config;
         if cfg.log.access {
             access_log::record(session, ctx, &cfg.server.auth_prefix, status);
