@@ -267,7 +267,6 @@ async fn answered(
     Ok(Flow::Answered)
 }
 
-/// Status codes as static label values (no allocation per request).
 #[async_trait]
 impl ProxyHttp for Gatehouse {
     type CTX = RequestCtx;
