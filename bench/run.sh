@@ -976,6 +976,38 @@ clu_i=$(index "gatehouse cookie, Redis Cluster")
 ratio_line "cookie, Redis Cluster >= 0.90x single Redis" "$(m M_RPS "$clu_i")" "$(m M_RPS "$red_i")" 0.90
 check_line "cookie, Redis Cluster p99 < single Redis p99 + 1 ms" "$(m M_P99 "$clu_i")" "$(plus "$(m M_P99 "$red_i")" 1)" "single Redis p99 + 1 ms" " ms"
 ratio_line "cookie, Redis Sentinel / single Redis (reported)" "$(m M_RPS "$sen_i")" "$(m M_RPS "$red_i")" 0
+# The same targets round by round: the median over rounds of each round's
+# difference (or ratio). A round's rows run minutes apart at most, so this
+# cancels most of the machine's slower speed drift that the medians of whole
+# columns keep (bench/README.md, "Noise").
+paired() { # COLUMN TARGET REF OP(-|/): per-round TARGET op REF, then the median
+    if [ -z "$2" ] || [ -z "$3" ]; then echo nan; return; fi
+    awk -F'\t' -v c="$1" -v a="$2" -v b="$3" -v op="$4" '
+        $1 == a { x[$2] = $c } $1 == b { y[$2] = $c }
+        END { for (r in x) if ((r in y) && x[r] != "nan" && y[r] != "nan" && (op == "-" || y[r] > 0)) print (op == "-" ? x[r] - y[r] : x[r] / y[r]) }' "$RESULTS" | median
+}
+paired_line() { # LABEL DIFFERENCE ALLOWED
+    awk -v l="$1" -v d="$2" -v m="$3" 'BEGIN {
+        if (d == "nan" || d == "") { printf "  %s: not measured in this run\n", l; exit }
+        printf "  %s: %+.1f µs against %+.1f: %s\n", l, d, m, (d <= m ? "met" : "NOT MET") }'
+}
+paired_ratio() { # LABEL RATIO MIN
+    awk -v l="$1" -v r="$2" -v m="$3" 'BEGIN {
+        if (r == "nan" || r == "") { printf "  %s: not measured in this run\n", l; exit }
+        printf "  %s: %.3fx against %.2fx: %s\n", l, r, m, (r >= m ? "met" : "NOT MET") }'
+}
+echo
+echo "The same targets round by round (median over rounds of the difference, or ratio, within each round):"
+paired_line "bearer HS256 - HAProxy-JWT" "$(paired 9 "$hs_i" "$ha_i" -)" 0
+paired_line "bearer EdDSA - HAProxy-JWT" "$(paired 9 "$ed_i" "$ha_i" -)" 0
+paired_line "public route - tuned passthrough" "$(paired 9 "$pub_i" "$tuned_i" -)" 1.5
+paired_line "cookie, memory - tuned passthrough" "$(paired 9 "$mem_i" "$tuned_i" -)" 4
+paired_line "cookie, Redis - cookie, memory" "$(paired 9 "$red_i" "$mem_i" -)" 8
+paired_ratio "bearer HS256 req/s / HAProxy-JWT req/s" "$(paired 3 "$hs_i" "$ha_i" /)" 1
+paired_ratio "bearer EdDSA req/s / HAProxy-JWT req/s" "$(paired 3 "$ed_i" "$ha_i" /)" 1
+paired_ratio "HTTP/2 JWT / bare Pingora h2" "$(paired 3 "$h2g_i" "$h2b_i" /)" 0.90
+paired_ratio "HTTP/2 JWT / bare Pingora h2, same token" "$(paired 3 "$h2g_i" "$(index "bare Pingora, tuned, h2, same token")" /)" 0.90
+paired_ratio "access log on / off, req/s" "$(paired 3 "$ed_i" "$nolog_i" /)" 0.97
 if ((COUNT_SECONDS > 0)); then
     timers_col=$((5 + KIND_COUNT)) # the last kind: timers, clocks
     kind_per() { if [ -n "$1" ]; then per "$(ccol "$1" "$2")" "$(ccol "$1" 2)"; else echo nan; fi; }

@@ -4,6 +4,7 @@
 //! drives both) and the peer options (TLS, SNI, timeouts) a request needs.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,16 +46,20 @@ pub struct Pool {
     /// `ca_file`, in the form the TLS connector takes (built once).
     ca: Option<Arc<CaType>>,
     balancer: Balancer,
-    /// Per-address metric handles, rebuilt when the address set changes
-    /// (a handle lookup per request or check instead of a label hash).
-    addresses: arc_swap::ArcSwap<Vec<AddressMetrics>>,
+    /// Per-address metric handles and readiness, rebuilt when the address
+    /// set changes (a handle lookup per request or check instead of a label
+    /// hash).
+    addresses: arc_swap::ArcSwap<Vec<AddressState>>,
 }
 
-/// One address's series (`gatehouse_upstream_*{upstream,addr}`).
-struct AddressMetrics {
+/// One address's series (`gatehouse_upstream_*{upstream,addr}`), and the
+/// balancer's view of its health as of the last check, for the
+/// single-address fast path of `select`.
+struct AddressState {
     addr: SocketAddr,
     requests: IntCounter,
     healthy: IntGauge,
+    ready: AtomicBool,
 }
 
 impl Pool {
@@ -91,6 +96,13 @@ impl Pool {
         client_ip: Option<IpAddr>,
         avoid: Option<SocketAddr>,
     ) -> Option<SocketAddr> {
+        // Most upstreams are one address: every policy picks it when it is
+        // healthy, so the balancer's walk (a hash set of visited addresses
+        // and a hashed health lookup per request) is skipped.
+        if let [only] = self.addresses.load().as_slice() {
+            let ok = only.ready.load(Ordering::Relaxed) && Some(only.addr) != avoid;
+            return ok.then_some(only.addr);
+        }
         let (v4, v6);
         let key: &[u8] = match client_ip {
             Some(IpAddr::V4(ip)) => {
@@ -169,6 +181,7 @@ impl Pool {
         let addresses = self.addresses.load();
         for (addr, healthy) in self.health() {
             if let Some(m) = addresses.iter().find(|m| m.addr == addr) {
+                m.ready.store(healthy, Ordering::Relaxed);
                 m.healthy.set(i64::from(healthy));
             }
         }
@@ -198,12 +211,13 @@ impl Pool {
         let addresses = self
             .health()
             .into_iter()
-            .map(|(addr, _)| {
+            .map(|(addr, ready)| {
                 let label = addr.to_string();
-                AddressMetrics {
+                AddressState {
                     addr,
                     requests: METRICS.upstream_requests.with_label_values(&[name, &label]),
                     healthy: METRICS.upstream_healthy.with_label_values(&[name, &label]),
+                    ready: AtomicBool::new(ready),
                 }
             })
             .collect();
@@ -332,5 +346,32 @@ mod tests {
         assert_eq!(p.options.idle_timeout, Some(t.idle));
         let slow = pool.peer(addr, Some(Duration::from_secs(300)));
         assert_eq!(slow.options.read_timeout, Some(Duration::from_secs(300)));
+    }
+
+    /// The single-address fast path answers as the balancer does: the
+    /// address while its checks pass, none once they fail, and never the
+    /// address a retry avoids.
+    #[tokio::test]
+    async fn a_single_address_is_chosen_only_while_healthy() {
+        use crate::policy::upstream::HealthCheck;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut u = upstream(UpstreamProtocol::Http1, false);
+        u.addrs = vec![addr.to_string()];
+        u.health = Some(HealthCheck {
+            path: None,
+            interval: Duration::from_secs(3600),
+            timeout: Duration::from_secs(2),
+            unhealthy_after: 1,
+            healthy_after: 1,
+        });
+        let pool = Pool::new(&u).unwrap();
+        pool.check().await;
+        assert_eq!(pool.select(None, None), Some(addr));
+        assert_eq!(pool.select(None, Some(addr)), None);
+        drop(listener);
+        pool.check().await;
+        assert_eq!(pool.health(), vec![(addr, false)]);
+        assert_eq!(pool.select(None, None), None);
     }
 }
