@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Instructions per request, counted by valgrind's callgrind: the user-space
+# instructions the proxy process executes for one keep-alive request, for
+# the tuned bare Pingora passthrough and for gatehouse (public route, EdDSA
+# bearer, session cookie on the memory store). Unlike CPU time this count
+# does not move with the machine's speed or its neighbours, so it judges a
+# code change on this shared machine where µs/req drift by ±15 % (see
+# bench/README.md, "Instructions per request"). Kernel work (the loopback
+# TCP path, about half of each request's CPU) is not in it.
+#
+# Knobs: REQUESTS=2000 (counted, per target) WARMUP_REQUESTS=200
+#   BIN=target/release (where gatehouse and the examples are; SKIP_BUILD=1
+#   to use them as they are) GATEHOUSE=path (another gatehouse binary, e.g.
+#   an earlier build, for a before/after) KEEP=1 (keep the callgrind dumps:
+#   `callgrind_annotate FILE` shows where the instructions go).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+REQUESTS=${REQUESTS:-2000}
+WARMUP_REQUESTS=${WARMUP_REQUESTS:-200}
+BIN=${BIN:-$ROOT/target/release}
+log() { printf '%s\n' "$*" >&2; }
+die() { log "instructions: $*"; exit 1; }
+[[ $REQUESTS =~ ^[0-9]+$ && $WARMUP_REQUESTS =~ ^[0-9]+$ ]] && ((REQUESTS > 0)) ||
+    die "REQUESTS and WARMUP_REQUESTS must be whole numbers, REQUESTS > 0"
+for tool in valgrind callgrind_control curl; do
+    command -v "$tool" >/dev/null || die "missing $tool (Debian: apt-get install -y valgrind curl)"
+done
+if [ -z "${SKIP_BUILD:-}" ]; then
+    log "instructions: cargo build --release --bin gatehouse --example bare_proxy_tuned --example bench_upstream"
+    cargo build --release --bin gatehouse --example bare_proxy_tuned --example bench_upstream >&2
+fi
+GH=${GATEHOUSE:-$BIN/gatehouse}
+[ -x "$GH" ] || die "$GH is not an executable"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-instructions.XXXXXX")
+PIDS=()
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$pid" 2>/dev/null || true
+    done
+    if [ -n "${KEEP:-}" ]; then log "instructions: kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+free_port() {
+    local p
+    for _ in $(seq 100); do
+        p=$((20000 + RANDOM % 30000))
+        ss -Htln "sport = :$p" | grep -q . || { echo "$p"; return; }
+    done
+    die "no free port"
+}
+start() { # NAME CMD...: start in the background, log to $WORK/NAME.log
+    local name=$1
+    shift
+    "$@" >"$WORK/$name.log" 2>&1 &
+    PIDS+=("$!")
+    LAST_PID=$!
+}
+wait_port() { # NAME PID PORT: bounded, 60 s (valgrind starts slowly)
+    for _ in $(seq 600); do
+        ss -Htln "sport = :$3" | grep -q . && return
+        kill -0 "$2" 2>/dev/null || { tail -n 20 "$WORK/$1.log" >&2; die "$1 exited at start"; }
+        sleep 0.1
+    done
+    die "$1 is not listening on port $3 after 60 s"
+}
+under_callgrind() { # NAME CMD...: the command under callgrind, dumps in $WORK
+    start "$1" valgrind --tool=callgrind --callgrind-out-file="$WORK/$1.%p.out" "${@:2}"
+}
+
+P_UP=$(free_port) P_TUNED=$(free_port) P_GH=$(free_port)
+UP=127.0.0.1:$P_UP
+start upstream "$BIN/examples/bench_upstream" "$UP" 1
+wait_port upstream "$LAST_PID" "$P_UP"
+under_callgrind tuned "$BIN/examples/bare_proxy_tuned" "127.0.0.1:$P_TUNED" "$UP" 1
+PID_TUNED=$LAST_PID
+
+# gatehouse with the bench's configuration (bench/gateway.toml.tmpl), on one
+# thread, memory store, EdDSA tokens.
+"$GH" keys generate --out "$WORK/keys" >/dev/null
+PASSWORD=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+HASH=$(printf '%s' "$PASSWORD" | "$GH" hash-password)
+cat >"$WORK/users.toml" <<EOF
+[[users]]
+username = "bench"
+email = "bench@example.com"
+password_hash = "$HASH"
+roles = ["user"]
+EOF
+text=$(<"$ROOT/bench/gateway.toml.tmpl")
+for kv in "LISTEN=127.0.0.1:$P_GH" THREADS=1 WORK_STEALING=false 'STORE=backend = "memory"' \
+    'TOKENS=algorithm = "EdDSA"
+signing_key_file = "keys/signing.pem"' ISSUER=gatehouse-bench AUDIENCE=bench-apps SERVER_EXTRA= EXTRA= "UPSTREAM=$UP"; do
+    text=${text//@@${kv%%=*}@@/${kv#*=}}
+done
+printf '%s\n' "$text" >"$WORK/gateway.toml"
+"$GH" check --config "$WORK/gateway.toml" >"$WORK/check.log" 2>&1 || { cat "$WORK/check.log" >&2; die "gatehouse check refused the configuration"; }
+under_callgrind gatehouse "$GH" run --config "$WORK/gateway.toml"
+PID_GH=$LAST_PID
+wait_port tuned "$PID_TUNED" "$P_TUNED"
+wait_port gatehouse "$PID_GH" "$P_GH"
+
+out=$(curl -sS -m 60 -D "$WORK/login.hdr" -H 'content-type: application/json' \
+    -d "{\"username\":\"bench\",\"password\":\"$PASSWORD\"}" "http://127.0.0.1:$P_GH/auth/login") || die "login failed"
+TOKEN=$(sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p' <<<"$out")
+COOKIE=$(tr -d '\r' <"$WORK/login.hdr" | sed -n 's/^[Ss]et-[Cc]ookie: \(__Host-gatehouse=[^;]*\).*/\1/p' | head -n 1)
+[ -n "$TOKEN" ] && [ -n "$COOKIE" ] || die "login: no token or cookie in the answer: $out"
+
+# requests URL HEADER N: N requests on one keep-alive connection; every one must be a 200.
+requests() {
+    local cfg=$WORK/curl.cfg codes
+    : >"$cfg"
+    for _ in $(seq "$3"); do printf 'url = "%s"\noutput = "/dev/null"\n' "$1" >>"$cfg"; done
+    codes=$(curl -sS -m 600 -K "$cfg" ${2:+-H "$2"} -w '%{http_code}\n')
+    [ "$(grep -cx 200 <<<"$codes")" = "$3" ] || die "not every request to $1 answered 200: $(sort <<<"$codes" | uniq -c | tr '\n' ' ')"
+}
+# count NAME PID URL HEADER: warm up, zero the counters, run REQUESTS, dump;
+# prints instructions per request.
+count() {
+    local before after total
+    requests "$3" "$4" "$WARMUP_REQUESTS"
+    before=$(ls "$WORK"/*.out* 2>/dev/null | wc -l)
+    callgrind_control -z "$2" >/dev/null 2>&1
+    requests "$3" "$4" "$REQUESTS"
+    callgrind_control --dump="$1" "$2" >/dev/null 2>&1
+    for _ in $(seq 100); do
+        after=$(ls "$WORK"/*.out* 2>/dev/null | wc -l)
+        ((after > before)) && break
+        sleep 0.1
+    done
+    local dump
+    dump=$(ls -t "$WORK"/*.out* | head -n 1)
+    total=$(awk '/^summary:/ { print $2 }' "$dump")
+    [ -n "$total" ] || die "no summary in $dump"
+    mv "$dump" "$WORK/$1.callgrind"
+    awk -v t="$total" -v n="$REQUESTS" -v name="$1" 'BEGIN { printf "| %s | %.0f |\n", name, t / n }'
+}
+
+log "instructions: $REQUESTS requests per target after $WARMUP_REQUESTS to warm up"
+echo "Instructions per request (user space, callgrind; $REQUESTS keep-alive requests on one connection, $(date -u '+%Y-%m-%d %H:%M UTC'))"
+echo "gatehouse: $GH"
+echo
+echo "| target | instructions/req |"
+echo "|---|---:|"
+count tuned-passthrough "$PID_TUNED" "http://127.0.0.1:$P_TUNED/public/x" ""
+count gatehouse-public "$PID_GH" "http://127.0.0.1:$P_GH/public/x" ""
+count gatehouse-bearer-eddsa "$PID_GH" "http://127.0.0.1:$P_GH/api/x" "Authorization: Bearer $TOKEN"
+count gatehouse-cookie-memory "$PID_GH" "http://127.0.0.1:$P_GH/api/x" "Cookie: $COOKIE"
