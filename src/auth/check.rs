@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use pingora::http::RequestHeader;
 
 use crate::auth::apikey;
@@ -104,9 +104,9 @@ pub fn credentials<'a>(
     let [session, _, _] =
         request_cookies(headers, [cookies.session, cookies.refresh, cookies.csrf])
             .map_err(|_| Ambiguous::Cookie)?;
-    let authorization = single(headers, http::header::AUTHORIZATION.as_str())
-        .map_err(|_| Ambiguous::Authorization)?;
-    let api_key = single(headers, API_KEY_HEADER).map_err(|_| Ambiguous::ApiKey)?;
+    let authorization =
+        single(headers, &http::header::AUTHORIZATION).map_err(|_| Ambiguous::Authorization)?;
+    let api_key = single(headers, &API_KEY_HEADER).map_err(|_| Ambiguous::ApiKey)?;
     if let Some(v) = authorization {
         let value = v.to_str().ok();
         if let Some(token) = value.and_then(|v| scheme_value(v, "bearer")) {
@@ -144,10 +144,14 @@ pub fn authorization_verified(req: &RequestHeader, identity: &Identity) -> bool 
     }
 }
 
-const API_KEY_HEADER: &str = "x-api-key";
+/// A `HeaderName`, not text: a lookup by text parses the name every time.
+const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-api-key");
 
 /// The one value of a header; `Err` when it is sent more than once.
-fn single<'a>(headers: &'a http::HeaderMap, name: &str) -> Result<Option<&'a HeaderValue>, ()> {
+fn single<'a>(
+    headers: &'a http::HeaderMap,
+    name: &HeaderName,
+) -> Result<Option<&'a HeaderValue>, ()> {
     let mut all = headers.get_all(name).iter();
     let first = all.next();
     match all.next() {
