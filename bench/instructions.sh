@@ -8,7 +8,13 @@
 # bench/README.md, "Instructions per request"). Kernel work (the loopback
 # TCP path, about half of each request's CPU) is not in it.
 #
+# The HTTP/2 rows (TLS, `examples/bench_h2` with 8 streams on one
+# connection, counted over two runs of different length so the connection's
+# TLS handshake cancels out) compare gatehouse's bearer path with the
+# passthrough sent the same request.
+#
 # Knobs: REQUESTS=2000 (counted, per target) WARMUP_REQUESTS=200
+#   H2_SECONDS=4 (the longer HTTP/2 run; the shorter is 1 s; 0: no HTTP/2 rows)
 #   BIN=target/release (where gatehouse and the examples are; SKIP_BUILD=1
 #   to use them as they are) GATEHOUSE=path (another gatehouse binary, e.g.
 #   an earlier build, for a before/after) KEEP=1 (keep the callgrind dumps:
@@ -17,18 +23,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 REQUESTS=${REQUESTS:-2000}
+H2_SECONDS=${H2_SECONDS:-4}
 WARMUP_REQUESTS=${WARMUP_REQUESTS:-200}
 BIN=${BIN:-$ROOT/target/release}
 log() { printf '%s\n' "$*" >&2; }
 die() { log "instructions: $*"; exit 1; }
-[[ $REQUESTS =~ ^[0-9]+$ && $WARMUP_REQUESTS =~ ^[0-9]+$ ]] && ((REQUESTS > 0)) ||
-    die "REQUESTS and WARMUP_REQUESTS must be whole numbers, REQUESTS > 0"
+[[ $REQUESTS =~ ^[0-9]+$ && $WARMUP_REQUESTS =~ ^[0-9]+$ && $H2_SECONDS =~ ^[0-9]+$ ]] && ((REQUESTS > 0)) &&
+    ((H2_SECONDS == 0 || H2_SECONDS > 1)) ||
+    die "REQUESTS, WARMUP_REQUESTS and H2_SECONDS must be whole numbers, REQUESTS > 0, H2_SECONDS 0 or > 1"
 for tool in valgrind callgrind_control curl; do
     command -v "$tool" >/dev/null || die "missing $tool (Debian: apt-get install -y valgrind curl)"
 done
 if [ -z "${SKIP_BUILD:-}" ]; then
-    log "instructions: cargo build --release --bin gatehouse --example bare_proxy_tuned --example bench_upstream"
-    cargo build --release --bin gatehouse --example bare_proxy_tuned --example bench_upstream >&2
+    log "instructions: cargo build --release --bin gatehouse --example bare_proxy_tuned --example bench_upstream --example bench_h2"
+    cargo build --release --bin gatehouse --example bare_proxy_tuned --example bench_upstream --example bench_h2 >&2
 fi
 GH=${GATEHOUSE:-$BIN/gatehouse}
 [ -x "$GH" ] || die "$GH is not an executable"
@@ -72,11 +80,13 @@ under_callgrind() { # NAME CMD...: the command under callgrind, dumps in $WORK
     start "$1" valgrind --tool=callgrind --callgrind-out-file="$WORK/$1.%p.out" "${@:2}"
 }
 
-P_UP=$(free_port) P_TUNED=$(free_port) P_GH=$(free_port)
+P_UP=$(free_port) P_TUNED=$(free_port) P_GH=$(free_port) P_TUNED_TLS=$(free_port) P_GH_TLS=$(free_port)
 UP=127.0.0.1:$P_UP
+"$BIN/examples/bench_h2" certs "$WORK" || die "bench_h2 could not write certificates"
 start upstream "$BIN/examples/bench_upstream" "$UP" 1
 wait_port upstream "$LAST_PID" "$P_UP"
-under_callgrind tuned "$BIN/examples/bare_proxy_tuned" "127.0.0.1:$P_TUNED" "$UP" 1
+under_callgrind tuned "$BIN/examples/bare_proxy_tuned" "127.0.0.1:$P_TUNED" "$UP" 1 \
+    "127.0.0.1:$P_TUNED_TLS" "$WORK/cert.pem" "$WORK/key.pem"
 PID_TUNED=$LAST_PID
 
 # gatehouse with the bench's configuration (bench/gateway.toml.tmpl), on one
@@ -93,8 +103,11 @@ roles = ["user"]
 EOF
 text=$(<"$ROOT/bench/gateway.toml.tmpl")
 for kv in "LISTEN=127.0.0.1:$P_GH" THREADS=1 WORK_STEALING=false 'STORE=backend = "memory"' \
+    "SERVER_EXTRA=tls_listen = \"127.0.0.1:$P_GH_TLS\"
+tls_cert = \"cert.pem\"
+tls_key = \"key.pem\"" \
     'TOKENS=algorithm = "EdDSA"
-signing_key_file = "keys/signing.pem"' ISSUER=gatehouse-bench AUDIENCE=bench-apps SERVER_EXTRA= EXTRA= "UPSTREAM=$UP"; do
+signing_key_file = "keys/signing.pem"' ISSUER=gatehouse-bench AUDIENCE=bench-apps EXTRA= "UPSTREAM=$UP"; do
     text=${text//@@${kv%%=*}@@/${kv#*=}}
 done
 printf '%s\n' "$text" >"$WORK/gateway.toml"
@@ -150,3 +163,39 @@ count tuned-passthrough "$PID_TUNED" "http://127.0.0.1:$P_TUNED/public/x" ""
 count gatehouse-public "$PID_GH" "http://127.0.0.1:$P_GH/public/x" ""
 count gatehouse-bearer-eddsa "$PID_GH" "http://127.0.0.1:$P_GH/api/x" "Authorization: Bearer $TOKEN"
 count gatehouse-cookie-memory "$PID_GH" "http://127.0.0.1:$P_GH/api/x" "Cookie: $COOKIE"
+
+# h2_run NAME PID URL HEADER SECONDS: one bench_h2 run between a zero and a
+# dump; prints "instructions requests".
+h2_run() {
+    local out n dump before after
+    before=$(ls "$WORK"/*.out* 2>/dev/null | wc -l)
+    callgrind_control -z "$2" >/dev/null 2>&1
+    out=$("$BIN/examples/bench_h2" load "$3" "$WORK/ca.pem" 1 8 "$5" ${4:+"$4"}) || die "bench_h2 failed on $3"
+    grep -q 'Non-2xx' <<<"$out" && die "not every HTTP/2 request to $3 answered 2xx"
+    n=$(awk '/requests in/ { print $1 }' <<<"$out")
+    callgrind_control --dump="$1" "$2" >/dev/null 2>&1
+    for _ in $(seq 100); do
+        after=$(ls "$WORK"/*.out* 2>/dev/null | wc -l)
+        ((after > before)) && break
+        sleep 0.1
+    done
+    dump=$(ls -t "$WORK"/*.out* | head -n 1)
+    echo "$(awk '/^summary:/ { print $2 }' "$dump") $n"
+    mv "$dump" "$WORK/$1-${5}s.callgrind"
+}
+# count_h2 NAME PID URL HEADER: (long - short) instructions / (long - short) requests.
+count_h2() {
+    local short long
+    short=$(h2_run "$1" "$2" "$3" "$4" 1)
+    long=$(h2_run "$1" "$2" "$3" "$4" "$H2_SECONDS")
+    awk -v s="$short" -v l="$long" -v name="$1" 'BEGIN {
+        split(s, a, " "); split(l, b, " ")
+        if (b[2] - a[2] <= 0) { printf "| %s | too few requests |\n", name; exit }
+        printf "| %s | %.0f |\n", name, (b[1] - a[1]) / (b[2] - a[2]) }'
+}
+if ((H2_SECONDS > 0)); then
+    wait_port tuned-tls "$PID_TUNED" "$P_TUNED_TLS"
+    wait_port gatehouse-tls "$PID_GH" "$P_GH_TLS"
+    count_h2 tuned-passthrough-h2-same-token "$PID_TUNED" "https://127.0.0.1:$P_TUNED_TLS/public/x" "Authorization: Bearer $TOKEN"
+    count_h2 gatehouse-bearer-eddsa-h2 "$PID_GH" "https://127.0.0.1:$P_GH_TLS/api/x" "Authorization: Bearer $TOKEN"
+fi

@@ -976,10 +976,21 @@ clu_i=$(index "gatehouse cookie, Redis Cluster")
 ratio_line "cookie, Redis Cluster >= 0.90x single Redis" "$(m M_RPS "$clu_i")" "$(m M_RPS "$red_i")" 0.90
 check_line "cookie, Redis Cluster p99 < single Redis p99 + 1 ms" "$(m M_P99 "$clu_i")" "$(plus "$(m M_P99 "$red_i")" 1)" "single Redis p99 + 1 ms" " ms"
 ratio_line "cookie, Redis Sentinel / single Redis (reported)" "$(m M_RPS "$sen_i")" "$(m M_RPS "$red_i")" 0
+if ((COUNT_SECONDS > 0)); then
+    timers_col=$((5 + KIND_COUNT)) # the last kind: timers, clocks
+    kind_per() { if [ -n "$1" ]; then per "$(ccol "$1" "$2")" "$(ccol "$1" 2)"; else echo nan; fi; }
+    awk -v c="$(m M_CMDS "$red_i")" -v tr="$(kind_per "$red_i" "$timers_col")" -v tm="$(kind_per "$mem_i" "$timers_col")" \
+        -v sr="$(m M_SYS "$red_i")" -v sm="$(m M_SYS "$mem_i")" 'BEGIN {
+        if (c == "nan") { print "  cookie, Redis round trips: not measured in this run"; exit }
+        printf "  cookie, Redis: %.2f EVALSHA round trips/req (target 1); timer/clock syscalls/req %.2f against %.2f on the memory store; syscalls/req %.1f against %.1f\n", c, tr, tm, sr, sm }'
+    check_line "allocations/req, bearer HS256 <= 90" "$(m M_ALLOC "$hs_i")" 90 "the target" ""
+    check_line "allocations/req, bearer EdDSA <= 90" "$(m M_ALLOC "$ed_i")" 90 "the target" ""
+    check_line "allocations/req, owner route <= JWT EdDSA (issue 12)" "$(m M_ALLOC "$own_i")" "$(m M_ALLOC "$ed_i")" "JWT EdDSA" ""
+fi
 # The same targets round by round: the median over rounds of each round's
 # difference (or ratio). A round's rows run minutes apart at most, so this
 # cancels most of the machine's slower speed drift that the medians of whole
-# columns keep (bench/README.md, "Noise").
+# columns keep (bench/README.md, "What each request costs").
 paired() { # COLUMN TARGET REF OP(-|/): per-round TARGET op REF, then the median
     if [ -z "$2" ] || [ -z "$3" ]; then echo nan; return; fi
     awk -F'\t' -v c="$1" -v a="$2" -v b="$3" -v op="$4" '
@@ -1008,17 +1019,6 @@ paired_ratio "bearer EdDSA req/s / HAProxy-JWT req/s" "$(paired 3 "$ed_i" "$ha_i
 paired_ratio "HTTP/2 JWT / bare Pingora h2" "$(paired 3 "$h2g_i" "$h2b_i" /)" 0.90
 paired_ratio "HTTP/2 JWT / bare Pingora h2, same token" "$(paired 3 "$h2g_i" "$(index "bare Pingora, tuned, h2, same token")" /)" 0.90
 paired_ratio "access log on / off, req/s" "$(paired 3 "$ed_i" "$nolog_i" /)" 0.97
-if ((COUNT_SECONDS > 0)); then
-    timers_col=$((5 + KIND_COUNT)) # the last kind: timers, clocks
-    kind_per() { if [ -n "$1" ]; then per "$(ccol "$1" "$2")" "$(ccol "$1" 2)"; else echo nan; fi; }
-    awk -v c="$(m M_CMDS "$red_i")" -v tr="$(kind_per "$red_i" "$timers_col")" -v tm="$(kind_per "$mem_i" "$timers_col")" \
-        -v sr="$(m M_SYS "$red_i")" -v sm="$(m M_SYS "$mem_i")" 'BEGIN {
-        if (c == "nan") { print "  cookie, Redis round trips: not measured in this run"; exit }
-        printf "  cookie, Redis: %.2f EVALSHA round trips/req (target 1); timer/clock syscalls/req %.2f against %.2f on the memory store; syscalls/req %.1f against %.1f\n", c, tr, tm, sr, sm }'
-    check_line "allocations/req, bearer HS256 <= 90" "$(m M_ALLOC "$hs_i")" 90 "the target" ""
-    check_line "allocations/req, bearer EdDSA <= 90" "$(m M_ALLOC "$ed_i")" 90 "the target" ""
-    check_line "allocations/req, owner route <= JWT EdDSA (issue 12)" "$(m M_ALLOC "$own_i")" "$(m M_ALLOC "$ed_i")" "JWT EdDSA" ""
-fi
 echo
 
 # Before/after (BASELINE_BIN): each row's CPU against the same row on the
