@@ -91,16 +91,9 @@ PID_TUNED=$LAST_PID
 
 # gatehouse with the bench's configuration (bench/gateway.toml.tmpl), on one
 # thread, memory store, EdDSA tokens.
-"$GH" keys generate --out "$WORK/keys" >/dev/null
-PASSWORD=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
-HASH=$(printf '%s' "$PASSWORD" | "$GH" hash-password)
-cat >"$WORK/users.toml" <<EOF
-[[users]]
-username = "bench"
-email = "bench@example.com"
-password_hash = "$HASH"
-roles = ["user"]
-EOF
+# shellcheck source=bench/bench_user.sh
+source "$ROOT/bench/bench_user.sh"
+bench_user "$GH" "$WORK"
 text=$(<"$ROOT/bench/gateway.toml.tmpl")
 for kv in "LISTEN=127.0.0.1:$P_GH" THREADS=1 WORK_STEALING=false 'STORE=backend = "memory"' \
     "SERVER_EXTRA=tls_listen = \"127.0.0.1:$P_GH_TLS\"
@@ -131,25 +124,30 @@ requests() {
     codes=$(curl -sS -m 600 -K "$cfg" ${2:+-H "$2"} -w '%{http_code}\n')
     [ "$(grep -cx 200 <<<"$codes")" = "$3" ] || die "not every request to $1 answered 200: $(sort <<<"$codes" | uniq -c | tr '\n' ' ')"
 }
-# count NAME PID URL HEADER: warm up, zero the counters, run REQUESTS, dump;
-# prints instructions per request.
-count() {
-    local before after total
-    requests "$3" "$4" "$WARMUP_REQUESTS"
+# measured NAME PID CMD...: zero PID's counters, run CMD (its output is
+# kept in $WORK/NAME.cmd-out), dump them; prints the dump's total.
+measured() {
+    local name=$1 pid=$2 before after dump
+    shift 2
     before=$(ls "$WORK"/*.out* 2>/dev/null | wc -l)
-    callgrind_control -z "$2" >/dev/null 2>&1
-    requests "$3" "$4" "$REQUESTS"
-    callgrind_control --dump="$1" "$2" >/dev/null 2>&1
+    callgrind_control -z "$pid" >/dev/null 2>&1
+    "$@" >"$WORK/$name.cmd-out"
+    callgrind_control --dump="$name" "$pid" >/dev/null 2>&1
     for _ in $(seq 100); do
         after=$(ls "$WORK"/*.out* 2>/dev/null | wc -l)
         ((after > before)) && break
         sleep 0.1
     done
-    local dump
     dump=$(ls -t "$WORK"/*.out* | head -n 1)
-    total=$(awk '/^summary:/ { print $2 }' "$dump")
-    [ -n "$total" ] || die "no summary in $dump"
-    mv "$dump" "$WORK/$1.callgrind"
+    mv "$dump" "$WORK/$name.callgrind"
+    awk '/^summary:/ { print $2 }' "$WORK/$name.callgrind" | grep . || die "no summary in the dump of $name"
+}
+# count NAME PID URL HEADER: warm up, then REQUESTS counted; prints
+# instructions per request.
+count() {
+    local total
+    requests "$3" "$4" "$WARMUP_REQUESTS"
+    total=$(measured "$1" "$2" requests "$3" "$4" "$REQUESTS")
     awk -v t="$total" -v n="$REQUESTS" -v name="$1" 'BEGIN { printf "| %s | %.0f |\n", name, t / n }'
 }
 
@@ -164,24 +162,15 @@ count gatehouse-public "$PID_GH" "http://127.0.0.1:$P_GH/public/x" ""
 count gatehouse-bearer-eddsa "$PID_GH" "http://127.0.0.1:$P_GH/api/x" "Authorization: Bearer $TOKEN"
 count gatehouse-cookie-memory "$PID_GH" "http://127.0.0.1:$P_GH/api/x" "Cookie: $COOKIE"
 
-# h2_run NAME PID URL HEADER SECONDS: one bench_h2 run between a zero and a
-# dump; prints "instructions requests".
+# h2_run NAME PID URL HEADER SECONDS: one bench_h2 run, counted; prints
+# "instructions requests".
 h2_run() {
-    local out n dump before after
-    before=$(ls "$WORK"/*.out* 2>/dev/null | wc -l)
-    callgrind_control -z "$2" >/dev/null 2>&1
-    out=$("$BIN/examples/bench_h2" load "$3" "$WORK/ca.pem" 1 8 "$5" ${4:+"$4"}) || die "bench_h2 failed on $3"
+    local total out
+    total=$(measured "$1-${5}s" "$2" "$BIN/examples/bench_h2" load "$3" "$WORK/ca.pem" 1 8 "$5" ${4:+"$4"}) ||
+        die "bench_h2 failed on $3"
+    out=$(<"$WORK/$1-${5}s.cmd-out")
     grep -q 'Non-2xx' <<<"$out" && die "not every HTTP/2 request to $3 answered 2xx"
-    n=$(awk '/requests in/ { print $1 }' <<<"$out")
-    callgrind_control --dump="$1" "$2" >/dev/null 2>&1
-    for _ in $(seq 100); do
-        after=$(ls "$WORK"/*.out* 2>/dev/null | wc -l)
-        ((after > before)) && break
-        sleep 0.1
-    done
-    dump=$(ls -t "$WORK"/*.out* | head -n 1)
-    echo "$(awk '/^summary:/ { print $2 }' "$dump") $n"
-    mv "$dump" "$WORK/$1-${5}s.callgrind"
+    echo "$total $(awk '/requests in/ { print $1 }' <<<"$out")"
 }
 # count_h2 NAME PID URL HEADER: (long - short) instructions / (long - short) requests.
 count_h2() {

@@ -285,16 +285,9 @@ done
 
 # --- gatehouse -------------------------------------------------------------------
 GH=$BIN/gatehouse
-PASSWORD=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
-"$GH" keys generate --out "$WORK/keys" >/dev/null
-HASH=$(printf '%s' "$PASSWORD" | "$GH" hash-password)
-cat >"$WORK/users.toml" <<EOF
-[[users]]
-username = "bench"
-email = "bench@example.com"
-password_hash = "$HASH"
-roles = ["user"]
-EOF
+# shellcheck source=bench/bench_user.sh
+source "$ROOT/bench/bench_user.sh"
+bench_user "$GH" "$WORK"
 EDDSA_TOKENS='algorithm = "EdDSA"
 signing_key_file = "keys/signing.pem"'
 HS256_TOKENS='algorithm = "HS256"
