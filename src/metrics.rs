@@ -113,9 +113,11 @@ impl Metrics {
         }
     }
 
-    /// Count a credential check: `method` is `none` or an
-    /// [`AuthMethod`](crate::auth::AuthMethod) name, `result` `ok`,
-    /// `anonymous` or the refusal's reason.
+    /// Count a credential check: `method` is `none` or an `AuthMethod`
+    /// name, `result` `ok`, `anonymous` or the refusal's reason. (Named in
+    /// text, not linked: this module stays free of `auth`, which depends
+    /// on it through the store.) A method missing from `AUTH_METHODS` is
+    /// still counted, through the label lookup.
     pub fn count_auth(&self, method: &str, result: &str) {
         let row = AUTH_METHODS.iter().position(|m| *m == method);
         let col = AUTH_COMMON_RESULTS.iter().position(|r| *r == result);
@@ -283,6 +285,12 @@ mod tests {
             (101, "2xx"),
         ] {
             assert_eq!(STATUS_LABELS[status_label_index(status)], label, "{status}");
+        }
+        // Every numbered label is the number it stands for.
+        for (i, label) in STATUS_LABELS.iter().enumerate() {
+            if let Ok(status) = label.parse::<u16>() {
+                assert_eq!(status_label_index(status), i, "{label}");
+            }
         }
     }
 
