@@ -4,7 +4,6 @@
 //! drives both) and the peer options (TLS, SNI, timeouts) a request needs.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,20 +45,18 @@ pub struct Pool {
     /// `ca_file`, in the form the TLS connector takes (built once).
     ca: Option<Arc<CaType>>,
     balancer: Balancer,
-    /// Per-address metric handles and readiness, rebuilt when the address
-    /// set changes (a handle lookup per request or check instead of a label
-    /// hash).
-    addresses: arc_swap::ArcSwap<Vec<AddressState>>,
+    /// Per-address metric handles, rebuilt when the address set changes
+    /// (a handle lookup per request or check instead of a label hash).
+    addresses: arc_swap::ArcSwap<Vec<AddressMetrics>>,
 }
 
-/// One address's series (`gatehouse_upstream_*{upstream,addr}`), and the
-/// balancer's view of its health as of the last check, for the
-/// single-address fast path of `select`.
-struct AddressState {
+/// One address's series (`gatehouse_upstream_*{upstream,addr}`). The
+/// `healthy` gauge is the balancer's view as of the last check, which the
+/// single-address fast path of `select` reads.
+struct AddressMetrics {
     addr: SocketAddr,
     requests: IntCounter,
     healthy: IntGauge,
-    ready: AtomicBool,
 }
 
 impl Pool {
@@ -100,7 +97,7 @@ impl Pool {
         // healthy, so the balancer's walk (a hash set of visited addresses
         // and a hashed health lookup per request) is skipped.
         if let [only] = self.addresses.load().as_slice() {
-            let ok = only.ready.load(Ordering::Relaxed) && Some(only.addr) != avoid;
+            let ok = only.healthy.get() == 1 && Some(only.addr) != avoid;
             return ok.then_some(only.addr);
         }
         let (v4, v6);
@@ -181,7 +178,6 @@ impl Pool {
         let addresses = self.addresses.load();
         for (addr, healthy) in self.health() {
             if let Some(m) = addresses.iter().find(|m| m.addr == addr) {
-                m.ready.store(healthy, Ordering::Relaxed);
                 m.healthy.set(i64::from(healthy));
             }
         }
@@ -205,7 +201,7 @@ impl Pool {
         }
     }
 
-    /// (Re)build the per-address metric handles, then the gauges' values.
+    /// (Re)build the per-address metric handles, with the gauges' values.
     fn count_addresses(&self) {
         let name = &self.config.name;
         let addresses = self
@@ -213,16 +209,17 @@ impl Pool {
             .into_iter()
             .map(|(addr, ready)| {
                 let label = addr.to_string();
-                AddressState {
+                let healthy = METRICS.upstream_healthy.with_label_values(&[name, &label]);
+                // Set before the set is published: `select` reads it at once.
+                healthy.set(i64::from(ready));
+                AddressMetrics {
                     addr,
                     requests: METRICS.upstream_requests.with_label_values(&[name, &label]),
-                    healthy: METRICS.upstream_healthy.with_label_values(&[name, &label]),
-                    ready: AtomicBool::new(ready),
+                    healthy,
                 }
             })
             .collect();
         self.addresses.store(Arc::new(addresses));
-        self.publish_health();
     }
 }
 
