@@ -5,6 +5,8 @@
 
 #[path = "support/passthrough.rs"]
 mod passthrough;
+#[path = "support/serve.rs"]
+mod serve;
 
 // bench/run.sh's allocation pass (feature `count-allocs`): the system
 // allocator with every allocation counted, as in the gatehouse binary.

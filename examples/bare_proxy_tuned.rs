@@ -6,6 +6,8 @@
 
 #[path = "support/passthrough.rs"]
 mod passthrough;
+#[path = "support/serve.rs"]
+mod serve;
 
 #[cfg(not(feature = "count-allocs"))]
 #[global_allocator]

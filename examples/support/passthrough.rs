@@ -1,14 +1,11 @@
 //! The bare Pingora passthrough shared by `bare_proxy` (Pingora's defaults)
 //! and `bare_proxy_tuned` (gatehouse's server tuning), for `bench/run.sh`.
-//!
-//! Usage: `PROGRAM LISTEN UPSTREAM THREADS [TLS_LISTEN CERT KEY]`, e.g.
-//! `127.0.0.1:8090 127.0.0.1:3000 2`; with the TLS arguments it also serves
-//! TLS with ALPN h2 and http/1.1 (the HTTP/2 rows of the benchmark).
+//! Arguments: see `serve.rs`.
 
 use async_trait::async_trait;
-use gatehouse::server::shards;
 use pingora::prelude::*;
-use pingora::server::configuration::ServerConf;
+
+use crate::serve::serve;
 
 struct Passthrough {
     peer: HttpPeer,
@@ -23,49 +20,9 @@ impl ProxyHttp for Passthrough {
     }
 }
 
-/// Serve until killed; `work_stealing` as in Pingora's `ServerConf` (`false`
-/// also lays the threads out as gatehouse does).
+/// Serve until killed; `work_stealing` as in Pingora's `ServerConf`.
 pub fn run(work_stealing: bool) {
-    let args: Vec<String> = std::env::args().collect();
-    let listen = args.get(1).map(String::as_str).unwrap_or("127.0.0.1:8090");
-    let upstream = args.get(2).map(String::as_str).unwrap_or("127.0.0.1:3000");
-    let threads = args.get(3).and_then(|t| t.parse().ok()).unwrap_or(2);
-    let tls = match (args.get(4), args.get(5), args.get(6)) {
-        (Some(at), Some(cert), Some(key)) => {
-            let at: std::net::SocketAddr = at.parse().expect("TLS_LISTEN must be IP:PORT");
-            Some((at, cert.clone(), key.clone()))
-        }
-        _ => None,
-    };
-    let conf = ServerConf {
-        threads,
-        work_stealing,
-        grace_period_seconds: Some(0),
-        graceful_shutdown_timeout_seconds: Some(0),
-        ..ServerConf::default()
-    };
-    let mut server = Server::new_with_opt_and_conf(None, conf);
-    server.bootstrap();
-    // Tuned: gatehouse's layout without work stealing, one single-threaded
-    // service per thread, each with its own SO_REUSEPORT listener and
-    // upstream pool (see gatehouse::server::shards).
-    let addr: std::net::SocketAddr = listen.parse().expect("LISTEN must be IP:PORT");
-    let mut addrs = vec![addr];
-    addrs.extend(tls.as_ref().map(|(at, _, _)| *at));
-    let count = shards::shard_count(threads, work_stealing, &addrs);
-    for shard in 0..count {
-        let proxy = Passthrough {
-            peer: HttpPeer::new(upstream, false, String::new()),
-        };
-        let mut svc = http_proxy_service(&server.configuration, proxy);
-        shards::listen_tcp(&mut svc, addr, shard, count);
-        if let Some((at, cert, key)) = &tls {
-            let mut settings = pingora::listeners::tls::TlsSettings::intermediate(cert, key)
-                .expect("TLS certificate and key");
-            settings.enable_h2();
-            shards::listen_tls(&mut svc, *at, shard, count, settings);
-        }
-        server.add_service(svc);
-    }
-    server.run_forever();
+    serve(work_stealing, |upstream| Passthrough {
+        peer: HttpPeer::new(upstream, false, String::new()),
+    });
 }
