@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Instructions per request, counted by valgrind's callgrind: the user-space
 # instructions the proxy process executes for one keep-alive request, for
-# the tuned bare Pingora passthrough and for gatehouse (public route, EdDSA
+# the tuned bare Pingora passthrough, the same passthrough making only the
+# output SPEC requires of every proxied request (`bare_proxy_required`: the
+# floor under gatehouse's public route), and gatehouse (public route, EdDSA
 # bearer, session cookie on the memory store). Unlike CPU time this count
 # does not move with the machine's speed or its neighbours, so it judges a
 # code change on this shared machine where µs/req drift by ±15 % (see
@@ -35,8 +37,8 @@ for tool in valgrind callgrind_control curl; do
     command -v "$tool" >/dev/null || die "missing $tool (Debian: apt-get install -y valgrind curl)"
 done
 if [ -z "${SKIP_BUILD:-}" ]; then
-    log "instructions: cargo build --release --bin gatehouse --example bare_proxy_tuned --example bench_upstream --example bench_h2"
-    cargo build --release --bin gatehouse --example bare_proxy_tuned --example bench_upstream --example bench_h2 >&2
+    log "instructions: cargo build --release --bin gatehouse --example bare_proxy_tuned --example bare_proxy_required --example bench_upstream --example bench_h2"
+    cargo build --release --bin gatehouse --example bare_proxy_tuned --example bare_proxy_required --example bench_upstream --example bench_h2 >&2
 fi
 GH=${GATEHOUSE:-$BIN/gatehouse}
 [ -x "$GH" ] || die "$GH is not an executable"
@@ -81,6 +83,7 @@ under_callgrind() { # NAME CMD...: the command under callgrind, dumps in $WORK
 }
 
 P_UP=$(free_port) P_TUNED=$(free_port) P_GH=$(free_port) P_TUNED_TLS=$(free_port) P_GH_TLS=$(free_port)
+P_REQ=$(free_port) P_REQ_TLS=$(free_port)
 UP=127.0.0.1:$P_UP
 "$BIN/examples/bench_h2" certs "$WORK" || die "bench_h2 could not write certificates"
 start upstream "$BIN/examples/bench_upstream" "$UP" 1
@@ -88,6 +91,11 @@ wait_port upstream "$LAST_PID" "$P_UP"
 under_callgrind tuned "$BIN/examples/bare_proxy_tuned" "127.0.0.1:$P_TUNED" "$UP" 1 \
     "127.0.0.1:$P_TUNED_TLS" "$WORK/cert.pem" "$WORK/key.pem"
 PID_TUNED=$LAST_PID
+# The floor: the passthrough plus only the output SPEC requires of every
+# proxied request (examples/bare_proxy_required.rs).
+under_callgrind required "$BIN/examples/bare_proxy_required" "127.0.0.1:$P_REQ" "$UP" 1 \
+    "127.0.0.1:$P_REQ_TLS" "$WORK/cert.pem" "$WORK/key.pem"
+PID_REQ=$LAST_PID
 
 # gatehouse with the bench's configuration (bench/gateway.toml.tmpl), on one
 # thread, memory store, EdDSA tokens.
@@ -108,6 +116,7 @@ printf '%s\n' "$text" >"$WORK/gateway.toml"
 under_callgrind gatehouse "$GH" run --config "$WORK/gateway.toml"
 PID_GH=$LAST_PID
 wait_port tuned "$PID_TUNED" "$P_TUNED"
+wait_port required "$PID_REQ" "$P_REQ"
 wait_port gatehouse "$PID_GH" "$P_GH"
 
 out=$(curl -sS -m 60 -D "$WORK/login.hdr" -H 'content-type: application/json' \
@@ -158,6 +167,7 @@ echo
 echo "| target | instructions/req |"
 echo "|---|---:|"
 count tuned-passthrough "$PID_TUNED" "http://127.0.0.1:$P_TUNED/public/x" ""
+count spec-output-only "$PID_REQ" "http://127.0.0.1:$P_REQ/public/x" ""
 count gatehouse-public "$PID_GH" "http://127.0.0.1:$P_GH/public/x" ""
 count gatehouse-bearer-eddsa "$PID_GH" "http://127.0.0.1:$P_GH/api/x" "Authorization: Bearer $TOKEN"
 count gatehouse-cookie-memory "$PID_GH" "http://127.0.0.1:$P_GH/api/x" "Cookie: $COOKIE"
@@ -185,6 +195,8 @@ count_h2() {
 if ((H2_SECONDS > 0)); then
     wait_port tuned-tls "$PID_TUNED" "$P_TUNED_TLS"
     wait_port gatehouse-tls "$PID_GH" "$P_GH_TLS"
+    wait_port required-tls "$PID_REQ" "$P_REQ_TLS"
     count_h2 tuned-passthrough-h2-same-token "$PID_TUNED" "https://127.0.0.1:$P_TUNED_TLS/public/x" "Authorization: Bearer $TOKEN"
+    count_h2 spec-output-only-h2-same-token "$PID_REQ" "https://127.0.0.1:$P_REQ_TLS/public/x" "Authorization: Bearer $TOKEN"
     count_h2 gatehouse-bearer-eddsa-h2 "$PID_GH" "https://127.0.0.1:$P_GH_TLS/api/x" "Authorization: Bearer $TOKEN"
 fi

@@ -96,7 +96,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
         die "$BIN/gatehouse is still the count-allocs build; rebuild it without the feature"
     fi
 fi
-for b in gatehouse examples/bare_proxy examples/bare_proxy_tuned examples/bench_upstream examples/bench_login examples/bench_sessions examples/bench_h2 examples/bench_ws; do
+for b in gatehouse examples/bare_proxy examples/bare_proxy_tuned examples/bare_proxy_required examples/bench_upstream examples/bench_login examples/bench_sessions examples/bench_h2 examples/bench_ws; do
     [ -x "$BIN/$b" ] || die "$BIN/$b is not built"
 done
 if ((COUNT_SECONDS > 0)); then
@@ -213,7 +213,7 @@ alloc_port P_REDIS; alloc_port P_GH; alloc_port P_GH_HS; alloc_port P_GH_REDIS; 
 # The counting twins (count-allocs builds) and their counters' ports.
 alloc_port P_BARE_C; alloc_port P_TUNED_C; alloc_port P_GH_C; alloc_port P_GH_HS_C; alloc_port P_GH_REDIS_C; alloc_port P_GH_CACHE_C
 # HTTP/2 over TLS, the access-log-off twin, WebSocket (issue 13).
-alloc_port P_TUNED_TLS; alloc_port P_GH_TLS; alloc_port P_GH_NOLOG; alloc_port P_WS; alloc_port P_GH_WS
+alloc_port P_TUNED_TLS; alloc_port P_REQ; alloc_port P_REQ_TLS; alloc_port P_GH_TLS; alloc_port P_GH_NOLOG; alloc_port P_WS; alloc_port P_GH_WS
 # The baseline build's twin (BASELINE_BIN).
 alloc_port P_GH_BASE
 alloc_port A_BARE; alloc_port A_TUNED; alloc_port A_GH; alloc_port A_GH_HS; alloc_port A_GH_REDIS; alloc_port A_GH_CACHE
@@ -247,6 +247,11 @@ start ws-upstream "$BIN/examples/bench_ws" serve "127.0.0.1:$P_WS"
 PID_WS=$LAST_PID
 start bare-tuned "$BIN/examples/bare_proxy_tuned" "127.0.0.1:$P_TUNED" "$UP" "$THREADS" "127.0.0.1:$P_TUNED_TLS" "$WORK/cert.pem" "$WORK/key.pem"
 PID_TUNED=$LAST_PID
+# The tuned passthrough plus only the output SPEC requires of every proxied
+# request (examples/bare_proxy_required.rs): the floor under gatehouse's
+# public route. Its access lines go to its log file, as gatehouse's do.
+start bare-required "$BIN/examples/bare_proxy_required" "127.0.0.1:$P_REQ" "$UP" "$THREADS" "127.0.0.1:$P_REQ_TLS" "$WORK/cert.pem" "$WORK/key.pem"
+PID_REQ=$LAST_PID
 if ((COUNT_SECONDS > 0)); then
     start bare-count env GATEHOUSE_ALLOC_COUNTER="127.0.0.1:$A_BARE" "$CBIN/bare_proxy" "127.0.0.1:$P_BARE_C" "$UP" "$THREADS"
     PID_BARE_C=$LAST_PID
@@ -371,6 +376,8 @@ local_cache = \"1s\"" "$EDDSA_TOKENS"
 fi
 wait_port bare "$PID_BARE" "$P_BARE"
 wait_port bare-tuned "$PID_TUNED" "$P_TUNED"
+wait_port bare-required "$PID_REQ" "$P_REQ"
+wait_port bare-required-tls "$PID_REQ" "$P_REQ_TLS"
 wait_port nginx "$PID_NGINX" "$P_NGINX"
 wait_port haproxy "$PID_HA" "$P_HA_JWT"
 wait_port gh-eddsa "$PID_GH" "$P_GH"
@@ -472,6 +479,7 @@ target "bare Pingora" "$G:$P_BARE/public/x" "" 0 "$PID_BARE" 0 \
     "$G:$P_BARE_C/public/x" "" "${PID_BARE_C:-}" "$A_BARE"
 target "bare Pingora, tuned" "$G:$P_TUNED/public/x" "" 0 "$PID_TUNED" 0 \
     "$G:$P_TUNED_C/public/x" "" "${PID_TUNED_C:-}" "$A_TUNED"
+target "bare Pingora, tuned, SPEC output only" "$G:$P_REQ/public/x" "" 0 "$PID_REQ" 0
 target "nginx" "$G:$P_NGINX/public/x" "" 0 "$NGINX_PIDS" 0
 target "HAProxy" "$G:$P_HA/public/x" "" 0 "$PID_HA" 0
 target "HAProxy JWT HS256" "$G:$P_HA_JWT/api/x" "Authorization: Bearer $HS_TOKEN" 1 "$PID_HA" 0
@@ -490,6 +498,7 @@ target "bare Pingora, tuned, h2" "https://127.0.0.1:$P_TUNED_TLS/public/x" "" 0 
 # so every request carries the ~460-byte token as a Huffman-coded literal that
 # the proxy decodes; the plain row does not pay for that.
 target "bare Pingora, tuned, h2, same token" "https://127.0.0.1:$P_TUNED_TLS/public/x" "Authorization: Bearer $ED_TOKEN" 0 "$PID_TUNED" 0
+target "bare Pingora, tuned, SPEC output only, h2, same token" "https://127.0.0.1:$P_REQ_TLS/public/x" "Authorization: Bearer $ED_TOKEN" 0 "$PID_REQ" 0
 target "gatehouse JWT EdDSA, h2" "https://127.0.0.1:$P_GH_TLS/api/x" "Authorization: Bearer $ED_TOKEN" 1 "$PID_GH" 0
 target "WebSocket direct" "ws://127.0.0.1:$P_WS/" "" 0 "" 0
 target "gatehouse WebSocket, JWT" "ws://127.0.0.1:$P_GH_WS/ws" "Authorization: Bearer $WS_TOKEN" 1 "$PID_GH_WS" 0
@@ -1012,6 +1021,24 @@ paired_ratio "bearer EdDSA req/s / HAProxy-JWT req/s" "$(paired 3 "$ed_i" "$ha_i
 paired_ratio "HTTP/2 JWT / bare Pingora h2" "$(paired 3 "$h2g_i" "$h2b_i" /)" 0.90
 paired_ratio "HTTP/2 JWT / bare Pingora h2, same token" "$(paired 3 "$h2g_i" "$(index "bare Pingora, tuned, h2, same token")" /)" 0.90
 paired_ratio "access log on / off, req/s" "$(paired 3 "$ed_i" "$nolog_i" /)" 0.97
+echo
+# No targets: how much of gatehouse's cost is the output SPEC requires of
+# every proxied request (timeouts armed, X-Forwarded-*, X-Request-Id, the
+# security headers, a counter, an access line) when a bare Pingora makes it
+# the cheapest way, and how much is gatehouse's own logic.
+req_i=$(index "bare Pingora, tuned, SPEC output only")
+req_h2_i=$(index "bare Pingora, tuned, SPEC output only, h2, same token")
+reported() { # LABEL VALUE UNIT
+    awk -v l="$1" -v v="$2" -v u="$3" 'BEGIN {
+        if (v == "nan" || v == "") { printf "  %s: not measured in this run\n", l; exit }
+        printf (u == "x" ? "  %s: %.3fx\n" : "  %s: %+.1f µs\n"), l, v }'
+}
+echo "The floor: SPEC's required output on a bare Pingora (round by round, reported):"
+reported "SPEC output only - tuned passthrough" "$(paired 9 "$req_i" "$tuned_i" -)" us
+reported "gatehouse public route - SPEC output only" "$(paired 9 "$pub_i" "$req_i" -)" us
+reported "gatehouse JWT EdDSA - SPEC output only" "$(paired 9 "$ed_i" "$req_i" -)" us
+reported "SPEC output only, h2 / bare Pingora h2, same token, req/s" "$(paired 3 "$req_h2_i" "$(index "bare Pingora, tuned, h2, same token")" /)" x
+reported "HTTP/2 JWT / SPEC output only, h2, req/s" "$(paired 3 "$h2g_i" "$req_h2_i" /)" x
 echo
 
 # Before/after (BASELINE_BIN): each row's CPU against the same row on the
