@@ -46,8 +46,8 @@ impl RequestHost {
     fn new(mut name: String, port: Option<u16>) -> Self {
         let name_len = name.len();
         if let Some(p) = port {
-            use std::fmt::Write;
-            let _ = write!(name, ":{p}");
+            name.push(':');
+            name.push_str(itoa::Buffer::new().format(p));
         }
         RequestHost {
             authority: name,
@@ -146,8 +146,10 @@ fn reg_name(name: &[u8]) -> Option<String> {
         return None;
     }
     // Room for the `:port` that `RequestHost::new` may add.
+    // Checked above: ASCII only, so one copy, lower-cased in place.
     let mut lower = String::with_capacity(name.len() + ":65535".len());
-    lower.extend(name.iter().map(|b| char::from(b.to_ascii_lowercase())));
+    lower.push_str(std::str::from_utf8(name).ok()?);
+    lower.make_ascii_lowercase();
     Some(lower)
 }
 

@@ -129,15 +129,15 @@ pub fn write_line(out: &mut Vec<u8>, now: SystemTime, e: &Entry<'_>) {
     }
     out.extend_from_slice(b",\"route\":");
     match e.route {
-        Some(i) => json::uint(out, i as u64),
+        Some(i) => json::uint(out, i),
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"status\":");
-    json::uint(out, u64::from(e.status));
+    json::uint(out, e.status);
     out.extend_from_slice(b",\"bytes_in\":");
-    json::uint(out, e.bytes_in as u64);
+    json::uint(out, e.bytes_in);
     out.extend_from_slice(b",\"bytes_out\":");
-    json::uint(out, e.bytes_out as u64);
+    json::uint(out, e.bytes_out);
     // Milliseconds with three decimals: whole microseconds.
     let micros = u64::try_from(e.duration.as_micros()).unwrap_or(u64::MAX);
     out.extend_from_slice(b",\"duration_ms\":");

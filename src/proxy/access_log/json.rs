@@ -52,19 +52,8 @@ pub fn string_contents(out: &mut Vec<u8>, s: &[u8]) {
 }
 
 /// `n` in decimal, without the formatting machinery.
-pub fn uint(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        // `n % 10` is a single digit.
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
+pub fn uint(out: &mut Vec<u8>, n: impl itoa::Integer) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 /// `n` as exactly `width` digits, zero-padded (`width` <= 20, `n` fits).
@@ -85,7 +74,7 @@ pub fn ip(out: &mut Vec<u8>, ip: IpAddr) {
                 if i > 0 {
                     out.push(b'.');
                 }
-                uint(out, u64::from(octet));
+                uint(out, octet);
             }
         }
         IpAddr::V6(v6) => {
@@ -100,7 +89,7 @@ pub fn socket_addr(out: &mut Vec<u8>, addr: SocketAddr) {
         SocketAddr::V4(v4) => {
             ip(out, IpAddr::V4(*v4.ip()));
             out.push(b':');
-            uint(out, u64::from(v4.port()));
+            uint(out, v4.port());
         }
         SocketAddr::V6(v6) => {
             let _ = write!(out, "{v6}");
