@@ -24,11 +24,19 @@ pub fn request_id(headers: &HeaderMap, peer_trusted: bool) -> HeaderValue {
         let mut sent = headers.get_all(HEADER).iter();
         if let (Some(id), None) = (sent.next(), sent.next()) {
             if is_valid(id.as_bytes()) {
-                return id.clone();
+                return never_indexed(id.clone());
             }
         }
     }
     generate()
+}
+
+/// An id is unique per request, so HPACK's dynamic table (HTTP/2) gains
+/// nothing from it: indexing would insert one entry per answer and evict
+/// another. Marked sensitive, it is sent as a never-indexed literal.
+fn never_indexed(mut id: HeaderValue) -> HeaderValue {
+    id.set_sensitive(true);
+    id
 }
 
 /// 1-128 characters of `[A-Za-z0-9._-]`.
@@ -51,7 +59,7 @@ pub fn generate() -> HeaderValue {
         *digit = HEX[nibble as usize];
     }
     // Hex digits are always a valid header value.
-    HeaderValue::from_bytes(&text).unwrap_or_else(|_| HeaderValue::from_static("0"))
+    never_indexed(HeaderValue::from_bytes(&text).unwrap_or_else(|_| HeaderValue::from_static("0")))
 }
 
 #[cfg(test)]
@@ -105,6 +113,7 @@ mod tests {
         let b = generate();
         assert_ne!(a, b);
         for id in [a, b] {
+            assert!(id.is_sensitive(), "a unique id stays out of HPACK's table");
             assert_eq!(id.len(), 32);
             assert!(id
                 .as_bytes()
