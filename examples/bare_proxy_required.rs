@@ -38,22 +38,10 @@ use pingora::modules::http::HttpModules;
 use pingora::prelude::*;
 use prometheus::IntCounter;
 
+#[path = "support/allocator.rs"]
+mod allocator;
 #[path = "support/serve.rs"]
 mod serve;
-
-#[cfg(not(feature = "count-allocs"))]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-// bench/run.sh's allocation pass (feature `count-allocs`), as in
-// `bare_proxy_tuned`.
-#[cfg(feature = "count-allocs")]
-#[path = "../src/count_allocs.rs"]
-mod count_allocs;
-#[cfg(feature = "count-allocs")]
-#[global_allocator]
-static GLOBAL: count_allocs::Counting<mimalloc::MiMalloc> =
-    count_allocs::Counting(mimalloc::MiMalloc);
 
 struct Required {
     peer: HttpPeer,
@@ -178,8 +166,7 @@ impl ProxyHttp for Required {
 }
 
 fn main() {
-    #[cfg(feature = "count-allocs")]
-    count_allocs::serve_from_env();
+    allocator::serve_count_from_env();
     sink::start();
     serve::serve(false, |upstream| {
         let mut peer = HttpPeer::new(upstream, false, String::new());
