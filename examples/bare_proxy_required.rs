@@ -29,9 +29,7 @@ use gatehouse::metrics::METRICS;
 use gatehouse::policy::request_id;
 use gatehouse::policy::upstream::Timeouts;
 use gatehouse::proxy::access_log::{self, sink, Entry, LoggedPath};
-use gatehouse::proxy::headers::{
-    set_forwarded, SECURITY_HEADERS, STRICT_TRANSPORT_SECURITY, X_REQUEST_ID,
-};
+use gatehouse::proxy::headers::{secure_answer, set_forwarded, X_REQUEST_ID};
 use http::HeaderValue;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::modules::http::HttpModules;
@@ -123,18 +121,7 @@ impl ProxyHttp for Required {
         if let Some(id) = &ctx.request_id {
             resp.insert_header(&X_REQUEST_ID, id)?;
         }
-        if ctx.tls {
-            resp.insert_header(
-                &STRICT_TRANSPORT_SECURITY,
-                HeaderValue::from_static("max-age=31536000; includeSubDomains"),
-            )?;
-        }
-        for (name, value) in &SECURITY_HEADERS {
-            if !resp.headers.contains_key(name.header_name()) {
-                resp.insert_header(name, HeaderValue::from_static(value))?;
-            }
-        }
-        Ok(())
+        secure_answer(resp, ctx.tls, true)
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut Ctx) {

@@ -1,6 +1,8 @@
 //! What the upstream sees (SPEC §7): client-sent headers that could spoof an
 //! identity, a path or a hop are removed; the gateway's own cookies and
 //! credentials are removed; `X-Forwarded-*` and the verified identity are set.
+//! And what the client sees on a proxied answer: HSTS and the security
+//! headers the app left out.
 //!
 //! Pure functions over pingora's `RequestHeader`. Order for a proxied
 //! request: compute the client IP first (it reads the trusted XFF chain);
@@ -26,7 +28,7 @@ use std::io::Write as _;
 use std::net::IpAddr;
 
 use http::header::{self, HeaderName, HeaderValue};
-use pingora::http::{RequestHeader, StaticHeaderName};
+use pingora::http::{RequestHeader, ResponseHeader, StaticHeaderName};
 
 use crate::auth::Identity;
 use crate::config::HeaderConfig;
@@ -43,10 +45,10 @@ static X_FORWARDED_HOST: StaticHeaderName =
     StaticHeaderName::new("X-Forwarded-Host", "x-forwarded-host");
 /// SPEC §11: sent upstream and on every answer.
 pub static X_REQUEST_ID: StaticHeaderName = StaticHeaderName::new("X-Request-Id", "x-request-id");
-pub static STRICT_TRANSPORT_SECURITY: StaticHeaderName =
+static STRICT_TRANSPORT_SECURITY: StaticHeaderName =
     StaticHeaderName::new("Strict-Transport-Security", "strict-transport-security");
 /// `[headers] security`: set on proxied answers that lack them.
-pub static SECURITY_HEADERS: [(StaticHeaderName, &str); 3] = [
+static SECURITY_HEADERS: [(StaticHeaderName, &str); 3] = [
     (
         StaticHeaderName::new("X-Content-Type-Options", "x-content-type-options"),
         "nosniff",
@@ -257,6 +259,26 @@ pub fn strip_credentials(req: &mut RequestHeader, forward_authorization: bool) {
     {
         req.remove_header(&name);
     }
+}
+
+/// HSTS over TLS and, with `[headers] security` on, the security headers
+/// the app left out (its own choices win). Static names and values: these
+/// inserts allocate nothing.
+pub fn secure_answer(resp: &mut ResponseHeader, tls: bool, security: bool) -> pingora::Result<()> {
+    if tls {
+        resp.insert_header(
+            &STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        )?;
+    }
+    if security {
+        for (name, value) in &SECURITY_HEADERS {
+            if !resp.headers.contains_key(name.header_name()) {
+                resp.insert_header(name, HeaderValue::from_static(value))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Set `X-Forwarded-For`, `-Proto` and `-Host` (SPEC §7).
@@ -760,5 +782,39 @@ mod tests {
         assert!(!wire.contains("root"), "{wire}");
         assert!(!wire.contains("connection"), "{wire}");
         assert!(wire.contains("x-auth-user: alice"), "{wire}");
+    }
+
+    #[test]
+    fn answers_get_hsts_over_tls_and_only_the_security_headers_the_app_left_out() {
+        let mut resp = ResponseHeader::build(200, None).unwrap();
+        resp.insert_header("X-Frame-Options", "DENY").unwrap();
+        secure_answer(&mut resp, true, true).unwrap();
+        let get =
+            |r: &ResponseHeader, n: &str| r.headers.get(n).map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(
+            get(&resp, "x-frame-options").as_deref(),
+            Some("DENY"),
+            "the app's own value wins"
+        );
+        assert_eq!(
+            get(&resp, "x-content-type-options").as_deref(),
+            Some("nosniff")
+        );
+        assert_eq!(
+            get(&resp, "referrer-policy").as_deref(),
+            Some("strict-origin-when-cross-origin")
+        );
+        assert_eq!(
+            get(&resp, "strict-transport-security").as_deref(),
+            Some("max-age=31536000; includeSubDomains")
+        );
+        assert_eq!(resp.headers.get_all("x-frame-options").iter().count(), 1);
+
+        let mut plain = ResponseHeader::build(200, None).unwrap();
+        secure_answer(&mut plain, false, false).unwrap();
+        assert!(
+            plain.headers.is_empty(),
+            "no HSTS without TLS, nothing with security off"
+        );
     }
 }

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use http::HeaderValue;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::modules::http::HttpModules;
 use pingora::prelude::*;
@@ -421,22 +420,8 @@ impl ProxyHttp for Gatehouse {
                 }
             }
         }
-        // Static names and values: these inserts allocate nothing.
-        if ctx.tls {
-            resp.insert_header(
-                &headers::STRICT_TRANSPORT_SECURITY,
-                HeaderValue::from_static("max-age=31536000; includeSubDomains"),
-            )?;
-        }
+        headers::secure_answer(resp, ctx.tls, self.state.config.headers.security)?;
         self.watch_if_streaming(session, resp, ctx);
-        if self.state.config.headers.security {
-            // The app's own choices win; these fill only what it left out.
-            for (name, value) in &headers::SECURITY_HEADERS {
-                if !resp.headers.contains_key(name.header_name()) {
-                    resp.insert_header(name, HeaderValue::from_static(value))?;
-                }
-            }
-        }
         Ok(())
     }
 
