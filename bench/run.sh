@@ -82,10 +82,10 @@ BIN=$ROOT/target/release
 CBIN=$BIN/count-allocs
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
     if ((COUNT_SECONDS > 0)); then
-        log "bench: cargo build --release --features count-allocs --bin gatehouse --example bare_proxy --example bare_proxy_tuned"
-        cargo build --release --features count-allocs --bin gatehouse --example bare_proxy --example bare_proxy_tuned >&2
+        log "bench: cargo build --release --features count-allocs --bin gatehouse --example bare_proxy --example bare_proxy_tuned --example bare_proxy_required"
+        cargo build --release --features count-allocs --bin gatehouse --example bare_proxy --example bare_proxy_tuned --example bare_proxy_required >&2
         mkdir -p "$CBIN"
-        for b in gatehouse examples/bare_proxy examples/bare_proxy_tuned; do
+        for b in gatehouse examples/bare_proxy examples/bare_proxy_tuned examples/bare_proxy_required; do
             rm -f "$CBIN/${b#examples/}"
             cp "$BIN/$b" "$CBIN/${b#examples/}"
         done
@@ -212,11 +212,14 @@ alloc_port P_UP; alloc_port P_BARE; alloc_port P_TUNED; alloc_port P_NGINX; allo
 alloc_port P_REDIS; alloc_port P_GH; alloc_port P_GH_HS; alloc_port P_GH_REDIS; alloc_port P_GH_CACHE
 # The counting twins (count-allocs builds) and their counters' ports.
 alloc_port P_BARE_C; alloc_port P_TUNED_C; alloc_port P_GH_C; alloc_port P_GH_HS_C; alloc_port P_GH_REDIS_C; alloc_port P_GH_CACHE_C
+# ... and those of the floor, the HTTP/2 rows and the access-log-off row.
+alloc_port P_REQ_C; alloc_port P_TUNED_C_TLS; alloc_port P_REQ_C_TLS; alloc_port P_GH_C_TLS; alloc_port P_GH_NOLOG_C
 # HTTP/2 over TLS, the access-log-off twin, WebSocket (issue 13).
 alloc_port P_TUNED_TLS; alloc_port P_REQ; alloc_port P_REQ_TLS; alloc_port P_GH_TLS; alloc_port P_GH_NOLOG; alloc_port P_WS; alloc_port P_GH_WS
 # The baseline build's twin (BASELINE_BIN).
 alloc_port P_GH_BASE
 alloc_port A_BARE; alloc_port A_TUNED; alloc_port A_GH; alloc_port A_GH_HS; alloc_port A_GH_REDIS; alloc_port A_GH_CACHE
+alloc_port A_REQ; alloc_port A_GH_NOLOG
 # Redis beyond one node (issue 15): a sentinel on the same redis-server, and
 # a 3-master cluster, whose nodes also need their bus port (+10000) free.
 alloc_port P_SENT; alloc_port P_GH_SENT; alloc_port P_GH_CLU
@@ -255,8 +258,10 @@ PID_REQ=$LAST_PID
 if ((COUNT_SECONDS > 0)); then
     start bare-count env GATEHOUSE_ALLOC_COUNTER="127.0.0.1:$A_BARE" "$CBIN/bare_proxy" "127.0.0.1:$P_BARE_C" "$UP" "$THREADS"
     PID_BARE_C=$LAST_PID
-    start bare-tuned-count env GATEHOUSE_ALLOC_COUNTER="127.0.0.1:$A_TUNED" "$CBIN/bare_proxy_tuned" "127.0.0.1:$P_TUNED_C" "$UP" "$THREADS"
+    start bare-tuned-count env GATEHOUSE_ALLOC_COUNTER="127.0.0.1:$A_TUNED" "$CBIN/bare_proxy_tuned" "127.0.0.1:$P_TUNED_C" "$UP" "$THREADS" "127.0.0.1:$P_TUNED_C_TLS" "$WORK/cert.pem" "$WORK/key.pem"
     PID_TUNED_C=$LAST_PID
+    start bare-required-count env GATEHOUSE_ALLOC_COUNTER="127.0.0.1:$A_REQ" "$CBIN/bare_proxy_required" "127.0.0.1:$P_REQ_C" "$UP" "$THREADS" "127.0.0.1:$P_REQ_C_TLS" "$WORK/cert.pem" "$WORK/key.pem"
+    PID_REQ_C=$LAST_PID
 fi
 
 mkdir -p "$WORK/nginx-prefix"
@@ -358,7 +363,11 @@ redis-cli -p "$P_CL1" CLUSTER INFO | grep -q cluster_state:ok || die "the bench 
 start gh-cluster "$GH" run --config "$WORK/gh-cluster.toml"
 PID_GH_CLU=$LAST_PID
 if ((COUNT_SECONDS > 0)); then
-    gh_config gh-eddsa-count "$P_GH_C" 'backend = "memory"' "$EDDSA_TOKENS"
+    gh_config gh-eddsa-count "$P_GH_C" 'backend = "memory"' "$EDDSA_TOKENS" "tls_listen = \"127.0.0.1:$P_GH_C_TLS\"
+tls_cert = \"cert.pem\"
+tls_key = \"key.pem\""
+    gh_config gh-nolog-count "$P_GH_NOLOG_C" 'backend = "memory"' "$EDDSA_TOKENS" "" "[log]
+access = false"
     gh_config gh-hs256-count "$P_GH_HS_C" 'backend = "memory"' "$HS256_TOKENS"
     gh_config gh-redis-count "$P_GH_REDIS_C" "backend = \"redis\"
 url = \"redis://127.0.0.1:$P_REDIS/0\"" "$EDDSA_TOKENS"
@@ -367,6 +376,8 @@ url = \"redis://127.0.0.1:$P_REDIS/0\"
 local_cache = \"1s\"" "$EDDSA_TOKENS"
     start gh-eddsa-count env GATEHOUSE_ALLOC_COUNTER="127.0.0.1:$A_GH" "$CBIN/gatehouse" run --config "$WORK/gh-eddsa-count.toml"
     PID_GH_C=$LAST_PID
+    start gh-nolog-count env GATEHOUSE_ALLOC_COUNTER="127.0.0.1:$A_GH_NOLOG" "$CBIN/gatehouse" run --config "$WORK/gh-nolog-count.toml"
+    PID_GH_NOLOG_C=$LAST_PID
     start gh-hs256-count env GATEHOUSE_ALLOC_COUNTER="127.0.0.1:$A_GH_HS" GH_BENCH_SECRET="$GH_BENCH_SECRET" "$CBIN/gatehouse" run --config "$WORK/gh-hs256-count.toml"
     PID_GH_HS_C=$LAST_PID
     start gh-redis-count env GATEHOUSE_ALLOC_COUNTER="127.0.0.1:$A_GH_REDIS" "$CBIN/gatehouse" run --config "$WORK/gh-redis-count.toml"
@@ -395,12 +406,17 @@ wait_port gh-cluster "$PID_GH_CLU" "$P_GH_CLU"
 if ((COUNT_SECONDS > 0)); then
     wait_port bare-count "$PID_BARE_C" "$P_BARE_C"
     wait_port bare-tuned-count "$PID_TUNED_C" "$P_TUNED_C"
+    wait_port bare-tuned-count-tls "$PID_TUNED_C" "$P_TUNED_C_TLS"
+    wait_port bare-required-count "$PID_REQ_C" "$P_REQ_C"
+    wait_port bare-required-count-tls "$PID_REQ_C" "$P_REQ_C_TLS"
     wait_port gh-eddsa-count "$PID_GH_C" "$P_GH_C"
+    wait_port gh-eddsa-count-tls "$PID_GH_C" "$P_GH_C_TLS"
+    wait_port gh-nolog-count "$PID_GH_NOLOG_C" "$P_GH_NOLOG_C"
     wait_port gh-hs256-count "$PID_GH_HS_C" "$P_GH_HS_C"
     wait_port gh-redis-count "$PID_GH_REDIS_C" "$P_GH_REDIS_C"
     wait_port gh-cache-count "$PID_GH_CACHE_C" "$P_GH_CACHE_C"
-    for pair in bare-count:$PID_BARE_C:$A_BARE bare-tuned-count:$PID_TUNED_C:$A_TUNED gh-eddsa-count:$PID_GH_C:$A_GH \
-        gh-hs256-count:$PID_GH_HS_C:$A_GH_HS gh-redis-count:$PID_GH_REDIS_C:$A_GH_REDIS gh-cache-count:$PID_GH_CACHE_C:$A_GH_CACHE; do
+    for pair in bare-count:$PID_BARE_C:$A_BARE bare-tuned-count:$PID_TUNED_C:$A_TUNED bare-required-count:$PID_REQ_C:$A_REQ \
+        gh-eddsa-count:$PID_GH_C:$A_GH gh-nolog-count:$PID_GH_NOLOG_C:$A_GH_NOLOG gh-hs256-count:$PID_GH_HS_C:$A_GH_HS gh-redis-count:$PID_GH_REDIS_C:$A_GH_REDIS gh-cache-count:$PID_GH_CACHE_C:$A_GH_CACHE; do
         IFS=: read -r n p a <<<"$pair"
         wait_port "$n" "$p" "$a"
     done
@@ -452,6 +468,8 @@ if ((COUNT_SECONDS > 0)); then
     ED_TOKEN_C=$TOKEN MEM_COOKIE_C=$COOKIE
     login "$P_GH_HS_C" hs256-count
     HS_TOKEN_C=$TOKEN
+    login "$P_GH_NOLOG_C" nolog-count
+    NOLOG_TOKEN_C=$TOKEN
 fi
 
 # --- targets ---------------------------------------------------------------------
@@ -479,7 +497,8 @@ target "bare Pingora" "$G:$P_BARE/public/x" "" 0 "$PID_BARE" 0 \
     "$G:$P_BARE_C/public/x" "" "${PID_BARE_C:-}" "$A_BARE"
 target "bare Pingora, tuned" "$G:$P_TUNED/public/x" "" 0 "$PID_TUNED" 0 \
     "$G:$P_TUNED_C/public/x" "" "${PID_TUNED_C:-}" "$A_TUNED"
-target "bare Pingora, tuned, SPEC output only" "$G:$P_REQ/public/x" "" 0 "$PID_REQ" 0
+target "bare Pingora, tuned, SPEC output only" "$G:$P_REQ/public/x" "" 0 "$PID_REQ" 0 \
+    "$G:$P_REQ_C/public/x" "" "${PID_REQ_C:-}" "$A_REQ"
 target "nginx" "$G:$P_NGINX/public/x" "" 0 "$NGINX_PIDS" 0
 target "HAProxy" "$G:$P_HA/public/x" "" 0 "$PID_HA" 0
 target "HAProxy JWT HS256" "$G:$P_HA_JWT/api/x" "Authorization: Bearer $HS_TOKEN" 1 "$PID_HA" 0
@@ -491,15 +510,20 @@ target "gatehouse JWT EdDSA" "$G:$P_GH/api/x" "Authorization: Bearer $ED_TOKEN" 
 [ -z "$BASELINE" ] || target "gatehouse JWT EdDSA$BASELINE" "$G:$P_GH_BASE/api/x" "Authorization: Bearer $BASE_TOKEN" 1 "$PID_GH_BASE" 0
 target "gatehouse JWT EdDSA, owner route" "$G:$P_GH/users/bench/x" "Authorization: Bearer $ED_TOKEN" 1 "$PID_GH" 0 \
     "$G:$P_GH_C/users/bench/x" "Authorization: Bearer ${ED_TOKEN_C:-}" "${PID_GH_C:-}" "$A_GH"
-target "gatehouse JWT EdDSA, access log off" "$G:$P_GH_NOLOG/api/x" "Authorization: Bearer $NOLOG_TOKEN" 1 "$PID_GH_NOLOG" 0
-target "bare Pingora, tuned, h2" "https://127.0.0.1:$P_TUNED_TLS/public/x" "" 0 "$PID_TUNED" 0
+target "gatehouse JWT EdDSA, access log off" "$G:$P_GH_NOLOG/api/x" "Authorization: Bearer $NOLOG_TOKEN" 1 "$PID_GH_NOLOG" 0 \
+    "$G:$P_GH_NOLOG_C/api/x" "Authorization: Bearer ${NOLOG_TOKEN_C:-}" "${PID_GH_NOLOG_C:-}" "$A_GH_NOLOG"
+target "bare Pingora, tuned, h2" "https://127.0.0.1:$P_TUNED_TLS/public/x" "" 0 "$PID_TUNED" 0 \
+    "https://127.0.0.1:$P_TUNED_C_TLS/public/x" "" "${PID_TUNED_C:-}" "$A_TUNED"
 # The same request as the gatehouse h2 row, bearer token included: an HTTP/2
 # client never indexes an Authorization value in HPACK (h2 and nghttp2 alike),
 # so every request carries the ~460-byte token as a Huffman-coded literal that
 # the proxy decodes; the plain row does not pay for that.
-target "bare Pingora, tuned, h2, same token" "https://127.0.0.1:$P_TUNED_TLS/public/x" "Authorization: Bearer $ED_TOKEN" 0 "$PID_TUNED" 0
-target "bare Pingora, tuned, SPEC output only, h2, same token" "https://127.0.0.1:$P_REQ_TLS/public/x" "Authorization: Bearer $ED_TOKEN" 0 "$PID_REQ" 0
-target "gatehouse JWT EdDSA, h2" "https://127.0.0.1:$P_GH_TLS/api/x" "Authorization: Bearer $ED_TOKEN" 1 "$PID_GH" 0
+target "bare Pingora, tuned, h2, same token" "https://127.0.0.1:$P_TUNED_TLS/public/x" "Authorization: Bearer $ED_TOKEN" 0 "$PID_TUNED" 0 \
+    "https://127.0.0.1:$P_TUNED_C_TLS/public/x" "Authorization: Bearer ${ED_TOKEN_C:-}" "${PID_TUNED_C:-}" "$A_TUNED"
+target "bare Pingora, tuned, SPEC output only, h2, same token" "https://127.0.0.1:$P_REQ_TLS/public/x" "Authorization: Bearer $ED_TOKEN" 0 "$PID_REQ" 0 \
+    "https://127.0.0.1:$P_REQ_C_TLS/public/x" "Authorization: Bearer ${ED_TOKEN_C:-}" "${PID_REQ_C:-}" "$A_REQ"
+target "gatehouse JWT EdDSA, h2" "https://127.0.0.1:$P_GH_TLS/api/x" "Authorization: Bearer $ED_TOKEN" 1 "$PID_GH" 0 \
+    "https://127.0.0.1:$P_GH_C_TLS/api/x" "Authorization: Bearer ${ED_TOKEN_C:-}" "${PID_GH_C:-}" "$A_GH"
 target "WebSocket direct" "ws://127.0.0.1:$P_WS/" "" 0 "" 0
 target "gatehouse WebSocket, JWT" "ws://127.0.0.1:$P_GH_WS/ws" "Authorization: Bearer $WS_TOKEN" 1 "$PID_GH_WS" 0
 target "gatehouse JWT HS256" "$G:$P_GH_HS/api/x" "Authorization: Bearer $HS_TOKEN" 1 "$PID_GH_HS" 0 \
