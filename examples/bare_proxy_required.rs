@@ -22,7 +22,7 @@
 //! Usage: `bare_proxy_required LISTEN UPSTREAM THREADS [TLS_LISTEN CERT KEY]`.
 
 use std::net::IpAddr;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use gatehouse::metrics::METRICS;
@@ -53,10 +53,6 @@ struct Ctx {
     start: Instant,
     tls: bool,
     request_id: Option<HeaderValue>,
-}
-
-thread_local! {
-    static LINE: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(512));
 }
 
 #[async_trait]
@@ -144,11 +140,7 @@ impl ProxyHttp for Required {
             user: None,
             request_id: ctx.request_id.as_ref().map(|id| id.as_bytes()),
         };
-        LINE.with_borrow_mut(|line| {
-            line.clear();
-            access_log::write_line(line, SystemTime::now(), &entry);
-            sink::append(line);
-        });
+        access_log::write_entry(&entry);
     }
 }
 

@@ -87,9 +87,15 @@ pub fn record(session: &Session, ctx: &RequestCtx, auth_prefix: &str, status: u1
         user: ctx.username(),
         request_id: ctx.request_id.as_ref().map(|id| id.as_bytes()),
     };
+    write_entry(&entry);
+}
+
+/// Write `entry`'s line to the access log, built in this thread's reused
+/// buffer.
+pub fn write_entry(entry: &Entry<'_>) {
     LINE.with_borrow_mut(|line| {
         line.clear();
-        write_line(line, SystemTime::now(), &entry);
+        write_line(line, SystemTime::now(), entry);
         sink::append(line);
     });
 }
