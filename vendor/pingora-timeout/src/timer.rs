@@ -70,6 +70,11 @@ impl Time {
 pub struct TimerStub(Arc<Notify>, Arc<AtomicBool>);
 
 impl TimerStub {
+    // gatehouse patch: another stub of the same timer (see `ThreadTimers`).
+    fn share(&self) -> TimerStub {
+        TimerStub(self.0.clone(), self.1.clone())
+    }
+
     /// Wait for the timer to expire.
     pub async fn poll(self) {
         if self.1.load(Ordering::SeqCst) {
@@ -96,10 +101,50 @@ impl Timer {
     }
 }
 
+// gatehouse patch: how many of a thread's latest slots `ThreadTimers` keeps.
+const RECENT_SLOTS: usize = 4;
+
+// gatehouse patch: one thread's timer tree, plus a stub of each of the slots
+// this thread registered into last. A proxied request registers a few
+// timers with the same few durations (read, write, idle), so at any rate
+// above a hundred requests a second most registrations land in a slot just
+// used and are answered from `recent` without searching the tree, which
+// holds one slot per 10 ms of the longest timeout (thousands). A stub kept
+// here whose timer the clock thread has fired is never wrong to hand out:
+// the clock fires a slot only once its time has passed, and a slot equal to
+// `now + duration` is then already due.
+#[derive(Default)]
+struct ThreadTimers {
+    slots: BTreeMap<Time, Timer>,
+    recent: [Option<(Time, TimerStub)>; RECENT_SLOTS],
+    next_recent: usize,
+}
+
+impl ThreadTimers {
+    fn subscribe(&mut self, slot: Time) -> TimerStub {
+        if let Some((_, stub)) = self.recent.iter().flatten().find(|(t, _)| *t == slot) {
+            return stub.share();
+        }
+        let stub = match self.slots.get(&slot) {
+            Some(timer) => timer.subscribe(),
+            None => {
+                let timer = Timer::new();
+                let stub = timer.subscribe();
+                self.slots.insert(slot, timer);
+                stub
+            }
+        };
+        self.recent[self.next_recent] = Some((slot, stub.share()));
+        self.next_recent = (self.next_recent + 1) % RECENT_SLOTS;
+        stub
+    }
+}
+
 /// The object that holds all the timers registered to it.
 pub struct TimerManager {
     // each thread insert into its local timer tree to avoid lock contention
-    timers: ThreadLocal<RwLock<BTreeMap<Time, Timer>>>,
+    // gatehouse patch: with its recent slots (`ThreadTimers`).
+    timers: ThreadLocal<RwLock<ThreadTimers>>,
     zero: Instant, // the reference zero point of Timestamp
     // Start a new clock thread if this is -1 or staled. The clock thread should keep updating this
     clock_watchdog: AtomicI64,
@@ -143,7 +188,7 @@ impl TimerManager {
                 let mut timers = thread_timer.write();
                 // Fire all timers until now
                 loop {
-                    let key_to_remove = timers.iter().next().and_then(|(k, _)| {
+                    let key_to_remove = timers.slots.iter().next().and_then(|(k, _)| {
                         if k.not_after(now) {
                             Some(*k)
                         } else {
@@ -151,7 +196,7 @@ impl TimerManager {
                         }
                     });
                     if let Some(k) = key_to_remove {
-                        let timer = timers.remove(&k);
+                        let timer = timers.slots.remove(&k);
                         // safe to unwrap, the key is from iter().next()
                         timer.unwrap().fire();
                     } else {
@@ -203,22 +248,11 @@ impl TimerManager {
             return timer.subscribe();
         }
         let now: Time = (Instant::now() + duration - self.zero).into();
-        {
-            let timers = self.timers.get_or(|| RwLock::new(BTreeMap::new())).read();
-            if let Some(t) = timers.get(&now) {
-                return t.subscribe();
-            }
-        } // drop read lock
-
-        let timer = Timer::new();
-        let mut timers = self.timers.get_or(|| RwLock::new(BTreeMap::new())).write();
-        // Usually we check if another thread has insert the same node before we get the write lock,
-        // but because only this thread will insert anything to its local timers tree, there
-        // is no possible race that can happen. The only other thread is the clock thread who
-        // only removes timer from the tree
-        let stub = timer.subscribe();
-        timers.insert(now, timer);
-        stub
+        // gatehouse patch: one (uncontended) write lock and the thread's recent
+        // slots first, instead of a read lock, a tree search and, for a new
+        // slot, a write lock. Only this thread inserts into its tree; the
+        // clock thread only removes from it.
+        self.timers.get_or(Default::default).write().subscribe(now)
     }
 
     fn is_paused_for_fork(&self) -> bool {
@@ -264,6 +298,37 @@ mod tests {
         assert!(!t.not_after(129));
         assert!(t.not_after(130));
         assert!(t.not_after(131));
+    }
+
+    // gatehouse patch: tests of `ThreadTimers`.
+    #[test]
+    fn recent_slots_and_the_tree_hand_out_the_same_timer() {
+        let mut timers = ThreadTimers::default();
+        let first = timers.subscribe(100.into());
+        for ms in [200, 300, 400, 500] {
+            timers.subscribe(ms.into());
+        }
+        // 100 is no longer among the recent slots, but still in the tree.
+        assert!(timers
+            .recent
+            .iter()
+            .flatten()
+            .all(|(slot, _)| *slot != Time::from(100)));
+        let again = timers.subscribe(100.into());
+        assert!(Arc::ptr_eq(&first.1, &again.1));
+        let recent = timers.subscribe(500.into());
+        assert!(Arc::ptr_eq(&recent.1, &timers.slots[&Time::from(500)].1));
+        assert_eq!(timers.slots.len(), 5);
+    }
+
+    #[test]
+    fn a_fired_slot_kept_among_the_recent_answers_at_once() {
+        let mut timers = ThreadTimers::default();
+        let _waiting = timers.subscribe(100.into());
+        // what the clock thread does once the slot's time has passed
+        timers.slots.remove(&Time::from(100)).unwrap().fire();
+        let late = timers.subscribe(100.into());
+        assert!(late.1.load(Ordering::SeqCst));
     }
 
     #[tokio::test]
