@@ -24,7 +24,6 @@
 //! must hold whatever peer options are set, and running it in
 //! `request_filter` leaves pingora a clean `Connection` header.
 
-use std::io::Write as _;
 use std::net::IpAddr;
 
 use http::header::{self, HeaderName, HeaderValue};
@@ -32,6 +31,7 @@ use pingora::http::{RequestHeader, ResponseHeader, StaticHeaderName};
 
 use crate::auth::Identity;
 use crate::config::HeaderConfig;
+use crate::proxy::ip_text;
 
 /// The headers we set, as written upstream, in both forms: inserting a
 /// `StaticHeaderName` allocates nothing for the name (the vendored
@@ -306,15 +306,12 @@ pub fn set_forwarded(
             }
         }
     }
+    let mut buf = [0; ip_text::MAX_LEN];
+    let peer = ip_text::write(peer.to_canonical(), &mut buf);
     let value = if xff.is_empty() {
-        let mut buf = [0u8; 48];
-        let mut w = &mut buf[..];
-        // An IP address always fits 48 bytes (IPv6 is at most 45).
-        let _ = write!(w, "{}", peer.to_canonical());
-        let used = 48 - w.len();
-        HeaderValue::from_bytes(&buf[..used]).ok()
+        HeaderValue::from_bytes(peer).ok()
     } else {
-        let _ = write!(xff, "{}", peer.to_canonical());
+        xff.extend_from_slice(peer);
         HeaderValue::from_bytes(&xff).ok()
     };
     set_or_remove(req, &X_FORWARDED_FOR, value);

@@ -34,6 +34,7 @@ pub mod access_log;
 pub mod ctx;
 pub mod grpc;
 pub mod headers;
+pub mod ip_text;
 pub mod respond;
 pub mod stream_watch;
 

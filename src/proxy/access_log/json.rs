@@ -8,6 +8,8 @@ use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::proxy::ip_text;
+
 /// `"s"`, escaped.
 pub fn string(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
@@ -66,21 +68,10 @@ fn padded(out: &mut Vec<u8>, mut n: u64, width: usize) {
     out.extend_from_slice(&digits[..width]);
 }
 
-/// An IP address; IPv4 without the formatting machinery (the common case).
+/// An IP address (`ip_text`: IPv4 without the formatting machinery).
 pub fn ip(out: &mut Vec<u8>, ip: IpAddr) {
-    match ip {
-        IpAddr::V4(v4) => {
-            for (i, octet) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b'.');
-                }
-                uint(out, octet);
-            }
-        }
-        IpAddr::V6(v6) => {
-            let _ = write!(out, "{v6}");
-        }
-    }
+    let mut buf = [0; ip_text::MAX_LEN];
+    out.extend_from_slice(ip_text::write(ip, &mut buf));
 }
 
 /// `ip:port`, IPv6 in brackets.
