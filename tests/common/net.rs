@@ -1,6 +1,6 @@
 //! Ephemeral loopback ports.
 
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::sync::Mutex;
 
@@ -11,14 +11,14 @@ use std::sync::Mutex;
 /// on the same port). Callers that bind it later must retry on "address
 /// in use": another process may take it in between.
 pub fn free_port() -> u16 {
-    static HANDED_OUT: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
     for _ in 0..1000 {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .expect("bind 127.0.0.1:0");
         let mut seen = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.get_or_insert_with(HashSet::new).insert(port) {
+        if seen.insert(port) {
             return port;
         }
     }
